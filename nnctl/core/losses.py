@@ -1,0 +1,184 @@
+"""Loss functions, computed from the output layer's pre-activations (logits).
+
+Each loss comes with the output activation it is paired with, and its delta is
+the gradient of the loss with respect to the output pre-activation Z, with the
+output activation's derivative already folded in.  For the pairs below that
+gradient has a simple closed form (for softmax + cross-entropy and sigmoid +
+binary cross-entropy it is ``(y_hat - y) / n``), which is why the output
+activation is not a free choice in a config: it follows from the loss.
+
+Every loss is a mean over the samples of the batch, so its delta carries the
+factor 1/n.  Shapes: ``Z, T: (n_samples, n_outputs)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from nnctl.core.activations import _exp_limit, sigmoid, softmax
+
+Array = np.ndarray
+
+
+def _softplus(Z: Array) -> Array:
+    """log(1 + e^z) = max(z, 0) + log(1 + e^-|z|), which never overflows."""
+    return np.maximum(Z, 0) + np.log1p(np.exp(-np.minimum(np.abs(Z), _exp_limit(Z.dtype))))
+
+
+def logsumexp(Z: Array) -> Array:
+    """log sum_j e^{z_j} per row = m + log sum_j e^{z_j - m}, with m the row maximum."""
+    m = Z.max(axis=1)
+    shifted = np.maximum(Z - m[:, None], -_exp_limit(Z.dtype))
+    return m + np.log(np.exp(shifted).sum(axis=1))
+
+
+# --- mean squared error, identity output -----------------------------------
+
+def mse_value(Z: Array, T: Array) -> float:
+    """L = 1/(n k) sum_ij (z_ij - t_ij)^2  (mean over samples and outputs)."""
+    return float(np.mean(np.square(Z - T, dtype=np.float64)))
+
+
+def mse_delta(Z: Array, T: Array) -> Array:
+    """dL/dZ = 2 (Z - T) / (n k)."""
+    return (2.0 / Z.size) * (Z - T)
+
+
+# --- mean absolute error, identity output ----------------------------------
+
+def mae_value(Z: Array, T: Array) -> float:
+    """L = 1/(n k) sum_ij |z_ij - t_ij|."""
+    return float(np.mean(np.abs(Z - T), dtype=np.float64))
+
+
+def mae_delta(Z: Array, T: Array) -> Array:
+    """dL/dZ = sign(Z - T) / (n k)  (0 where Z = T)."""
+    return np.sign(Z - T) * (1.0 / Z.size)
+
+
+# --- binary cross-entropy, sigmoid output (one unit, t in {0, 1}) ----------
+
+def bce_value(Z: Array, T: Array) -> float:
+    """L = -1/n sum_i [t log p + (1 - t) log(1 - p)],  p = sigmoid(z).
+
+    Written in z to stay finite for any logit: L = 1/n sum_i softplus(z) - t z.
+    """
+    return float(np.sum(_softplus(Z) - T * Z, dtype=np.float64) / Z.shape[0])
+
+
+def bce_delta(Z: Array, T: Array) -> Array:
+    """dL/dZ = (sigmoid(Z) - T) / n."""
+    return (sigmoid(Z) - T) * (1.0 / Z.shape[0])
+
+
+# --- softmax cross-entropy, softmax output (one unit per class, T one-hot) --
+
+def softmax_ce_value(Z: Array, T: Array) -> float:
+    """L = 1/n sum_i -log(e^{z_{i,y_i}} / sum_j e^{z_ij}) = 1/n sum_i logsumexp(z_i) - z_{i,y_i}."""
+    return float(np.sum(logsumexp(Z) - np.sum(T * Z, axis=1), dtype=np.float64) / Z.shape[0])
+
+
+def softmax_ce_delta(Z: Array, T: Array) -> Array:
+    """dL/dZ = (softmax(Z) - T) / n."""
+    return (softmax(Z) - T) * (1.0 / Z.shape[0])
+
+
+# --- hinge, identity output -------------------------------------------------
+# Two classes: one unit, targets t in {-1, +1}.  More: one unit per class,
+# T one-hot, the multi-class SVM loss sum_{j != y} max(0, z_j - z_y + 1).
+
+def hinge_value(Z: Array, T: Array) -> float:
+    """Binary: L = 1/n sum_i max(0, 1 - t_i z_i).
+    Multi-class: L = 1/n sum_i sum_{j != y_i} max(0, z_ij - z_{i,y_i} + 1)."""
+    if Z.shape[1] == 1:
+        return float(np.sum(np.maximum(0.0, 1.0 - T * Z), dtype=np.float64) / Z.shape[0])
+    return float(np.sum(_multiclass_margins(Z, T), dtype=np.float64) / Z.shape[0])
+
+
+def hinge_delta(Z: Array, T: Array) -> Array:
+    """Binary: dL/dz_i = -t_i [t_i z_i < 1] / n.
+    Multi-class: dL/dz_ij = [margin_ij > 0] for j != y_i, and minus their count for j = y_i; all / n."""
+    n = Z.shape[0]
+    if Z.shape[1] == 1:
+        return np.where(T * Z < 1.0, -T, 0.0).astype(Z.dtype) * (1.0 / n)
+    active = (_multiclass_margins(Z, T) > 0).astype(Z.dtype)
+    return (active - T * active.sum(axis=1, keepdims=True)) * (1.0 / n)
+
+
+def _multiclass_margins(Z: Array, T: Array) -> Array:
+    """max(0, z_j - z_y + 1) for every j != y, and 0 at j = y."""
+    z_true = np.sum(T * Z, axis=1, keepdims=True)
+    return np.maximum(0.0, Z - z_true + 1.0) * (1.0 - T)
+
+
+# --- target encodings and decisions -----------------------------------------
+
+def _one_hot(y: Array, n_outputs: int, dtype) -> Array:
+    T = np.zeros((y.shape[0], n_outputs), dtype=dtype)
+    T[np.arange(y.shape[0]), y] = 1
+    return T
+
+
+def _column(y: Array, n_outputs: int, dtype) -> Array:
+    return y.reshape(y.shape[0], -1).astype(dtype)
+
+
+def _plus_minus_one(y: Array, n_outputs: int, dtype) -> Array:
+    if n_outputs > 1:
+        return _one_hot(y, n_outputs, dtype)
+    return (2 * y.reshape(-1, 1) - 1).astype(dtype)
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss, its delta, its output activation and how targets are encoded.
+
+    ``encode(y, n_outputs, dtype)`` turns class indices (classification) or
+    target values (regression) into the matrix T the loss compares Z with.
+    """
+
+    name: str
+    output_activation: str
+    task: str  # "classification" or "regression"
+    value: Callable[[Array, Array], float]
+    delta: Callable[[Array, Array], Array]
+    encode: Callable[[Array, int, object], Array]
+
+    def n_outputs(self, n_classes_or_targets: int) -> int:
+        """Output units: one per class (softmax, multi-class hinge), one for two
+        classes (binary cross-entropy, binary hinge), one per regression target."""
+        if self.name == "binary_cross_entropy" or (self.name == "hinge" and n_classes_or_targets == 2):
+            return 1
+        return n_classes_or_targets
+
+    def decide(self, Z: Array) -> Array:
+        """Class indices from logits: argmax, or the sign of the single output."""
+        if Z.shape[1] == 1:
+            return (Z[:, 0] >= 0).astype(np.int64)
+        return np.argmax(Z, axis=1)
+
+    def probabilities(self, Z: Array) -> Array:
+        """Class probabilities (n_samples, n_classes) for the probabilistic losses."""
+        if self.name == "softmax_cross_entropy":
+            return softmax(Z)
+        if self.name == "binary_cross_entropy":
+            p = sigmoid(Z)
+            return np.hstack([1.0 - p, p])
+        raise ValueError(f"loss {self.name} does not give probabilities")
+
+
+LOSSES: dict[str, Loss] = {
+    "mse": Loss("mse", "identity", "regression", mse_value, mse_delta, _column),
+    "mae": Loss("mae", "identity", "regression", mae_value, mae_delta, _column),
+    "binary_cross_entropy": Loss(
+        "binary_cross_entropy", "sigmoid", "classification", bce_value, bce_delta, _column
+    ),
+    "softmax_cross_entropy": Loss(
+        "softmax_cross_entropy", "softmax", "classification", softmax_ce_value, softmax_ce_delta, _one_hot
+    ),
+    "hinge": Loss("hinge", "identity", "classification", hinge_value, hinge_delta, _plus_minus_one),
+}
+"""Losses by config name."""

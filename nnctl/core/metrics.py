@@ -1,0 +1,72 @@
+"""Metrics: pure functions of targets and predictions.
+
+Classification functions take class indices ``y_true, y_pred: (n_samples,)``;
+regression functions take values ``(n_samples, n_targets)`` and average over
+targets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+Array = np.ndarray
+
+
+def accuracy(y_true: Array, y_pred: Array) -> float:
+    """Share of samples whose predicted class is the true one."""
+    return float(np.mean(y_true == y_pred))
+
+
+def zero_one_loss(y_true: Array, y_pred: Array) -> float:
+    """The 0-1 loss: share of misclassified samples, 1 - accuracy."""
+    return float(np.mean(y_true != y_pred))
+
+
+def confusion_matrix(y_true: Array, y_pred: Array, n_classes: int) -> Array:
+    """C[i, j] = number of samples of true class i predicted as class j."""
+    C = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(C, (y_true, y_pred), 1)
+    return C
+
+
+def mean_squared_error(y_true: Array, y_pred: Array) -> float:
+    """1/(n k) sum (y - y_hat)^2."""
+    return float(np.mean(np.square(y_true - y_pred, dtype=np.float64)))
+
+
+def root_mean_squared_error(y_true: Array, y_pred: Array) -> float:
+    """sqrt of the mean squared error."""
+    return float(np.sqrt(mean_squared_error(y_true, y_pred)))
+
+
+def mean_absolute_error(y_true: Array, y_pred: Array) -> float:
+    """1/(n k) sum |y - y_hat|."""
+    return float(np.mean(np.abs(y_true - y_pred), dtype=np.float64))
+
+
+def r2_score(y_true: Array, y_pred: Array) -> float:
+    """R^2 = 1 - SS_res / SS_tot per target, averaged over targets.
+
+    A target that is constant in y_true scores 1 when predicted exactly and 0
+    otherwise (as scikit-learn does).
+    """
+    y_true = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
+    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
+    ss_res = np.sum((y_true - y_pred) ** 2, axis=0)
+    ss_tot = np.sum((y_true - y_true.mean(axis=0)) ** 2, axis=0)
+    constant = ss_tot == 0
+    scores = np.where(constant, np.where(ss_res == 0, 1.0, 0.0), 1.0 - ss_res / np.where(constant, 1.0, ss_tot))
+    return float(np.mean(scores))
+
+
+def classification_metrics(y_true: Array, y_pred: Array) -> dict[str, float]:
+    return {"accuracy": accuracy(y_true, y_pred), "zero_one_loss": zero_one_loss(y_true, y_pred)}
+
+
+def regression_metrics(y_true: Array, y_pred: Array) -> dict[str, float]:
+    return {
+        "mse": mean_squared_error(y_true, y_pred),
+        "rmse": root_mean_squared_error(y_true, y_pred),
+        "mae": mean_absolute_error(y_true, y_pred),
+        "r2": r2_score(y_true, y_pred),
+    }
