@@ -1,0 +1,495 @@
+"""CSV files in and out: arrays, feature names, classes and scaling statistics.
+
+An adapter around the pure-NumPy core: it reads and writes files, never prints,
+and reports every problem with the input as one ``DataError`` line that names
+the file, the physical line (1-based, the header is line 1) and the column:
+
+    data/x.csv: line 17, column 'x2': 'abc' is not a number
+
+Shapes: ``X`` is ``(n_samples, n_features)`` float64; ``y`` is ``(n_samples,)``
+int64 class indices for classification, ``(n_samples, n_targets)`` float64 for
+regression.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import difflib
+import io
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from nnctl.errors import DataError
+
+TASKS = ("classification", "regression")
+
+# Cells that spreadsheets and pandas write for "no value".  They are reported as
+# missing values rather than as text, in features and in class labels alike.
+MISSING_MARKERS = frozenset({"na", "n/a", "nan", "null", "none", "?"})
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class Table:
+    """A CSV file as stripped strings, with the physical line of every data row."""
+
+    path: Path
+    columns: tuple[str, ...]  # header names, stripped of surrounding whitespace
+    cells: list[list[str]]  # data rows, cells as strings (stripped)
+    lines: list[int]  # physical line number of each data row (for messages)
+
+
+def read_table(path: str | Path) -> Table:
+    """Read a UTF-8 CSV file (BOM, CRLF, quotes and blank lines allowed).
+
+    A trailing delimiter on the header (an empty last column name) drops that
+    column; data rows may then carry one extra, empty, last cell.
+    """
+    path = Path(path)
+    text = _decode(path, _read_bytes(path))
+    rows = _parse_rows(path, text)
+    if not rows:
+        raise DataError(f"{path}: the file is empty")
+    header_line, header = rows[0]
+    columns = _check_header(path, header_line, [name.strip() for name in header])
+    trailing = len(header) > len(columns)  # the header ended with a delimiter
+    if len(rows) == 1:
+        raise DataError(f"{path}: line {header_line}: the file has a header but no data rows")
+
+    cells, lines = [], []
+    for line, row in rows[1:]:
+        if trailing and len(row) == len(columns) + 1 and not row[-1].strip():
+            row = row[:-1]
+        if len(row) != len(columns):
+            raise DataError(
+                f"{path}: line {line}: {len(row)} cells, but the header has {len(columns)} columns"
+            )
+        cells.append([cell.strip() for cell in row])
+        lines.append(line)
+    return Table(path, columns, cells, lines)
+
+
+def _read_bytes(path: Path) -> bytes:
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a CSV file")
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read the file ({error.strerror or error})") from None
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    """UTF-8 text without its BOM; binary and UTF-16 files are refused."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DataError(f"{path}: the file is UTF-16 text; save it as UTF-8")
+    if b"\x00" in raw:
+        raise DataError(f"{path}: does not look like a CSV text file (it contains NUL bytes)")
+    raw = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        byte = raw[error.start]
+        raise DataError(
+            f"{path}: line {line}: byte 0x{byte:02x} is not valid UTF-8; save the file as UTF-8"
+        ) from None
+
+
+def _parse_rows(path: Path, text: str) -> list[tuple[int, list[str]]]:
+    """Non-blank rows, each with the physical line it starts on."""
+    # newline="" keeps quoted line breaks inside their field and lets CRLF through to csv.
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = []
+    lines_read = 0
+    try:
+        for row in reader:
+            start = lines_read + 1
+            lines_read = reader.line_num
+            if not _is_blank(row):
+                rows.append((start, row))
+    except csv.Error as error:
+        raise DataError(f"{path}: line {reader.line_num}: {error}") from None
+    return rows
+
+
+def _is_blank(row: list[str]) -> bool:
+    """An empty line, or one holding only spaces (``","`` is a row of empty cells)."""
+    return len(row) <= 1 and not "".join(row).strip()
+
+
+def _check_header(path: Path, line: int, names: list[str]) -> tuple[str, ...]:
+    if len(names) > 1 and names[-1] == "":
+        names = names[:-1]  # "a,b," - a trailing delimiter, not a column
+    where = f"{path}: line {line}"
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if not name:
+            raise DataError(f"{where}: column {position} has an empty name")
+        if name in seen:
+            raise DataError(
+                f"{where}: column '{name}' appears twice (columns {seen[name]} and {position})"
+            )
+        seen[name] = position
+    return tuple(names)
+
+
+# --------------------------------------------------------------------------- data sets
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Raw (not standardised) arrays and the names needed to read them back."""
+
+    X: np.ndarray  # (n_samples, n_features) float64
+    y: np.ndarray  # classification: (n_samples,) int64 indices into `classes`;
+    #                regression: (n_samples, n_targets) float64
+    feature_names: tuple[str, ...]
+    target_names: tuple[str, ...]
+    classes: tuple | None  # sorted original labels (ints if all are integers); None for regression
+    task: str  # "classification" or "regression"
+
+
+def load_dataset(
+    path: str | Path,
+    target: tuple[str, ...],
+    features: tuple[str, ...] | None,
+    task: str,
+    loss_name: str = "",
+    classes: tuple | None = None,
+) -> Dataset:
+    """Load a training (or evaluation) set.
+
+    ``features=None`` takes every column that is not a target, in file order.
+    ``classes`` (from a checkpoint) maps labels onto known classes instead of
+    collecting them from the file.
+    """
+    _check_task(task)
+    table = read_table(path)
+    target = tuple(target)
+    if not target:
+        raise DataError(f"{table.path}: no target column given")
+    _require_columns(table, target)
+    if features is None:
+        features = tuple(name for name in table.columns if name not in target)
+    else:
+        features = tuple(features)
+        _require_columns(table, features)
+    if not features:
+        raise DataError(f"{table.path}: no feature columns left once the targets are taken out")
+    both = [name for name in features if name in target]
+    if both:
+        raise DataError(f"{table.path}: column '{both[0]}' is both a feature and a target")
+
+    X = _numbers(table, features)
+    if task == "regression":
+        return Dataset(X, _numbers(table, target), features, target, None, task)
+    y, classes = _labels(table, target, loss_name, classes)
+    return Dataset(X, y, features, target, classes, task)
+
+
+def load_features(
+    path: str | Path,
+    feature_names: tuple[str, ...],
+    target_names: tuple[str, ...],
+    task: str,
+    classes: tuple | None,
+) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
+    """Load a file for prediction: columns are matched by name, in any order.
+
+    Returns ``(X, y, ignored)``: ``X`` in the order of ``feature_names``; ``y``
+    when every target column is present, else None; and the names of the
+    columns that are neither features nor targets.
+    """
+    _check_task(task)
+    table = read_table(path)
+    missing = [name for name in feature_names if name not in table.columns]
+    if missing:
+        raise DataError(
+            f"{table.path}: missing feature column(s) the model was trained on: "
+            f"{', '.join(missing)}; columns are: {', '.join(table.columns)}"
+        )
+    X = _numbers(table, tuple(feature_names))
+    y = None
+    if target_names and all(name in table.columns for name in target_names):
+        if task == "regression":
+            y = _numbers(table, tuple(target_names))
+        else:
+            y, _ = _labels(table, tuple(target_names), "", classes)
+    known = set(feature_names) | set(target_names)
+    ignored = tuple(name for name in table.columns if name not in known)
+    return X, y, ignored
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:  # the config is validated first, so this is a bug
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+
+
+def _require_columns(table: Table, names: tuple[str, ...]) -> None:
+    for name in names:
+        if name not in table.columns:
+            message = (
+                f"{table.path}: column '{name}' not found; "
+                f"columns are: {', '.join(table.columns)}"
+            )
+            close = difflib.get_close_matches(name, table.columns, n=1)
+            if close:
+                message += f"; did you mean '{close[0]}'?"
+            raise DataError(message)
+
+
+def _numbers(table: Table, names: tuple[str, ...]) -> np.ndarray:
+    """The named columns as a (n_rows, len(names)) float64 array of finite numbers."""
+    positions = [table.columns.index(name) for name in names]
+    out = np.empty((len(table.cells), len(names)), dtype=np.float64)
+    for i, (row, line) in enumerate(zip(table.cells, table.lines)):
+        for j, (name, position) in enumerate(zip(names, positions)):
+            text = row[position]
+            value = _parse_number(text)
+            if value is None or not math.isfinite(value):
+                where = f"{table.path}: line {line}, column '{name}'"
+                raise DataError(f"{where}: {_why_not_a_number(text, value)}")
+            out[i, j] = value
+    return out
+
+
+def _parse_number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _why_not_a_number(text: str, value: float | None) -> str:
+    if not text:
+        return "the cell is empty; a number is needed"
+    if text.lower() in MISSING_MARKERS:
+        return f"'{text}' is a missing value; fill it in or drop the row"
+    if value is None:
+        return f"'{text}' is not a number"
+    if math.isnan(value):
+        return f"'{text}' is a missing value; fill it in or drop the row"
+    if text.lower().lstrip("+-") in ("inf", "infinity"):
+        return f"'{text}' is not a finite number"
+    return f"'{text}' is too large (it overflows to infinity)"
+
+
+def _labels(
+    table: Table, target: tuple[str, ...], loss_name: str, classes: tuple | None
+) -> tuple[np.ndarray, tuple]:
+    """Class indices (n_rows,) int64 and the sorted classes they index."""
+    if len(target) != 1:
+        raise DataError(
+            f"{table.path}: a classifier takes exactly one target column, "
+            f"but {len(target)} were given: {', '.join(target)}"
+        )
+    name = target[0]
+    position = table.columns.index(name)
+    labels = [row[position] for row in table.cells]
+    for label, line in zip(labels, table.lines):
+        if not label or label.lower() in MISSING_MARKERS:
+            what = "the label is empty" if not label else f"'{label}' is a missing label"
+            raise DataError(f"{table.path}: line {line}, column '{name}': {what}")
+
+    if classes is None:
+        values = _as_integers(labels)
+        if values is None and _all_numbers(labels):
+            needs = f"loss: {loss_name}" if loss_name else "a classifier"
+            raise DataError(
+                f"{table.path}: column '{name}' holds continuous values, but {needs} "
+                "needs class labels; use loss: mse or mae for regression"
+            )
+        values = labels if values is None else values
+        classes = tuple(sorted(set(values)))
+        if len(classes) < 2:
+            raise DataError(
+                f"{table.path}: column '{name}' has a single class ({classes[0]}); "
+                "a classifier needs at least two"
+            )
+        index = {label: i for i, label in enumerate(classes)}
+        return np.array([index[v] for v in values], dtype=np.int64), classes
+
+    return _map_onto(table, name, labels, tuple(classes)), tuple(classes)
+
+
+def _map_onto(table: Table, name: str, labels: list[str], classes: tuple) -> np.ndarray:
+    """Indices of ``labels`` in the known ``classes``; an unseen label is an error."""
+    index = {label: i for i, label in enumerate(classes)}
+    integer_classes = all(isinstance(c, (int, np.integer)) for c in classes)
+    y = np.empty(len(labels), dtype=np.int64)
+    for i, (label, line) in enumerate(zip(labels, table.lines)):
+        key = _as_integer(label) if integer_classes else label
+        if key not in index:
+            raise DataError(
+                f"{table.path}: line {line}, column '{name}': class '{label}' was not seen "
+                f"in training; known classes: {', '.join(str(c) for c in classes)}"
+            )
+        y[i] = index[key]
+    return y
+
+
+def _as_integer(text: str) -> int | None:
+    """``"3"``, ``"03"`` and ``"3.0"`` are the integer 3; anything else is None."""
+    value = _parse_number(text)
+    if value is None or not math.isfinite(value) or not value.is_integer():
+        return None
+    return int(value)
+
+
+def _as_integers(labels: list[str]) -> list[int] | None:
+    values = [_as_integer(label) for label in labels]
+    return None if None in values else values
+
+
+def _all_numbers(labels: list[str]) -> bool:
+    values = [_parse_number(label) for label in labels]
+    return all(value is not None and math.isfinite(value) for value in values)
+
+
+# --------------------------------------------------------------------------- splitting
+
+
+def split_indices(
+    y: np.ndarray | None,
+    fraction: float,
+    rng: np.random.Generator,
+    stratify: bool,
+    *,
+    n_samples: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split row indices into sorted, disjoint ``(train_idx, val_idx)``.
+
+    ``round(fraction * n)`` rows go to validation.  With ``stratify`` and class
+    indices in ``y`` (1-D integers) this holds per class, and every class with
+    at least two rows keeps at least one row on each side; a class with a single
+    row stays in training.  ``stratify`` is ignored for any other ``y`` (e.g.
+    regression targets).  ``n_samples`` gives the row count when ``y`` is None.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"fraction must be in [0, 1), got {fraction}")
+    if y is None and n_samples is None:
+        raise ValueError("split_indices needs y or n_samples")
+    n = len(y) if y is not None else int(n_samples)
+    if fraction == 0.0:
+        return np.arange(n, dtype=np.int64), np.empty(0, dtype=np.int64)
+
+    by_class = stratify and y is not None and y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
+    if by_class:
+        val = [_pick_per_class(np.flatnonzero(y == c), fraction, rng) for c in np.unique(y)]
+        val_idx = np.concatenate(val)
+    else:
+        val_idx = rng.permutation(n)[: round(fraction * n)]
+    val_idx = np.sort(val_idx).astype(np.int64)
+    train_idx = np.setdiff1d(np.arange(n, dtype=np.int64), val_idx)
+
+    if len(val_idx) == 0:
+        raise DataError(
+            f"a validation fraction of {fraction} leaves the validation set empty "
+            f"({n} rows); use a larger fraction or more rows"
+        )
+    if len(train_idx) == 0:
+        raise DataError(
+            f"a validation fraction of {fraction} leaves the training set empty "
+            f"({n} rows); use a smaller fraction or more rows"
+        )
+    return train_idx, val_idx
+
+
+def _pick_per_class(rows: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    if len(rows) < 2:
+        return rows[:0]
+    k = min(max(round(fraction * len(rows)), 1), len(rows) - 1)
+    return rng.permutation(rows)[:k]
+
+
+# --------------------------------------------------------------------------- scaling
+
+
+@dataclass(frozen=True, eq=False)
+class Scaler:
+    """Standardisation ``X_std = (X - mean) / scale``, fitted on training rows only."""
+
+    mean: np.ndarray  # (n_features,)
+    scale: np.ndarray  # (n_features,) standard deviation; 1.0 where a column is constant
+
+    @classmethod
+    def fit(cls, X: np.ndarray) -> Scaler:
+        """Column means and (population) standard deviations of ``X``."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or len(X) == 0:
+            raise ValueError(f"Scaler.fit needs a non-empty 2-D array, got shape {X.shape}")
+        constant = np.ptp(X, axis=0) == 0  # exactly constant: std would be 0 (or rounding noise)
+        return cls(X.mean(axis=0), np.where(constant, 1.0, X.std(axis=0)))
+
+    @classmethod
+    def identity(cls, n_features: int) -> Scaler:
+        """A scaler that leaves ``X`` unchanged."""
+        return cls(np.zeros(n_features), np.ones(n_features))
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(self.mean):
+            raise ValueError(f"expected (n, {len(self.mean)}) features, got shape {X.shape}")
+        return (X - self.mean) / self.scale
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+    """Write a CSV file atomically: the old file stays intact if anything fails.
+
+    Floats are written as ``repr(float(x))``, the shortest text that reads back
+    to the same float64 bit for bit (round values first for short output).
+    """
+    path = Path(path)
+    try:
+        tmp = tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", newline="", dir=path.parent, prefix=f".{path.name}.",
+            suffix=".tmp", delete=False,
+        )
+    except OSError as error:
+        raise DataError(f"{path}: cannot write the file ({error.strerror or error})") from None
+    try:
+        with tmp:
+            write_csv_to(tmp, columns, rows)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp.name, path)
+    except BaseException as error:
+        Path(tmp.name).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise DataError(f"{path}: cannot write the file ({error.strerror or error})") from None
+        raise
+
+
+def write_csv_to(stream: TextIO, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+    """Write a header and rows to an open text stream (a file or stdout), LF line ends."""
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        if len(row) != len(columns):
+            raise ValueError(f"a row has {len(row)} cells, but there are {len(columns)} columns")
+        writer.writerow([_format_cell(value) for value in row])
+
+
+def _format_cell(value: object) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return str(value)
