@@ -1,0 +1,171 @@
+"""Checkpoints: named arrays plus JSON metadata in one ``.npz`` file, no pickle.
+
+Layout of a checkpoint (every entry a plain numeric or unicode array, so
+``np.load(path, allow_pickle=False)`` reads it):
+
+    W0, b0, W1, b1, ...        weights (fan_in, fan_out) and biases per layer
+    scaler_mean, scaler_scale  the standardisation statistics of the training rows
+    meta                       a 0-d unicode array holding JSON: format version, nnctl
+                               version, resolved config, layer sizes and activations,
+                               feature/target names, classes, epoch, metrics, seed
+
+Writes are atomic: the archive goes to a hidden temporary file in the same
+directory (whose name does not end in ``.npz``), is flushed and fsynced, then
+renamed over the final name, so a crash never leaves a damaged checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnctl import __version__
+from nnctl.core.model import Layer
+from nnctl.data import Scaler
+from nnctl.errors import CheckpointError
+
+FORMAT_VERSION = 1
+BEST, LAST = "best.npz", "last.npz"
+
+
+@dataclass
+class Checkpoint:
+    layers: list[Layer]
+    scaler: Scaler
+    meta: dict[str, Any]
+
+
+def save_checkpoint(path: str | Path, layers: list[Layer], scaler: Scaler, meta: dict[str, Any]) -> None:
+    """Write the network, scaler and metadata to ``path`` atomically."""
+    path = Path(path)
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "nnctl_version": __version__,
+        "layer_sizes": [layers[0].W.shape[0], *(layer.W.shape[1] for layer in layers)],
+        "activations": [layer.activation for layer in layers],
+        **meta,
+    }
+    arrays: dict[str, np.ndarray] = {}
+    for index, layer in enumerate(layers):
+        arrays[f"W{index}"], arrays[f"b{index}"] = layer.W, layer.b
+    arrays["scaler_mean"], arrays["scaler_scale"] = scaler.mean, scaler.scale
+    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
+    atomic_write(path, lambda stream: np.savez(stream, **arrays))
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(binary_stream)`` on a temporary file, fsync it, rename it to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            os.fchmod(stream.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; use the usual mode
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def checkpoint_path(path: str | Path) -> Path:
+    """A checkpoint file as given, or the ``best`` checkpoint of a run directory."""
+    path = Path(path)
+    return path / BEST if path.is_dir() else path
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read and check a checkpoint file (or a run directory's best checkpoint)."""
+    path = checkpoint_path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+        raise CheckpointError(f"{path}: not a readable nnctl checkpoint ({_reason(error)})") from None
+    meta = _read_meta(path, arrays)
+    return Checkpoint(_read_layers(path, arrays, meta), _read_scaler(path, arrays, meta), meta)
+
+
+def _reason(error: Exception) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text[:200]
+
+
+def _read_meta(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    if "meta" not in arrays or arrays["meta"].dtype.kind != "U" or arrays["meta"].ndim != 0:
+        raise CheckpointError(f"{path}: not an nnctl checkpoint (no metadata entry)")
+    try:
+        meta = json.loads(str(arrays["meta"]))
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"{path}: damaged metadata ({error.msg} at character {error.pos})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: damaged metadata (not a JSON object)")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(f"{path}: metadata has no format_version")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format {version} is newer than this nnctl reads ({FORMAT_VERSION}); upgrade nnctl"
+        )
+    for key in ("layer_sizes", "activations", "loss", "task", "feature_names", "target_names"):
+        if key not in meta:
+            raise CheckpointError(f"{path}: metadata lacks '{key}'")
+    return meta
+
+
+def _read_layers(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> list[Layer]:
+    sizes, activations = meta["layer_sizes"], meta["activations"]
+    if len(activations) != len(sizes) - 1:
+        raise CheckpointError(f"{path}: metadata gives {len(sizes)} layer sizes but {len(activations)} activations")
+    layers = []
+    for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        W = _array(path, arrays, f"W{index}", (fan_in, fan_out))
+        b = _array(path, arrays, f"b{index}", (fan_out,))
+        layers.append(Layer(W=W, b=b, activation=activations[index]))
+    extra = sorted(set(arrays) - {f"{k}{i}" for i in range(len(layers)) for k in "Wb"}
+                   - {"meta", "scaler_mean", "scaler_scale"})
+    if extra:
+        raise CheckpointError(f"{path}: unexpected arrays {', '.join(extra)}")
+    return layers
+
+
+def _array(path: Path, arrays: dict[str, np.ndarray], name: str, shape: tuple[int, ...]) -> np.ndarray:
+    if name not in arrays:
+        raise CheckpointError(f"{path}: array {name} is missing")
+    array = arrays[name]
+    if array.dtype.kind != "f":
+        raise CheckpointError(f"{path}: array {name} has dtype {array.dtype}, expected floats")
+    if array.shape != tuple(shape):
+        raise CheckpointError(f"{path}: array {name} has shape {array.shape}, but the metadata implies {tuple(shape)}")
+    if not np.isfinite(array).all():
+        raise CheckpointError(f"{path}: array {name} holds non-finite values")
+    return array
+
+
+def _read_scaler(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Scaler:
+    n_features = meta["layer_sizes"][0]
+    return Scaler(
+        mean=_array(path, arrays, "scaler_mean", (n_features,)),
+        scale=_array(path, arrays, "scaler_scale", (n_features,)),
+    )

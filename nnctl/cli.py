@@ -1,0 +1,154 @@
+"""The command line: each command loads, calls, renders.
+
+Only this module imports Typer.  ``NnctlError`` becomes one red line on
+stderr and exit code 1 in one place (``NnctlGroup.invoke``); usage errors
+exit with 2 (Click's rule); anything else is a bug and shows its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from nnctl import __version__, toydata
+from nnctl.config import dump_config, load_config, task_of_loss
+from nnctl.data import write_csv, write_csv_to
+from nnctl.errors import NnctlError
+from nnctl import report, run
+from nnctl.predict import predict_file
+
+
+class NnctlGroup(TyperGroup):
+    """Turns user errors from any command into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except NnctlError as error:
+            err_console().print(report.error_text(str(error)), soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=NnctlGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+    help="Train multi-layer perceptrons written in NumPy from YAML config files.",
+)
+config_app = typer.Typer(no_args_is_help=True, help="Look at configs.")
+data_app = typer.Typer(no_args_is_help=True, help="Make toy data sets.")
+app.add_typer(config_app, name="config")
+app.add_typer(data_app, name="data")
+
+
+def out_console() -> Console:
+    return Console(highlight=False)
+
+
+def err_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+SET_OPTION = typer.Option(
+    None, "--set", "-s", metavar="KEY.PATH=VALUE", help="Override a config key, e.g. --set model.hidden=[16,16]. Repeatable."
+)
+
+
+@app.command()
+def train(
+    config: Path = typer.Argument(..., help="The YAML config file."),
+    set_: Optional[List[str]] = SET_OPTION,
+    every: Optional[int] = typer.Option(None, min=1, help="Show every Nth epoch in the table (default: about 20 rows)."),
+) -> None:
+    """Train the network a config describes and write checkpoints to its run directory."""
+    cfg = load_config(config, set_ or ())
+    console = out_console()
+    task = task_of_loss(cfg.loss)
+    has_validation = cfg.data.validation != 0
+    display = report.TrainingDisplay(console, cfg.optimizer.epochs, task, has_validation, every)
+
+    def on_start(layers, data):
+        console.print(f"network: {report.architecture(layers, cfg.model.hidden_activations)}", markup=False)
+        console.print(f"rows: {len(data.X_train)} training, {0 if data.X_val is None else len(data.X_val)} validation",
+                      markup=False)
+
+    with display:
+        result = run.train(cfg, on_epoch=display.on_epoch, on_start=on_start)
+    history = result.history
+    console.print(report.summary(
+        report.architecture(result.layers, cfg.model.hidden_activations),
+        run.record_metrics(history.best), history.best_epoch, history.stop_reason, result.files,
+    ))
+
+
+@app.command()
+def predict(
+    checkpoint: Path = typer.Argument(..., help="A checkpoint file, or a run directory (its best checkpoint)."),
+    data: Path = typer.Argument(..., help="CSV file with the feature columns (any order, extra columns ignored)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write predictions here instead of stdout."),
+    proba: bool = typer.Option(False, "--proba", help="Add one probability column per class."),
+) -> None:
+    """Predict one value or class per row of DATA with a trained checkpoint."""
+    result = predict_file(checkpoint, data, proba)
+    # With predictions on stdout, everything else goes to stderr so the CSV stays clean.
+    info = out_console() if output else err_console()
+    if result.ignored_columns:
+        info.print(report.note_text(f"ignored columns not used by the model: {', '.join(result.ignored_columns)}"),
+                   soft_wrap=True)
+    if output:
+        write_csv(output, result.columns, result.rows)
+        info.print(f"wrote {len(result.rows)} predictions to {output}", markup=False)
+    else:
+        write_csv_to(sys.stdout, result.columns, result.rows)
+    if result.metrics is not None:
+        info.print(report.metrics_table(result.metrics))
+        if result.confusion is not None:
+            info.print(report.confusion_table(result.confusion, result.classes))
+
+
+@config_app.command("show")
+def config_show(
+    config: Path = typer.Argument(..., help="The YAML config file."),
+    set_: Optional[List[str]] = SET_OPTION,
+) -> None:
+    """Print the resolved config, with every default filled in."""
+    cfg = load_config(config, set_ or ())
+    typer.echo(dump_config(cfg, relative_to=Path(config).resolve().parent), nl=False)
+
+
+@data_app.command("make")
+def data_make(
+    kind: str = typer.Argument(..., help=f"One of: {', '.join(toydata.KINDS)}."),
+    output: Path = typer.Option(..., "--output", "-o", help="The CSV file to write."),
+    n: int = typer.Option(400, "--n", min=1, help="Number of rows."),
+    noise: float = typer.Option(0.1, "--noise", min=0.0, help="Standard deviation of the Gaussian jitter."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the random generator."),
+) -> None:
+    """Write one of the classic toy data sets as CSV."""
+    if kind not in toydata.KINDS:
+        raise typer.BadParameter(f"unknown kind {kind!r}; choose one of: {', '.join(toydata.KINDS)}", param_hint="KIND")
+    X, y, features, target = toydata.make(kind, n, noise, np.random.default_rng(seed))
+    rows = [[*np.round(x, 6).tolist(), label] for x, label in zip(X, np.round(y, 6).tolist() if y.dtype.kind == "f" else y.tolist())]
+    write_csv(output, [*features, target], rows)
+    out_console().print(f"wrote {n} rows of {kind} to {output}", markup=False)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"nnctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True, help="Print the version."),
+) -> None:
+    """Train multi-layer perceptrons written in NumPy from YAML config files."""
+
+
+def main() -> None:
+    app()

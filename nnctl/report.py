@@ -1,0 +1,148 @@
+"""Rich renderings: the live training display, summaries and metric tables.
+
+Functions here build Rich objects and return them; the CLI prints them.  The
+one stateful piece, ``TrainingDisplay``, redraws a progress bar and an epoch
+table in a terminal and writes plain lines when output goes to a file or a
+pipe, so logs hold no control characters.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from nnctl.core.model import Layer, layer_sizes, parameter_count
+from nnctl.core.training import EpochRecord
+
+MAX_TABLE_ROWS = 20
+
+
+def auto_every(epochs: int) -> int:
+    """Log every Nth epoch so that a run shows about MAX_TABLE_ROWS rows."""
+    return max(1, math.ceil(epochs / MAX_TABLE_ROWS))
+
+
+def metric_name(task: str) -> str:
+    return "accuracy" if task == "classification" else "r2"
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def epoch_row(record: EpochRecord, task: str) -> list[str]:
+    """Epoch, train loss (data + penalty), validation loss, metric(s), seconds."""
+    t, v = record.train, record.validation
+    train = f"{t.loss:.4f}" + (f" ({t.data_loss:.4f} + {t.penalty:.4f})" if t.penalty else "")
+    source = v if v is not None else t
+    if task == "classification":
+        metrics = [_fmt(source.metrics["accuracy"])]
+    else:
+        metrics = [_fmt(source.metrics["mae"]), _fmt(source.metrics["r2"])]
+    return [str(record.epoch), train, _fmt(v.data_loss if v else None), *metrics, f"{record.seconds:.3f}"]
+
+
+def epoch_columns(task: str, has_validation: bool) -> list[str]:
+    on = "val" if has_validation else "train"
+    metrics = [f"{on} accuracy"] if task == "classification" else [f"{on} MAE", f"{on} R^2"]
+    return ["epoch", "train loss (data + penalty)", "val loss", *metrics, "seconds"]
+
+
+def epoch_line(record: EpochRecord, task: str, epochs: int, has_validation: bool) -> str:
+    """The plain-text form of one epoch, for logs."""
+    names = epoch_columns(task, has_validation)[1:]
+    values = epoch_row(record, task)[1:]
+    width = len(str(epochs))
+    return f"epoch {record.epoch:>{width}}/{epochs}  " + "  ".join(f"{n}: {v}" for n, v in zip(names, values))
+
+
+class TrainingDisplay:
+    """Shows training as it goes: live in a terminal, line by line otherwise."""
+
+    def __init__(self, console: Console, epochs: int, task: str, has_validation: bool, every: int | None = None):
+        self.console, self.epochs, self.task, self.has_validation = console, epochs, task, has_validation
+        self.every = every or auto_every(epochs)
+        self.table = Table(*epoch_columns(task, has_validation), title="epochs", title_justify="left")
+        self.progress = Progress(
+            TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"), console=console, transient=False,
+        )
+        self.task_id = self.progress.add_task("train", total=epochs, status="")
+        self.live = Live(Group(self.progress, self.table), console=console, refresh_per_second=8)
+
+    def __enter__(self) -> "TrainingDisplay":
+        if self.console.is_terminal:
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.console.is_terminal:
+            self.live.__exit__(*exc)
+
+    def on_epoch(self, record: EpochRecord) -> None:
+        logged = record.epoch % self.every == 0 or record.epoch in (1, self.epochs)
+        if not self.console.is_terminal:
+            if logged:
+                self.console.print(epoch_line(record, self.task, self.epochs, self.has_validation),
+                                   soft_wrap=True, markup=False, highlight=False)
+            return
+        row = epoch_row(record, self.task)
+        status = f"train {row[1].split()[0]}  val {row[2]}  {epoch_columns(self.task, self.has_validation)[3]} {row[3]}"
+        self.progress.update(self.task_id, completed=record.epoch, status=status)
+        if logged:
+            self.table.add_row(*row)
+
+
+def architecture(layers: Sequence[Layer], hidden_activations: Sequence[str]) -> str:
+    """e.g. '2 inputs + bias -> 8 sigmoid + bias -> 2 outputs (softmax); 42 parameters'."""
+    sizes = layer_sizes(layers)
+    parts = [f"{sizes[0]} inputs + bias"]
+    parts += [f"{size} {act} + bias" for size, act in zip(sizes[1:-1], hidden_activations)]
+    parts.append(f"{sizes[-1]} output{'s' if sizes[-1] > 1 else ''} ({layers[-1].activation})")
+    return " -> ".join(parts) + f"; {parameter_count(layers)} parameters"
+
+
+def summary(arch: str, best: dict[str, float], best_epoch: int, stop_reason: str,
+            files: dict[str, Path]) -> Table:
+    """The closing summary of a training run."""
+    table = Table(show_header=False, title="run summary", title_justify="left", box=None, padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("network", arch)
+    table.add_row("stopped", stop_reason)
+    table.add_row("best epoch", str(best_epoch))
+    for name, value in best.items():
+        table.add_row(name, f"{value:.4f}")
+    for name, path in files.items():
+        table.add_row(f"{name} file", str(path))
+    return table
+
+
+def metrics_table(values: dict[str, float], title: str = "metrics") -> Table:
+    table = Table("metric", "value", title=title, title_justify="left")
+    for name, value in values.items():
+        table.add_row(name, f"{value:.4f}")
+    return table
+
+
+def confusion_table(matrix, classes: Sequence) -> Table:
+    """Rows: true class; columns: predicted class."""
+    table = Table("true \\ predicted", *(str(c) for c in classes), title="confusion matrix", title_justify="left")
+    for label, row in zip(classes, matrix):
+        table.add_row(str(label), *(str(int(count)) for count in row))
+    return table
+
+
+def error_text(message: str) -> Text:
+    return Text(f"error: {message}", style="bold red")
+
+
+def note_text(message: str) -> Text:
+    return Text(f"note: {message}", style="yellow")

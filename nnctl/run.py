@@ -1,0 +1,231 @@
+"""A training run: config -> data -> trained network -> files in the run directory.
+
+The one code path behind ``nnctl train`` (and, later, sweeps and the Python
+API).  It never prints: progress reaches the caller through ``on_epoch``.
+
+Randomness: one ``np.random.SeedSequence`` from the config's seed is spawned
+into three generators, for the train/validation split, the initial weights
+and the shuffling, so each is reproducible on its own.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from nnctl import __version__
+from nnctl.checkpoint import BEST, LAST, atomic_write, save_checkpoint
+from nnctl.config import Config, config_to_dict, dump_config, task_of_loss
+from nnctl.core.losses import LOSSES
+from nnctl.core.model import Layer, init_network, parameter_count
+from nnctl.core.training import EpochRecord, History, Settings, fit
+from nnctl.data import Dataset, Scaler, load_dataset, split_indices
+from nnctl.errors import ConfigError, DataError, TrainingError
+
+CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE = "config.yaml", "history.csv", "summary.json"
+
+
+@dataclass
+class PreparedData:
+    """The training and validation rows, standardised, with what describes them."""
+
+    dataset: Dataset  # all rows of the training file, raw
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray | None
+    y_val: np.ndarray | None
+    scaler: Scaler
+
+    @property
+    def n_outputs(self) -> int:
+        d = self.dataset
+        count = len(d.classes) if d.classes is not None else len(d.target_names)
+        return count
+
+
+@dataclass
+class RunResult:
+    config: Config
+    layers: list[Layer]  # the best network (lowest validation loss)
+    history: History
+    data: PreparedData
+    files: dict[str, Path]
+    seconds: float
+
+
+def generators(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+    """(split, init, shuffle) generators spawned from the config's seed."""
+    split, init, shuffle = np.random.SeedSequence(seed).spawn(3)
+    return np.random.default_rng(split), np.random.default_rng(init), np.random.default_rng(shuffle)
+
+
+def prepare_data(config: Config, split_rng: np.random.Generator) -> PreparedData:
+    """Load the CSV, check the loss fits the target, split and standardise."""
+    task = task_of_loss(config.loss)
+    d = config.data
+    dataset = load_dataset(d.train, d.target, d.features, task, loss_name=config.loss)
+    _check_loss_fits(config, dataset)
+    if isinstance(d.validation, Path):
+        X_val, y_val, _ = _load_validation_file(config, dataset)
+        X_train, y_train = dataset.X, dataset.y
+    else:
+        stratify = task == "classification"
+        try:
+            train_rows, val_rows = split_indices(dataset.y, d.validation, split_rng, stratify)
+        except DataError as error:
+            raise DataError(f"{d.train}: {error}") from None
+        X_train, y_train = dataset.X[train_rows], dataset.y[train_rows]
+        X_val, y_val = (dataset.X[val_rows], dataset.y[val_rows]) if len(val_rows) else (None, None)
+    scaler = Scaler.fit(X_train) if d.standardize else Scaler.identity(X_train.shape[1])
+    return PreparedData(
+        dataset=dataset,
+        X_train=scaler.transform(X_train),
+        y_train=y_train,
+        X_val=scaler.transform(X_val) if X_val is not None else None,
+        y_val=y_val,
+        scaler=scaler,
+    )
+
+
+def _load_validation_file(config: Config, dataset: Dataset):
+    val = load_dataset(
+        config.data.validation, dataset.target_names, dataset.feature_names, dataset.task,
+        loss_name=config.loss, classes=dataset.classes,
+    )
+    return val.X, val.y, val
+
+
+def _check_loss_fits(config: Config, dataset: Dataset) -> None:
+    where = f"{config.source}: " if config.source else ""
+    n_classes = len(dataset.classes or ())
+    if config.loss == "binary_cross_entropy" and n_classes != 2:
+        raise ConfigError(
+            f"{where}loss: binary_cross_entropy needs exactly 2 classes, but column "
+            f"'{dataset.target_names[0]}' has {n_classes}; use softmax_cross_entropy"
+        )
+
+
+def build_network(config: Config, data: PreparedData, init_rng: np.random.Generator) -> list[Layer]:
+    """Random layers sized from the data: inputs = features, outputs from the loss."""
+    loss = LOSSES[config.loss]
+    sizes = [data.X_train.shape[1], *config.model.hidden, loss.n_outputs(data.n_outputs)]
+    return init_network(
+        sizes, config.model.hidden_activations, loss.output_activation, init_rng,
+        config.model.init, np.dtype(config.model.dtype),
+    )
+
+
+def settings_of(config: Config) -> Settings:
+    o, r = config.optimizer, config.regularization
+    return Settings(
+        loss=config.loss, learning_rate=o.learning_rate, epochs=o.epochs, batch_size=o.batch_size,
+        shuffle=o.shuffle, l1=r.l1, l2=r.l2, optimizer=o.name,
+    )
+
+
+def checkpoint_meta(config: Config, data: PreparedData, record: EpochRecord) -> dict[str, Any]:
+    """Everything needed to rebuild the model and say where it came from."""
+    d = data.dataset
+    return {
+        "config": config_to_dict(config),
+        "loss": config.loss,
+        "task": d.task,
+        "feature_names": list(d.feature_names),
+        "target_names": list(d.target_names),
+        "classes": list(d.classes) if d.classes is not None else None,
+        "epoch": record.epoch,
+        "metrics": record_metrics(record),
+        "seed": config.seed,
+    }
+
+
+def record_metrics(record: EpochRecord) -> dict[str, float]:
+    """One flat dict of an epoch's figures: train_loss, train_accuracy, val_loss, ..."""
+    out = {
+        "train_loss": record.train.loss,
+        "train_data_loss": record.train.data_loss,
+        "train_penalty": record.train.penalty,
+        **{f"train_{k}": v for k, v in record.train.metrics.items()},
+    }
+    if record.validation is not None:
+        out["val_loss"] = record.validation.data_loss
+        out.update({f"val_{k}": v for k, v in record.validation.metrics.items()})
+    return out
+
+
+def train(
+    config: Config,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    on_start: Callable[[list[Layer], PreparedData], None] | None = None,
+) -> RunResult:
+    """Train as the config says, writing best/last checkpoints as it goes, then
+    the resolved config, the history and a summary into ``config.output``."""
+    started = time.perf_counter()
+    split_rng, init_rng, shuffle_rng = generators(config.seed)
+    data = prepare_data(config, split_rng)
+    layers = build_network(config, data, init_rng)
+    if on_start is not None:
+        on_start(layers, data)
+    out = Path(config.output)
+    out.mkdir(parents=True, exist_ok=True)
+    best_layers = [Layer(layer.W.copy(), layer.b.copy(), layer.activation) for layer in layers]
+
+    def after_epoch(record: EpochRecord, current: list[Layer], improved: bool) -> None:
+        meta = checkpoint_meta(config, data, record)
+        if improved:
+            for kept, layer in zip(best_layers, current):
+                kept.W[...], kept.b[...] = layer.W, layer.b
+            save_checkpoint(out / BEST, current, data.scaler, meta)
+        save_checkpoint(out / LAST, current, data.scaler, meta)
+        if on_epoch is not None:
+            on_epoch(record)
+
+    validation = (data.X_val, data.y_val) if data.X_val is not None else None
+    history = fit(layers, data.X_train, data.y_train, settings_of(config), shuffle_rng, validation, after_epoch)
+    files = write_run_files(config, history, layers, out, time.perf_counter() - started)
+    if history.diverged:
+        raise TrainingError(
+            f"{history.stop_reason}: lower optimizer.learning_rate (now {config.optimizer.learning_rate:g})"
+            f" or set data.standardize: true; the checkpoints in {out} hold the last finite epoch"
+        )
+    return RunResult(config, best_layers, history, data, files, time.perf_counter() - started)
+
+
+def write_run_files(config: Config, history: History, layers: list[Layer], out: Path, seconds: float) -> dict[str, Path]:
+    """The resolved config, the per-epoch history CSV and the JSON summary."""
+    files = {"best": out / BEST, "last": out / LAST, "config": out / CONFIG_FILE,
+             "history": out / HISTORY_FILE, "summary": out / SUMMARY_FILE}
+    atomic_write(files["config"], lambda s: s.write(dump_config(config, relative_to=out).encode()))
+    atomic_write(files["history"], lambda s: s.write(history_csv(history).encode()))
+    summary = {
+        "nnctl_version": __version__,
+        "layer_sizes": [layers[0].W.shape[0], *(layer.W.shape[1] for layer in layers)],
+        "parameters": parameter_count(layers),
+        "epochs_run": len(history.records),
+        "best_epoch": history.best_epoch,
+        "stop_reason": history.stop_reason,
+        "best": record_metrics(history.best) if history.records else {},
+        "last": record_metrics(history.records[-1]) if history.records else {},
+        "seconds": round(seconds, 3),
+    }
+    atomic_write(files["summary"], lambda s: s.write((json.dumps(summary, indent=2) + "\n").encode()))
+    return files
+
+
+def history_csv(history: History) -> str:
+    """One row per epoch: epoch, learning rate, seconds, then every metric."""
+    stream = io.StringIO()
+    rows = [{"epoch": r.epoch, "learning_rate": r.learning_rate, "seconds": round(r.seconds, 6),
+             **record_metrics(r)} for r in history.records]
+    columns = list(rows[0]) if rows else ["epoch", "learning_rate", "seconds"]
+    writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()} for row in rows)
+    return stream.getvalue()
