@@ -1,0 +1,522 @@
+"""YAML -> validated, frozen config objects.
+
+Every key's constraint is declared once, in ``_RULES``; every violation reads
+``<key.path>: must be <what is allowed>, got <value>``.  All problems of a file
+are gathered and raised as one single-line ``ConfigError`` that starts with the
+file name and gives each problem's line (or ``--set`` for an override).
+
+Files are read with a subclass of ``yaml.SafeLoader`` that also reads ``1e-3``
+as a float, records the line of every key and notices duplicate keys.  Tags
+that name Python objects are refused; nothing in a config can run code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import math
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nnctl.errors import ConfigError
+
+REGRESSION_LOSSES = frozenset({"mse", "mae"})
+DTYPES = ("float32", "float64")
+
+
+def _default_output(stem: str = "config") -> Path:
+    """``runs/<stem>`` under the current working directory."""
+    return (Path.cwd() / "runs" / stem).resolve()
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train: Path                                 # training CSV, absolute
+    target: tuple[str, ...]                     # column(s) to predict; several = multi-output regression
+    features: tuple[str, ...] | None = None     # input columns; None = every column except the targets
+    validation: float | Path = 0.2              # held-out fraction (0 = none), or a validation CSV
+    standardize: bool = True                    # scale features to mean 0, std 1 (statistics from train)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    hidden: tuple[int, ...] = (8,)              # units per hidden layer; () = perceptron
+    activation: str | tuple[str, ...] = "sigmoid"  # one name for all hidden layers, or one per layer
+    init: str = "auto"                          # weight initializer, a key of INITIALIZERS
+    dtype: str = "float32"                      # parameter and data precision
+
+    @property
+    def hidden_activations(self) -> tuple[str, ...]:
+        """One activation name per hidden layer."""
+        if isinstance(self.activation, str):
+            return (self.activation,) * len(self.hidden)
+        return self.activation
+
+
+@dataclass(frozen=True)
+class RegularizationConfig:
+    l1: float = 0.0                             # weight of the L1 penalty on weights (never biases)
+    l2: float = 0.0                             # weight of the L2 penalty on weights (never biases)
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    name: str = "sgd"                           # update rule, a key of OPTIMIZERS
+    learning_rate: float = 0.1                  # step size, > 0
+    batch_size: int | None = 32                 # samples per update; None = full batch
+    epochs: int = 100                           # passes over the training set
+    shuffle: bool = True                        # reshuffle the training set every epoch
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig                            # what to learn from
+    model: ModelConfig = ModelConfig()          # network shape
+    loss: str = "softmax_cross_entropy"         # a key of LOSSES; also fixes the output activation
+    regularization: RegularizationConfig = RegularizationConfig()  # weight penalties
+    optimizer: OptimizerConfig = OptimizerConfig()  # how weights are updated
+    seed: int = 0                               # seeds the one np.random.Generator
+    output: Path = field(default_factory=_default_output)  # run directory, absolute
+    source: Path | None = field(default=None, compare=False)  # file it came from; None for dicts
+
+
+def task_of_loss(loss: str) -> str:
+    """``"regression"`` for mse/mae, ``"classification"`` for every other loss."""
+    return "regression" if loss in REGRESSION_LOSSES else "classification"
+
+
+# --- the table of constraints -------------------------------------------------
+
+_INVALID = object()  # what a converter returns for a value it rejects
+
+
+@dataclass(frozen=True)
+class _Rule:
+    allowed: str                                # finishes "must be ..."; "{names}" lists the choices
+    convert: Callable[[Any, Path], Any]         # (value, base dir for paths) -> typed value or _INVALID
+    names: Callable[[], tuple[str, ...]] | None = None  # registry keys, for choices and did-you-mean
+
+    def describe(self) -> str:
+        return self.allowed.format(names=", ".join(map(repr, self.names()))) if self.names else self.allowed
+
+
+def _names(module: str, attr: str) -> Callable[[], tuple[str, ...]]:
+    """The keys of a core registry, looked up when first needed."""
+    return lambda: tuple(getattr(importlib.import_module(module), attr))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _finite(value: Any) -> float | None:
+    """``value`` as a finite float, or None (for bools, text, .inf, .nan, and ints too big for a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _real(allowed: str, ok: Callable[[float], bool]) -> _Rule:
+    def convert(v: Any, _: Path) -> Any:
+        number = _finite(v)
+        return number if number is not None and ok(number) else _INVALID
+    return _Rule(allowed, convert)
+
+
+def _whole(allowed: str, minimum: int, *, null: bool = False) -> _Rule:
+    def convert(v: Any, _: Path) -> Any:
+        if null and v is None:
+            return None
+        return v if _is_int(v) and v >= minimum else _INVALID
+    return _Rule(allowed, convert)
+
+
+def _choice(names: Callable[[], tuple[str, ...]]) -> _Rule:
+    return _Rule("one of {names}", lambda v, _: v if isinstance(v, str) and v in names() else _INVALID, names)
+
+
+def _path(v: Any, base: Path) -> Any:
+    if isinstance(v, os.PathLike) or (isinstance(v, str) and v.strip()):
+        return (base / Path(v).expanduser()).resolve()
+    return _INVALID
+
+
+def _column_list(v: Any) -> Any:
+    """A non-empty list of distinct, non-empty column names, as a tuple."""
+    if not isinstance(v, (list, tuple)) or not v:
+        return _INVALID
+    if not all(isinstance(n, str) and n for n in v) or len(set(v)) != len(v):
+        return _INVALID
+    return tuple(v)
+
+
+def _fraction_or_path(v: Any, base: Path) -> Any:
+    if isinstance(v, str):
+        return _path(v, base)
+    number = _finite(v)
+    return number if number is not None and 0 <= number < 1 else _INVALID
+
+
+def _layer_sizes(v: Any, _: Path) -> Any:
+    if isinstance(v, (list, tuple)) and all(_is_int(n) and n >= 1 for n in v):
+        return tuple(v)
+    return _INVALID
+
+
+def _activation(v: Any, _: Path) -> Any:
+    names = _ACTIVATION_NAMES()
+    if isinstance(v, str):
+        return v if v in names else _INVALID
+    if isinstance(v, (list, tuple)) and all(isinstance(n, str) and n in names for n in v):
+        return tuple(v)
+    return _INVALID
+
+
+_ACTIVATION_NAMES = _names("nnctl.core.activations", "ACTIVATIONS")
+_COLUMNS = "a column name or a non-empty list of distinct column names"
+_FLAG = _Rule("true or false", lambda v, _: v if isinstance(v, bool) else _INVALID)
+
+_RULES: dict[str, _Rule] = {
+    "data.train": _Rule("a path to a CSV file", _path),
+    "data.target": _Rule(_COLUMNS, lambda v, _: (v,) if isinstance(v, str) and v else _column_list(v)),
+    "data.features": _Rule("'all' or a non-empty list of distinct column names",
+                           lambda v, _: None if v == "all" else _column_list(v)),
+    "data.validation": _Rule("a fraction >= 0 and < 1 (0 = no validation) or a path to a CSV file",
+                             _fraction_or_path),
+    "data.standardize": _FLAG,
+    "model.hidden": _Rule("a list of whole numbers >= 1 ([] = no hidden layer)", _layer_sizes),
+    "model.activation": _Rule("one of {names}, or a list of them (one per hidden layer)",
+                              _activation, _ACTIVATION_NAMES),
+    "model.init": _choice(_names("nnctl.core.model", "INITIALIZERS")),
+    "model.dtype": _choice(lambda: DTYPES),
+    "loss": _choice(_names("nnctl.core.losses", "LOSSES")),
+    "regularization.l1": _real("a number >= 0", lambda v: v >= 0),
+    "regularization.l2": _real("a number >= 0", lambda v: v >= 0),
+    "optimizer.name": _choice(_names("nnctl.core.optimizers", "OPTIMIZERS")),
+    "optimizer.learning_rate": _real("a number > 0", lambda v: v > 0),
+    "optimizer.batch_size": _whole("a whole number >= 1 or null (full batch)", 1, null=True),
+    "optimizer.epochs": _whole("a whole number >= 1", 1),
+    "optimizer.shuffle": _FLAG,
+    "seed": _whole("a whole number >= 0", 0),
+    "output": _Rule("a path to a directory", _path),
+}
+_SECTIONS = {"data": DataConfig, "model": ModelConfig,
+             "regularization": RegularizationConfig, "optimizer": OptimizerConfig}
+_TOP_LEVEL = ("data", "model", "loss", "regularization", "optimizer", "seed", "output")
+
+
+# --- reading YAML ----------------------------------------------------------------
+
+class _YamlMapping(dict):
+    """A mapping read from YAML, with the 1-based line of each key and any duplicate keys."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: dict[Any, int] = {}
+        self.duplicates: list[tuple[Any, int, int]] = []  # (key, line, line of its first use)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads ``1e-3`` as a float and records key lines and duplicate keys."""
+
+    def construct_yaml_map(self, node: yaml.MappingNode):  # type: ignore[override]
+        data = _YamlMapping()
+        yield data
+        # Duplicates are looked for among the keys as written, not those merged in by '<<'.
+        written = [key for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge"]
+        data.update(self.construct_mapping(node))
+        for key_node in written:
+            key, line = self.construct_object(key_node), key_node.start_mark.line + 1
+            if key in data.lines:
+                data.duplicates.append((key, line, data.lines[key]))
+            else:
+                data.lines[key] = line
+
+
+def _refuse_tag(loader: _Loader, node: yaml.Node) -> Any:
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    raise yaml.constructor.ConstructorError(
+        None, None, f"the tag {tag!r} is not allowed (a config holds plain data only)", node.start_mark)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
+_Loader.add_constructor(None, _refuse_tag)  # any tag SafeLoader does not know, e.g. !!python/object
+# YAML 1.1 wants a dot in every float; YAML 1.2 and users also write 1e-3, 1E5.
+_FLOAT = re.compile(r"""^[-+]?(?: [0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                            | \.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+                            | [0-9][0-9_]*[eE][-+]?[0-9]+ )$""", re.X)
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+
+def _parse_yaml(text: str, name: str) -> Any:
+    """One YAML document -> Python data, or a one-line ConfigError prefixed with ``name``."""
+    loader = None
+    try:
+        loader = _Loader(text)  # the reader already refuses control characters here
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark, where = exc.problem_mark, ""
+        if mark is not None:
+            where = f"line {mark.line + 1}, column {mark.column + 1}: "
+        context = f" ({exc.context} at line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
+        message = f"{name}: {where}{exc.problem}{context}"
+    except yaml.YAMLError as exc:  # e.g. a control character
+        message = f"{name}: not readable as YAML: {exc}"
+    finally:
+        if loader is not None:
+            loader.dispose()
+    raise ConfigError(" ".join(message.split()))  # PyYAML's messages span lines; ours may not
+
+
+def _read(path: Path, name: str) -> Any:
+    if path.is_dir():
+        raise ConfigError(f"{name}: is a directory, not a config file")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{name}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read the file ({exc.strerror})") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+    return _parse_yaml(text, name)
+
+
+def _locate(mapping: Mapping, prefix: str, where: dict[str, int | str], checker: _Checker) -> None:
+    """Fill ``where`` with the line of every key and report duplicate keys."""
+    for key, line in getattr(mapping, "lines", {}).items():
+        path = _join(prefix, key)
+        where[path] = line
+        if isinstance(mapping[key], Mapping):
+            _locate(mapping[key], path, where, checker)
+    for key, line, first in getattr(mapping, "duplicates", ()):
+        checker.problem(_join(prefix, key), f"duplicate key (first at line {first})", at=line)
+
+
+# --- checking -------------------------------------------------------------------
+
+_SET = "--set"  # the location of a key that came from an override
+
+
+def _join(prefix: str, key: Any) -> str:
+    key_text = key if isinstance(key, str) and key.isprintable() else repr(key)
+    return f"{prefix}.{key_text}" if prefix else key_text
+
+
+class _Checker:
+    """Collects problems, each placed at a key's line (or --set), and raises them all at once."""
+
+    def __init__(self, name: str, where: dict[str, int | str], base_dir: Path) -> None:
+        self.name, self.where, self.base_dir = name, where, base_dir
+        self.problems: list[tuple[tuple[int, int], int, str]] = []
+
+    def locate(self, path: str) -> int | str | None:
+        """The line (or --set) of ``path``, else of its nearest section."""
+        while path not in self.where and "." in path:
+            path = path.rsplit(".", 1)[0]
+        return self.where.get(path)
+
+    def problem(self, path: str, text: str, at: str | int | None = None) -> None:
+        loc = at if isinstance(at, int) else self.locate(at or path)
+        prefix, order = (f"line {loc}: ", (0, loc)) if isinstance(loc, int) else \
+            ("--set ", (1, 0)) if loc == _SET else ("", (2, 0))
+        self.problems.append((order, len(self.problems), f"{prefix}{path}: {text}"))
+
+    def unknown(self, path: str, key: Any, siblings: Sequence[str]) -> None:
+        close = difflib.get_close_matches(str(key), siblings, n=1)
+        if not close:  # maybe it belongs in another section
+            close = [p for p in _RULES if p.rsplit(".", 1)[-1] == str(key)][:1]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        self.problem(path, f"unknown key{hint}")
+
+    def check(self, path: str, value: Any) -> Any:
+        rule = _RULES[path]
+        base = Path.cwd() if self.locate(path) == _SET else self.base_dir
+        result = rule.convert(value, base)
+        if result is _INVALID:
+            self.problem(path, f"must be {rule.describe()}, got {_show(value)}{_suggest(rule, value)}")
+        return result
+
+    def raise_if_any(self) -> None:
+        if not self.problems:
+            return
+        texts = [text for _, _, text in sorted(self.problems)]
+        head = f"{self.name}: " if len(texts) == 1 else f"{self.name}: {len(texts)} problems: "
+        raise ConfigError(head + "; ".join(texts))
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _suggest(rule: _Rule, value: Any) -> str:
+    """A did-you-mean for a misspelled choice (or the first misspelled name of a list)."""
+    if rule.names is None:
+        return ""
+    names = rule.names()
+    given = value if isinstance(value, (list, tuple)) else [value]
+    wrong = [v for v in given if isinstance(v, str) and v not in names]
+    close = difflib.get_close_matches(wrong[0], names, n=1) if wrong else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _build(raw: Mapping, checker: _Checker, stem: str, source: Path | None) -> Config:
+    """Check every key of ``raw`` against ``_RULES`` and make the Config."""
+    values: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in raw.items():
+        path = _join("", key)
+        if path not in _TOP_LEVEL:
+            checker.unknown(path, key, _TOP_LEVEL)
+        elif path in _SECTIONS:
+            sections[path] = _check_section(checker, path, value)
+        else:
+            values[path] = checker.check(path, value)
+    if "data" not in raw:
+        checker.problem("data", "required section is missing (it needs train and target)")
+    elif sections["data"] is not None:
+        for f in fields(DataConfig):
+            if f.default is MISSING and f.name not in sections["data"]:  # no default: required
+                checker.problem(f"data.{f.name}", "required key is missing")
+    _cross_check(checker, raw, sections, values)
+    checker.raise_if_any()
+    made = {name: cls(**sections.get(name) or {}) for name, cls in _SECTIONS.items()}
+    values.setdefault("output", _default_output(stem))
+    return Config(**made, **values, source=source)
+
+
+def _check_section(checker: _Checker, section: str, raw: Any) -> dict[str, Any] | None:
+    """The checked values of one section (``_INVALID`` for rejected ones), or None when it is not a mapping."""
+    if raw is None:  # a section whose keys are all commented out
+        return {}
+    keys = [p.split(".", 1)[1] for p in _RULES if p.startswith(section + ".")]
+    if not isinstance(raw, Mapping):
+        checker.problem(section, f"must be a mapping with keys {', '.join(keys)}, got {_show(raw)}")
+        return None
+    checked = {}
+    for key, value in raw.items():
+        path = _join(section, key)
+        if path in _RULES:
+            checked[key] = checker.check(path, value)
+        else:
+            checker.unknown(path, key, keys)
+    return checked
+
+
+def _cross_check(checker: _Checker, raw: Mapping, sections: dict, values: dict) -> None:
+    """Constraints that tie two keys together; each runs only when both keys are valid (not _INVALID)."""
+    data, model = sections.get("data") or {}, sections.get("model") or {}
+    hidden, activation = model.get("hidden", ModelConfig.hidden), model.get("activation")
+    if isinstance(activation, tuple) and isinstance(hidden, tuple) and len(activation) != len(hidden):
+        names = f"{len(hidden)} name" + ("" if len(hidden) == 1 else "s")
+        checker.problem("model.activation", f"must be one name or a list of {names} (one per layer "
+                        f"of model.hidden {list(hidden)}), got {list(activation)}")
+    target, loss = data.get("target"), values.get("loss", Config.loss)
+    if not isinstance(target, tuple):
+        return
+    if len(target) > 1 and isinstance(loss, str) and loss not in REGRESSION_LOSSES:
+        checker.problem("loss", f"{loss} needs one target column of class labels; "
+                        f"data.target names {len(target)} columns", at="loss" if "loss" in raw else "data.target")
+    features = data.get("features")
+    shared = [name for name in features if name in target] if isinstance(features, tuple) else []
+    if shared:
+        checker.problem("data.features", f"must not list a target column, got {shared[0]!r}")
+
+
+# --- overrides and public API ----------------------------------------------------
+
+def _parse_override(text: str) -> tuple[list[str], Any]:
+    key, sep, value = text.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(parts):
+        raise ConfigError(f"--set {text!r}: expected key.path=value")
+    return parts, _parse_yaml(value, f"--set {text!r}")
+
+
+def _apply_override(raw: dict, where: dict[str, int | str], parts: list[str], value: Any) -> None:
+    """Set ``raw[a][b]... = value``, making sections as needed; the keys it sets are located at --set."""
+    section = raw
+    for depth, part in enumerate(parts[:-1]):
+        if not isinstance(section.get(part), dict):
+            section[part] = {}
+            where[".".join(parts[:depth + 1])] = _SET
+        section = section[part]
+    section[parts[-1]] = value
+    path = ".".join(parts)
+    for located in [p for p in where if p == path or p.startswith(path + ".")]:
+        del where[located]
+    where[path] = _SET
+
+
+def _require_mapping(raw: Any, name: str) -> None:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{name}: the top level must be a mapping of sections ({', '.join(_TOP_LEVEL)}), "
+                          f"got a {type(raw).__name__}")
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
+    """Read, override (``key.path=value`` strings, as from ``--set``) and check a YAML config file."""
+    name, file = str(path), Path(path)
+    settings = [_parse_override(text) for text in overrides]
+    raw = _read(file, name)
+    if raw is None:
+        raise ConfigError(f"{name}: the file is empty; a config needs at least a data section")
+    _require_mapping(raw, name)
+    where: dict[str, int | str] = {}
+    checker = _Checker(name, where, file.absolute().parent)
+    _locate(raw, "", where, checker)
+    for parts, value in settings:
+        _apply_override(raw, where, parts, value)
+    return _build(raw, checker, file.stem, file.resolve())
+
+
+def config_from_dict(raw: Mapping, base_dir: Path | str = ".", source_name: str = "<config>") -> Config:
+    """Check a config given as Python data; relative paths resolve against ``base_dir``."""
+    _require_mapping(raw, source_name)
+    checker = _Checker(source_name, {}, Path(base_dir).absolute())
+    return _build(raw, checker, Path(source_name).stem.strip("<>") or "config", None)
+
+
+def config_to_dict(config: Config, relative_to: Path | None = None) -> dict:
+    """Every key of ``config`` as plain YAML-ready data, in the documented order (``source`` left out)."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, Path):
+            return os.path.relpath(value, Path(relative_to).resolve()) if relative_to is not None else str(value)
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        if is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+        return value
+
+    out = plain(config)
+    del out["source"]
+    target, features = config.data.target, config.data.features
+    out["data"]["target"] = target[0] if len(target) == 1 else list(target)
+    out["data"]["features"] = "all" if features is None else list(features)
+    return out
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that writes lists inline (``hidden: [16, 8]``) and quotes strings like '1e3'."""
+
+
+_Dumper.add_representer(list, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+
+def dump_config(config: Config, relative_to: Path | None = None) -> str:
+    """YAML text of ``config_to_dict``; ``load_config`` reads it back to an equal Config."""
+    return yaml.dump(config_to_dict(config, relative_to), Dumper=_Dumper, sort_keys=False, allow_unicode=True)
