@@ -72,9 +72,10 @@ def train(
     display = report.TrainingDisplay(console, cfg.optimizer.epochs, task, has_validation, every)
 
     def on_start(layers, data):
-        console.print(f"network: {report.architecture(layers, cfg.model.hidden_activations)}", markup=False)
-        console.print(f"rows: {len(data.X_train)} training, {0 if data.X_val is None else len(data.X_val)} validation",
-                      markup=False)
+        n_val = 0 if data.X_val is None else len(data.X_val)
+        for line in (f"network: {report.architecture(layers, cfg.model.hidden_activations)}",
+                     f"rows: {len(data.X_train)} training, {n_val} validation"):
+            console.print(line, markup=False, soft_wrap=True)
 
     with display:
         result = run.train(cfg, on_epoch=display.on_epoch, on_start=on_start)

@@ -117,9 +117,9 @@ def summary(arch: str, best: dict[str, float], best_epoch: int, stop_reason: str
     table.add_column()
     table.add_row("network", arch)
     table.add_row("stopped", stop_reason)
-    table.add_row("best epoch", str(best_epoch))
+    table.add_row("best epoch", f"{best_epoch} (lowest validation loss; the figures below)")
     for name, value in best.items():
-        table.add_row(name, f"{value:.4f}")
+        table.add_row(name.replace("_", " "), f"{value:.4f}")
     for name, path in files.items():
         table.add_row(f"{name} file", str(path))
     return table
