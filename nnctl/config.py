@@ -42,6 +42,7 @@ class DataConfig:
     features: tuple[str, ...] | None = None     # input columns; None = every column except the targets
     validation: float | Path = 0.2              # held-out fraction (0 = none), or a validation CSV
     standardize: bool = True                    # scale features to mean 0, std 1 (statistics from train)
+    split_seed: int | None = None               # seed of the train/validation split; None: the config's seed
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ _RULES: dict[str, _Rule] = {
     "data.validation": _Rule("a fraction >= 0 and < 1 (0 = no validation) or a path to a CSV file",
                              _fraction_or_path),
     "data.standardize": _FLAG,
+    "data.split_seed": _whole("a whole number >= 0 or null (use the config's seed)", 0, null=True),
     "model.hidden": _Rule("a list of whole numbers >= 1 ([] = no hidden layer)", _layer_sizes),
     "model.activation": _Rule("one of {names}, or a list of them (one per hidden layer)",
                               _activation, _ACTIVATION_NAMES),

@@ -3,9 +3,10 @@
 The one code path behind ``nnctl train`` (and, later, sweeps and the Python
 API).  It never prints: progress reaches the caller through ``on_epoch``.
 
-Randomness: one ``np.random.SeedSequence`` from the config's seed is spawned
-into three generators, for the train/validation split, the initial weights
-and the shuffling, so each is reproducible on its own.
+Randomness: the train/validation split comes from ``data.split_seed`` (the
+config's seed when unset); the initial weights and the shuffling come from two
+generators spawned from the config's seed.  So runs with different seeds can
+share one split, as a sweep over seeds needs.
 """
 
 from __future__ import annotations
@@ -60,9 +61,11 @@ class RunResult:
     seconds: float
 
 
-def generators(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
-    """(split, init, shuffle) generators spawned from the config's seed."""
-    split, init, shuffle = np.random.SeedSequence(seed).spawn(3)
+def generators(config: Config) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+    """(split, init, shuffle) generators: the first from the split seed, the others from the seed."""
+    split_seed = config.seed if config.data.split_seed is None else config.data.split_seed
+    split = np.random.SeedSequence(split_seed).spawn(3)[0]
+    init, shuffle = np.random.SeedSequence(config.seed).spawn(3)[1:]
     return np.random.default_rng(split), np.random.default_rng(init), np.random.default_rng(shuffle)
 
 
@@ -168,7 +171,7 @@ def train(
     """Train as the config says, writing best/last checkpoints as it goes, then
     the resolved config, the history and a summary into ``config.output``."""
     started = time.perf_counter()
-    split_rng, init_rng, shuffle_rng = generators(config.seed)
+    split_rng, init_rng, shuffle_rng = generators(config)
     data = prepare_data(config, split_rng)
     layers = build_network(config, data, init_rng)
     if on_start is not None:

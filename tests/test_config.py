@@ -335,7 +335,7 @@ def test_config_to_dict_writes_every_key_in_order(tmp_path):
     plain = config_to_dict(load_config(write(tmp_path, MINIMAL)), relative_to=tmp_path)
     assert list(plain) == ["data", "model", "loss", "regularization", "optimizer", "seed", "output"]
     assert plain["data"] == {"train": "configs/d.csv", "target": "y", "features": "all",
-                             "validation": 0.2, "standardize": True}
+                             "validation": 0.2, "standardize": True, "split_seed": None}
     assert plain["model"] == {"hidden": [8], "activation": "sigmoid", "init": "auto", "dtype": "float32"}
     assert plain["optimizer"] == {"name": "sgd", "learning_rate": 0.1, "batch_size": 32, "epochs": 100,
                                   "shuffle": True}
