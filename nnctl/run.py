@@ -31,6 +31,25 @@ from nnctl.data import Dataset, Scaler, load_dataset, split_indices
 from nnctl.errors import ConfigError, DataError, TrainingError
 
 CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE = "config.yaml", "history.csv", "summary.json"
+SAVE_SECONDS = 2.0  # the longest a run goes without writing its checkpoints
+
+
+class _Snapshot:
+    """A copy of a network's arrays and the metadata of the epoch they come from."""
+
+    def __init__(self, layers: list[Layer]):
+        self.layers = [Layer(layer.W.copy(), layer.b.copy(), layer.activation) for layer in layers]
+        self.meta: dict[str, Any] | None = None
+
+    def take(self, layers: list[Layer], meta: dict[str, Any]) -> None:
+        for kept, layer in zip(self.layers, layers):
+            np.copyto(kept.W, layer.W)
+            np.copyto(kept.b, layer.b)
+        self.meta = meta
+
+    def save(self, path: Path, scaler: Scaler) -> None:
+        if self.meta is not None:
+            save_checkpoint(path, self.layers, scaler, self.meta)
 
 
 @dataclass
@@ -178,27 +197,39 @@ def train(
         on_start(layers, data)
     out = Path(config.output)
     out.mkdir(parents=True, exist_ok=True)
-    best_layers = [Layer(layer.W.copy(), layer.b.copy(), layer.activation) for layer in layers]
+    best = _Snapshot(layers)  # the epoch with the lowest monitored loss
+    last = _Snapshot(layers)  # the last epoch whose loss and weights were finite
+    saved_at = time.monotonic()
+
+    def save() -> None:
+        best.save(out / BEST, data.scaler)
+        last.save(out / LAST, data.scaler)
 
     def after_epoch(record: EpochRecord, current: list[Layer], improved: bool) -> None:
+        nonlocal saved_at
         meta = checkpoint_meta(config, data, record)
+        last.take(current, meta)
         if improved:
-            for kept, layer in zip(best_layers, current):
-                kept.W[...], kept.b[...] = layer.W, layer.b
-            save_checkpoint(out / BEST, current, data.scaler, meta)
-        save_checkpoint(out / LAST, current, data.scaler, meta)
+            best.take(current, meta)
+        # Checkpoints reach the disk every SAVE_SECONDS and at the end, not every
+        # epoch: an fsync per epoch would dominate the run time of small networks.
+        if time.monotonic() - saved_at >= SAVE_SECONDS:
+            save()
+            saved_at = time.monotonic()
         if on_epoch is not None:
             on_epoch(record)
 
     validation = (data.X_val, data.y_val) if data.X_val is not None else None
     history = fit(layers, data.X_train, data.y_train, settings_of(config), shuffle_rng, validation, after_epoch)
+    if history.records:
+        save()
     files = write_run_files(config, history, layers, out, time.perf_counter() - started)
     if history.diverged:
         raise TrainingError(
             f"{history.stop_reason}: lower optimizer.learning_rate (now {config.optimizer.learning_rate:g})"
             f" or set data.standardize: true; the checkpoints in {out} hold the last finite epoch"
         )
-    return RunResult(config, best_layers, history, data, files, time.perf_counter() - started)
+    return RunResult(config, best.layers, history, data, files, time.perf_counter() - started)
 
 
 def write_run_files(config: Config, history: History, layers: list[Layer], out: Path, seconds: float) -> dict[str, Path]:
