@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from nnctl import __version__
+from nnctl.core.activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
+from nnctl.core.losses import LOSSES
 from nnctl.core.model import Layer
 from nnctl.data import Scaler
 from nnctl.errors import CheckpointError
@@ -99,10 +101,16 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy file loads as one array
+            raise ValueError("a single .npy array, not an .npz archive")
+        with loaded as archive:
             arrays = {name: archive[name] for name in archive.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
         raise CheckpointError(f"{path}: not a readable nnctl checkpoint ({_reason(error)})") from None
+    loose = sorted(name for name, value in arrays.items() if not isinstance(value, np.ndarray))
+    if loose:  # zip members not named *.npy come back as raw bytes
+        raise CheckpointError(f"{path}: not an nnctl checkpoint (entries that are not arrays: {', '.join(loose)})")
     meta = _read_meta(path, arrays)
     return Checkpoint(_read_layers(path, arrays, meta), _read_scaler(path, arrays, meta), meta)
 
@@ -131,6 +139,14 @@ def _read_meta(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     for key in ("layer_sizes", "activations", "loss", "task", "feature_names", "target_names"):
         if key not in meta:
             raise CheckpointError(f"{path}: metadata lacks '{key}'")
+    sizes, activations = meta["layer_sizes"], meta["activations"]
+    if not (isinstance(sizes, list) and len(sizes) >= 2
+            and all(type(size) is int and size > 0 for size in sizes)):
+        raise CheckpointError(f"{path}: metadata layer_sizes is not a list of at least 2 positive whole numbers")
+    if not (isinstance(activations, list) and all(isinstance(name, str) for name in activations)):
+        raise CheckpointError(f"{path}: metadata activations is not a list of names")
+    if not (isinstance(meta["loss"], str) and meta["loss"] in LOSSES):
+        raise CheckpointError(f"{path}: metadata names an unknown loss {meta['loss']!r}; upgrade nnctl")
     return meta
 
 
@@ -138,6 +154,10 @@ def _read_layers(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]
     sizes, activations = meta["layer_sizes"], meta["activations"]
     if len(activations) != len(sizes) - 1:
         raise CheckpointError(f"{path}: metadata gives {len(sizes)} layer sizes but {len(activations)} activations")
+    unknown = [name for name in activations[:-1] if name not in ACTIVATIONS]
+    unknown += [name for name in activations[-1:] if name not in OUTPUT_ACTIVATIONS]
+    if unknown:
+        raise CheckpointError(f"{path}: metadata names unknown activations {', '.join(map(repr, unknown))}; upgrade nnctl")
     layers = []
     for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         W = _array(path, arrays, f"W{index}", (fan_in, fan_out))
