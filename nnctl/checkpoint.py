@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,12 +47,12 @@ class Checkpoint:
 def save_checkpoint(path: str | Path, layers: list[Layer], scaler: Scaler, meta: dict[str, Any]) -> None:
     """Write the network, scaler and metadata to ``path`` atomically."""
     path = Path(path)
-    meta = {
+    meta = {  # what describes the arrays always comes from the arrays themselves
+        **meta,
         "format_version": FORMAT_VERSION,
         "nnctl_version": __version__,
         "layer_sizes": [layers[0].W.shape[0], *(layer.W.shape[1] for layer in layers)],
         "activations": [layer.activation for layer in layers],
-        **meta,
     }
     arrays: dict[str, np.ndarray] = {}
     for index, layer in enumerate(layers):
@@ -65,10 +65,11 @@ def save_checkpoint(path: str | Path, layers: list[Layer], scaler: Scaler, meta:
 def atomic_write(path: Path, write) -> None:
     """Call ``write(binary_stream)`` on a temporary file, fsync it, rename it to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    # O_EXCL: never reuse a name; mode 0o666 lets the umask decide, as for any new file.
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "wb") as stream:
-            os.fchmod(stream.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; use the usual mode
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
@@ -81,12 +82,6 @@ def atomic_write(path: Path, write) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def checkpoint_path(path: str | Path) -> Path:
@@ -147,7 +142,34 @@ def _read_meta(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
         raise CheckpointError(f"{path}: metadata activations is not a list of names")
     if not (isinstance(meta["loss"], str) and meta["loss"] in LOSSES):
         raise CheckpointError(f"{path}: metadata names an unknown loss {meta['loss']!r}; upgrade nnctl")
+    _check_names(path, meta)
     return meta
+
+
+def _check_names(path: Path, meta: dict[str, Any]) -> None:
+    """Feature names, targets and classes must agree with the layer sizes and the loss."""
+    sizes, loss = meta["layer_sizes"], LOSSES[meta["loss"]]
+
+    def names(key: str, count: int | None = None, kinds=(str,)) -> list:
+        value = meta.get(key)
+        if not (isinstance(value, list) and value and all(type(v) in kinds for v in value)):
+            raise CheckpointError(f"{path}: metadata {key} is not a non-empty list")
+        if count is not None and len(value) != count:
+            raise CheckpointError(f"{path}: metadata has {len(value)} {key}, but the network implies {count}")
+        return value
+
+    names("feature_names", sizes[0])
+    if meta["task"] != loss.task:
+        raise CheckpointError(f"{path}: metadata task {meta['task']!r} does not fit loss {loss.name}")
+    if meta["activations"][-1] != loss.output_activation:
+        raise CheckpointError(f"{path}: output activation {meta['activations'][-1]!r} does not fit loss {loss.name}")
+    if loss.task == "regression":
+        names("target_names", sizes[-1])
+        return
+    names("target_names", 1)
+    classes = names("classes", None, (str, int))
+    if len(classes) < 2 or loss.n_outputs(len(classes)) != sizes[-1]:
+        raise CheckpointError(f"{path}: metadata lists {len(classes)} classes for {sizes[-1]} output units")
 
 
 def _read_layers(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> list[Layer]:

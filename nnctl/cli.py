@@ -7,6 +7,7 @@ exit with 2 (Click's rule); anything else is a bug and shows its traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -20,7 +21,7 @@ from nnctl import __version__, toydata
 from nnctl.config import dump_config, load_config, task_of_loss
 from nnctl.data import write_csv, write_csv_to
 from nnctl.errors import NnctlError
-from nnctl import report, run
+from nnctl import report, run, sweep
 from nnctl.predict import predict_file
 
 
@@ -109,6 +110,31 @@ def predict(
         info.print(report.metrics_table(result.metrics))
         if result.confusion is not None:
             info.print(report.confusion_table(result.confusion, result.classes))
+
+
+@app.command("sweep-hidden")
+def sweep_hidden(
+    config: Path = typer.Argument(..., help="The YAML config file."),
+    sizes: Optional[str] = typer.Option(
+        None, help="Candidates: 0 = perceptron, 8 = one layer of 8, 16x16 = two layers. "
+        "Default: 0,1,2,3,4,8,16,32."),
+    seeds: int = typer.Option(1, min=1, help="Train each candidate this many times, with seeds spawned from the config's."),
+    jobs: Optional[int] = typer.Option(None, min=1, help="Parallel processes (default: the number of cores)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="The sweep directory (default: the run directory + '-sweep')."),
+    set_: Optional[List[str]] = SET_OPTION,
+) -> None:
+    """Train the config at several hidden-layer sizes and compare them side by side."""
+    cfg = load_config(config, set_ or ())
+    candidates = sweep.parse_sizes(sizes) if sizes else list(sweep.DEFAULT_SIZES)
+    directory = output or Path(f"{cfg.output}-sweep")
+    console = out_console()
+    with report.SweepDisplay(console, len(candidates) * seeds, task_of_loss(cfg.loss)) as display:
+        result = sweep.sweep(cfg, candidates, seeds, jobs or os.cpu_count() or 1, directory, display.on_run)
+    console.print(report.sweep_table(result))
+    if result.perceptron_note:
+        console.print(report.note_text(result.perceptron_note), soft_wrap=True)
+    for name, path in result.files.items():
+        console.print(f"{name}: {path}", markup=False, soft_wrap=True)
 
 
 @config_app.command("show")

@@ -146,3 +146,68 @@ def error_text(message: str) -> Text:
 
 def note_text(message: str) -> Text:
     return Text(f"note: {message}", style="yellow")
+
+
+# --- sweeps ---------------------------------------------------------------------------
+
+def _pm(pair: tuple[float, float] | None) -> str:
+    return "-" if pair is None else f"{pair[0]:.4f} ± {pair[1]:.4f}"
+
+
+def run_line(outcome, task: str) -> str:
+    """One finished run of a sweep, as a plain line."""
+    name = "val accuracy" if task == "classification" else "val R^2"
+    return (f"run hidden={outcome.candidate} seed={outcome.seed}: {name} {outcome.val_metric:.4f}, "
+            f"val loss {outcome.val_loss:.4f}, best epoch {outcome.best_epoch}/{outcome.epochs}, "
+            f"{outcome.seconds:.2f} s")
+
+
+class SweepDisplay:
+    """A progress bar over the runs of a sweep; plain lines when not in a terminal."""
+
+    def __init__(self, console: Console, total: int, task: str):
+        self.console, self.task = console, task
+        self.progress = Progress(TextColumn("runs"), MofNCompleteColumn(), BarColumn(), TimeRemainingColumn(),
+                                 TextColumn("{task.fields[status]}"), console=console)
+        self.task_id = self.progress.add_task("sweep", total=total, status="")
+
+    def __enter__(self) -> "SweepDisplay":
+        if self.console.is_terminal:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.console.is_terminal:
+            self.progress.stop()
+
+    def on_run(self, outcome) -> None:
+        line = run_line(outcome, self.task)
+        if self.console.is_terminal:
+            self.progress.update(self.task_id, advance=1, status=line.split(":")[0])
+            self.progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def sweep_table(result) -> Table:
+    """Candidates side by side: mean ± std over seeds, best and simplest marked."""
+    metric = "val accuracy" if result.task == "classification" else "val R^2"
+    columns = ["hidden", "parameters", "train loss", "val loss", metric]
+    if result.task == "regression":
+        columns.append("val MSE")
+    table = Table(*columns, "epochs", "seconds", "", title="hidden-layer sizes compared (mean ± std over seeds)",
+                  title_justify="left")
+    for c in result.candidates:
+        marks = []
+        if c.candidate == result.best:
+            marks.append("best")
+        if c.candidate == result.simplest and result.simplest != result.best:
+            marks.append("as good and simpler (within 1 SE)")
+        elif c.candidate == result.simplest:
+            marks.append("also the simplest within 1 SE")
+        row = [c.candidate, str(c.parameters), _pm(c.train_loss), _pm(c.val_loss), _pm(c.val_metric)]
+        if result.task == "regression":
+            row.append(_pm(c.val_mse))
+        style = "bold green" if c.candidate == result.best else ("green" if c.candidate == result.simplest else None)
+        table.add_row(*row, f"{c.epochs:g}", f"{c.seconds:.2f}", ", ".join(marks), style=style)
+    return table

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -178,21 +177,15 @@ def test_failed_write_keeps_previous_checkpoint_and_leaves_no_temporary(tmp_path
     before = path.read_bytes()
 
     temporaries: list[str] = []
-    real_mkstemp = tempfile.mkstemp
-
-    def recording_mkstemp(*args, **kwargs):
-        handle, name = real_mkstemp(*args, **kwargs)
-        temporaries.append(name)
-        return handle, name
 
     def half_written(stream, **arrays):
         assert set(arrays) == ALL_NAMES
+        temporaries.extend(str(tmp_path / n) for n in os.listdir(tmp_path) if n != BEST)
         stream.write(b"PK\x03\x04" + b"\x00" * 500)  # the start of a zip, then the writer dies
         stream.flush()
         assert path.read_bytes() == before  # the final name is untouched while writing
         raise failure
 
-    monkeypatch.setattr(tempfile, "mkstemp", recording_mkstemp)
     monkeypatch.setattr(np, "savez", half_written)
     new_layers, _ = _network(np.float64)
     with pytest.raises(type(failure)):
@@ -378,6 +371,13 @@ def test_meta_lacking_a_needed_key_is_refused(saved, tmp_path, key):
         ({"activations": ["tanh", "tanh", "no_such_output"]}, "'no_such_output'"),
         ({"loss": "no_such_loss"}, "unknown loss 'no_such_loss'"),
         ({"loss": ["mse"]}, "unknown loss"),
+        ({"feature_names": ["x1", "x2"]}, "2 feature_names, but the network implies 3"),
+        ({"feature_names": None}, "feature_names is not a non-empty list"),
+        ({"classes": None}, "classes is not a non-empty list"),
+        ({"classes": ["a", "b", "c"]}, "3 classes for 2 output units"),
+        ({"target_names": ["a", "b"]}, "2 target_names, but the network implies 1"),
+        ({"task": "regression"}, "does not fit loss softmax_cross_entropy"),
+        ({"loss": "mse"}, "does not fit loss mse"),
     ],
 )
 def test_meta_describing_an_unbuildable_model_is_refused(saved, tmp_path, change, fragment):
