@@ -47,7 +47,10 @@ app.add_typer(data_app, name="data")
 
 
 def out_console() -> Console:
-    return Console(highlight=False)
+    console = Console(highlight=False)
+    if not console.is_terminal:  # logs and pipes: no terminal width to respect; keep tables unwrapped
+        console.width = max(console.width, 120)
+    return console
 
 
 def err_console() -> Console:
@@ -131,6 +134,7 @@ def sweep_hidden(
     with report.SweepDisplay(console, len(candidates) * seeds, task_of_loss(cfg.loss)) as display:
         result = sweep.sweep(cfg, candidates, seeds, jobs or os.cpu_count() or 1, directory, display.on_run)
     console.print(report.sweep_table(result))
+    console.print(report.sweep_verdict(result), markup=False, soft_wrap=True)
     if result.perceptron_note:
         console.print(report.note_text(result.perceptron_note), soft_wrap=True)
     for name, path in result.files.items():

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Sequence
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -151,7 +152,10 @@ def note_text(message: str) -> Text:
 # --- sweeps ---------------------------------------------------------------------------
 
 def _pm(pair: tuple[float, float] | None) -> str:
-    return "-" if pair is None else f"{pair[0]:.4f} ± {pair[1]:.4f}"
+    """'0.983±.016': mean and standard deviation, the latter without its leading zero."""
+    if pair is None:
+        return "-"
+    return f"{pair[0]:.3f}±{pair[1]:.3f}".replace("±0.", "±.")
 
 
 def run_line(outcome, task: str) -> str:
@@ -190,24 +194,31 @@ class SweepDisplay:
 
 
 def sweep_table(result) -> Table:
-    """Candidates side by side: mean ± std over seeds, best and simplest marked."""
-    metric = "val accuracy" if result.task == "classification" else "val R^2"
-    columns = ["hidden", "parameters", "train loss", "val loss", metric]
-    if result.task == "regression":
-        columns.append("val MSE")
-    table = Table(*columns, "epochs", "seconds", "", title="hidden-layer sizes compared (mean ± std over seeds)",
-                  title_justify="left")
+    """Candidates side by side: mean±std over seeds; the best and the simplest marked."""
+    metric = "val acc" if result.task == "classification" else "val R^2"
+    extra = ["val MSE"] if result.task == "regression" else []
+    table = Table("hidden", "params", "train loss", "val loss", metric, *extra, "epochs", "s/run", "",
+                  title="hidden-layer sizes compared (mean±std over seeds)", title_justify="left",
+                  box=box.SIMPLE_HEAD)
     for c in result.candidates:
-        marks = []
+        mark = []
         if c.candidate == result.best:
-            marks.append("best")
-        if c.candidate == result.simplest and result.simplest != result.best:
-            marks.append("as good and simpler (within 1 SE)")
-        elif c.candidate == result.simplest:
-            marks.append("also the simplest within 1 SE")
+            mark.append("best")
+        if c.candidate == result.simplest:
+            mark.append("simplest")
         row = [c.candidate, str(c.parameters), _pm(c.train_loss), _pm(c.val_loss), _pm(c.val_metric)]
-        if result.task == "regression":
-            row.append(_pm(c.val_mse))
-        style = "bold green" if c.candidate == result.best else ("green" if c.candidate == result.simplest else None)
-        table.add_row(*row, f"{c.epochs:g}", f"{c.seconds:.2f}", ", ".join(marks), style=style)
+        row += [_pm(c.val_mse)] if extra else []
+        style = "bold green" if mark else None
+        table.add_row(*row, f"{c.epochs:g}", f"{c.seconds:.2f}", "+".join(mark), style=style)
     return table
+
+
+def sweep_verdict(result) -> str:
+    """Which candidate is best, and which smaller one is as good within one standard error."""
+    how = "highest mean validation accuracy" if result.task == "classification" else "lowest mean validation MSE"
+    text = f"best: hidden {result.best} ({how})"
+    if result.simplest != result.best:
+        text += f"; as good and simpler: hidden {result.simplest} (fewest parameters within one standard error of the best)"
+    else:
+        text += "; no smaller candidate comes within one standard error of it"
+    return text

@@ -199,6 +199,7 @@ def sweep(
     """Train every candidate with every seed, then compare them and write the results."""
     seed_list = run_seeds(config.seed, seeds)
     configs = [run_config(config, tuple(h), s, directory) for h in sizes for s in seed_list]
+    run.prepare_data(configs[0], run.generators(configs[0])[0])  # bad data fails here, before any run starts
     runs = []
     if jobs <= 1:
         for cfg in configs:

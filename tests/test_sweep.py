@@ -1,0 +1,147 @@
+"""nnctl sweep-hidden: candidates, seeds, parallel runs, the comparison and its files."""
+
+import csv
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nnctl import sweep
+from nnctl.checkpoint import load_checkpoint
+from nnctl.cli import app
+from nnctl.config import load_config
+from nnctl.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+QUICK = ["optimizer.epochs=40", "optimizer.learning_rate=1.0"]
+
+
+def _config(tmp_path, name="circles", extra=()):
+    return load_config(ROOT / "configs" / f"{name}.yaml", [*QUICK, f"output={tmp_path / 'run'}", *extra])
+
+
+def test_parse_sizes():
+    assert sweep.parse_sizes("0,1,2,3,4,8,16") == [(), (1,), (2,), (3,), (4,), (8,), (16,)]
+    assert sweep.parse_sizes("8, 16x16,32x32x32") == [(8,), (16, 16), (32, 32, 32)]
+    assert () in sweep.DEFAULT_SIZES
+    for bad, fragment in [("a", "'a' is not a size"), ("0x3", "'0x3' is not a size"), ("-1", "'-1'"),
+                          ("8,8", "'8' appears twice"), ("", "'' is not a size")]:
+        with pytest.raises(ConfigError, match=fragment):
+            sweep.parse_sizes(bad)
+
+
+def test_run_seeds_are_spawned_from_the_config_seed():
+    expected = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(7).spawn(3)]
+    assert sweep.run_seeds(7, 3) == expected
+    assert len(set(expected)) == 3 and sweep.run_seeds(7, 2) == expected[:2]
+
+
+def _comparable(outcome):
+    return replace(outcome, seconds=0.0, output="")
+
+
+@pytest.fixture(scope="module")
+def circles_sweep(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("sweep")
+    config = _config(tmp_path)
+    serial = sweep.sweep(config, [(), (1,), (3,)], seeds=2, jobs=1, directory=tmp_path / "serial")
+    parallel = sweep.sweep(config, [(), (1,), (3,)], seeds=2, jobs=2, directory=tmp_path / "parallel")
+    return tmp_path, config, serial, parallel
+
+
+def test_jobs_do_not_change_results(circles_sweep):
+    _, _, serial, parallel = circles_sweep
+    assert [_comparable(r) for r in serial.runs] == [_comparable(r) for r in parallel.runs]
+    assert [replace(c, seconds=0.0) for c in serial.candidates] == [replace(c, seconds=0.0) for c in parallel.candidates]
+    assert len(serial.runs) == 6 and {r.candidate for r in serial.runs} == {"0", "1", "3"}
+
+
+def test_sweep_figures_equal_separate_train_runs(circles_sweep, tmp_path):
+    _, config, serial, _ = circles_sweep
+    for outcome in serial.runs[::3]:  # one run of each candidate
+        hidden = "[]" if outcome.candidate == "0" else f"[{outcome.candidate}]"
+        out = tmp_path / f"train-{outcome.candidate}"
+        result = runner.invoke(app, [
+            "train", str(ROOT / "configs" / "circles.yaml"), *sum((["--set", s] for s in QUICK), []),
+            "--set", f"model.hidden={hidden}", "--set", f"seed={outcome.seed}",
+            "--set", f"data.split_seed={config.seed}", "--set", f"output={out}"])
+        assert result.exit_code == 0, result.output
+        best = json.loads((out / "summary.json").read_text())["best"]
+        assert best["val_accuracy"] == outcome.val_metric
+        assert best["val_loss"] == outcome.val_loss and best["train_loss"] == outcome.train_loss
+
+
+def test_candidate_means_and_choice(circles_sweep):
+    _, _, serial, _ = circles_sweep
+    by_name = {c.candidate: c for c in serial.candidates}
+    three = [r.val_metric for r in serial.runs if r.candidate == "3"]
+    assert by_name["3"].val_metric == pytest.approx((np.mean(three), np.std(three)))
+    assert by_name["0"].parameters == 6 and by_name["1"].parameters == 7 and by_name["3"].parameters == 17
+    assert serial.best == "3"
+    assert "not linearly separable" in serial.perceptron_note
+
+
+def test_sweep_directory_files(circles_sweep):
+    tmp_path, _, serial, _ = circles_sweep
+    directory = tmp_path / "serial"
+    runs = list(csv.DictReader((directory / "runs.csv").open()))
+    candidates = list(csv.DictReader((directory / "candidates.csv").open()))
+    assert len(runs) == 6 and [c["candidate"] for c in candidates] == ["0", "1", "3"]
+    assert float(candidates[2]["val_metric_mean"]) == pytest.approx(serial.candidates[2].val_metric[0])
+    results = json.loads((directory / "results.json").read_text())
+    assert results["best"] == serial.best and len(results["runs"]) == 6
+    assert results["simplest_within_one_se"] == serial.simplest
+    best = load_checkpoint(directory / "best.npz")
+    assert best.meta["layer_sizes"] == [2, 3, 2]
+    retrained = runner.invoke(app, ["train", str(directory / "config.yaml"), "--set", "optimizer.epochs=2"])
+    assert retrained.exit_code == 0, retrained.output
+    assert (directory / "best-run" / "best.npz").is_file()
+
+
+def _candidate(name, params, mean, std, runs=4):
+    return sweep.CandidateSummary(name, params, runs, (0.0, 0.0), (1.0 - mean, 0.0), (mean, std), None, 10, 0.1)
+
+
+def test_best_and_simplest_within_one_standard_error():
+    candidates = [_candidate("0", 6, 0.55, 0.01), _candidate("2", 12, 0.95, 0.02),
+                  _candidate("8", 42, 0.97, 0.04), _candidate("16", 82, 0.96, 0.01)]
+    # best: 8 at 0.97, SE = 0.04 / sqrt(4) = 0.02 -> within: 0.95 and up -> simplest is 2
+    assert sweep.choose(candidates, "classification") == ("8", "2")
+    candidates[2] = _candidate("8", 42, 0.97, 0.0)
+    assert sweep.choose(candidates, "classification") == ("8", "8")
+    note = sweep.perceptron_note(candidates, "8", "classification")
+    assert note.startswith("the perceptron (no hidden layer) reaches 0.550")
+    assert sweep.perceptron_note([_candidate("0", 6, 0.95, 0.0), _candidate("8", 42, 0.97, 0.0)], "8",
+                                 "classification") is None
+
+
+def test_regression_sweep_compares_mse_and_r2(tmp_path):
+    config = _config(tmp_path, "regression", ["optimizer.learning_rate=0.05"])
+    result = sweep.sweep(config, [(), (16,)], seeds=1, jobs=1, directory=tmp_path / "sweep")
+    by_name = {c.candidate: c for c in result.candidates}
+    assert by_name["16"].val_mse[0] < by_name["0"].val_mse[0]
+    assert result.best == "16" and by_name["16"].val_metric[0] > by_name["0"].val_metric[0]
+    assert "val_mse_mean" in next(csv.DictReader((tmp_path / "sweep" / "candidates.csv").open()))
+
+
+def test_cli_sweep_prints_runs_table_and_verdict(tmp_path):
+    result = runner.invoke(app, [
+        "sweep-hidden", str(ROOT / "configs" / "circles.yaml"), "--sizes", "0,3", "--jobs", "1",
+        "--set", "optimizer.epochs=30", "--set", "optimizer.learning_rate=1.0", "-o", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert sum(line.startswith("run hidden=") for line in lines) == 2
+    assert "hidden-layer sizes compared" in result.stdout and "best: hidden 3" in result.stdout
+    assert "not linearly separable" in result.stdout
+    bad = runner.invoke(app, ["sweep-hidden", str(ROOT / "configs" / "circles.yaml"), "--sizes", "2,x"])
+    assert bad.exit_code == 1 and "'x' is not a size" in bad.stderr and "Traceback" not in bad.output
+
+
+def test_a_list_of_different_activations_cannot_be_swept(tmp_path):
+    config = _config(tmp_path, "moons", ["model.activation=[relu, tanh]"])
+    with pytest.raises(ConfigError, match="one activation for all of them"):
+        sweep.run_config(config, (4,), 1, tmp_path)
