@@ -21,7 +21,9 @@ from nnctl import __version__, toydata
 from nnctl.config import dump_config, load_config, task_of_loss
 from nnctl.data import write_csv, write_csv_to
 from nnctl.errors import NnctlError
-from nnctl import report, run, sweep
+from nnctl import boundary as boundaries
+from nnctl import plot, report, run, sweep
+from nnctl.checkpoint import load_checkpoint
 from nnctl.predict import predict_file
 
 
@@ -124,6 +126,8 @@ def sweep_hidden(
     seeds: int = typer.Option(1, min=1, help="Train each candidate this many times, with seeds spawned from the config's."),
     jobs: Optional[int] = typer.Option(None, min=1, help="Parallel processes (default: the number of cores)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="The sweep directory (default: the run directory + '-sweep')."),
+    show_boundary: bool = typer.Option(False, "--boundary", help="Draw each candidate's decision regions side by side (2-feature classifiers)."),
+    png: Optional[Path] = typer.Option(None, "--png", help="Write the decision regions as a PNG image (needs the 'plot' extra)."),
     set_: Optional[List[str]] = SET_OPTION,
 ) -> None:
     """Train the config at several hidden-layer sizes and compare them side by side."""
@@ -139,6 +143,51 @@ def sweep_hidden(
         console.print(report.note_text(result.perceptron_note), soft_wrap=True)
     for name, path in result.files.items():
         console.print(f"{name}: {path}", markup=False, soft_wrap=True)
+    if show_boundary or png:
+        _sweep_boundaries(console, result, show_boundary, png)
+
+
+def _sweep_boundaries(console: Console, result, show: bool, png: Optional[Path]) -> None:
+    """One small decision-region panel per candidate (its best seed), side by side."""
+    from rich.columns import Columns
+
+    checkpoints = [(c.candidate, load_checkpoint(sweep.best_run(result.runs, c.candidate, result.task).output))
+                   for c in result.candidates]
+    try:
+        boundaries.check_drawable(checkpoints[0][1], "--boundary")
+    except NnctlError as error:
+        console.print(report.note_text(f"{error}; no picture drawn"), soft_wrap=True)
+        return
+    points, labels = boundaries.load_points(checkpoints[0][1], None)
+    if show:
+        grids = [(name, boundaries.predict_grid(ckpt, points, labels, 30, 12)) for name, ckpt in checkpoints]
+        console.print(Columns([report.boundary_panel(grid, f"hidden {name}") for name, grid in grids]))
+        console.print(report.boundary_legend(grids[0][1]), markup=False)
+    if png:
+        plot.boundary_png(png, [(f"hidden {name}", boundaries.predict_grid(ckpt, points, labels, 200, 200))
+                                for name, ckpt in checkpoints])
+        console.print(f"wrote {png}", markup=False)
+
+
+@app.command()
+def boundary(
+    checkpoint: Path = typer.Argument(..., help="A checkpoint file, or a run directory (its best checkpoint)."),
+    data: Optional[Path] = typer.Argument(None, help="Points to draw (default: the training file, if it is still there)."),
+    width: int = typer.Option(64, min=8, max=400, help="Grid columns."),
+    height: int = typer.Option(24, min=4, max=200, help="Grid rows."),
+    png: Optional[Path] = typer.Option(None, "--png", help="Also write the picture as a PNG image (needs the 'plot' extra)."),
+) -> None:
+    """Draw a 2-feature classifier's predicted class regions, with the data on top."""
+    ckpt = load_checkpoint(checkpoint)
+    boundaries.check_drawable(ckpt, str(checkpoint))
+    points, labels = boundaries.load_points(ckpt, data)
+    grid = boundaries.predict_grid(ckpt, points, labels, width, height)
+    console = out_console()
+    console.print(report.boundary_panel(grid, Path(checkpoint).name))
+    console.print(report.boundary_legend(grid), markup=False)
+    if png:  # a finer grid than the terminal's
+        plot.boundary_png(png, [(str(checkpoint), boundaries.predict_grid(ckpt, points, labels, 200, 200))])
+        console.print(f"wrote {png}", markup=False)
 
 
 @config_app.command("show")

@@ -233,14 +233,21 @@ def write_results(config, directory, runs, candidates, best, simplest, sizes, ta
     results = {"task": task, "best": best, "simplest_within_one_se": simplest,
                "candidates": flat, "runs": run_rows}
     atomic_write(files["results.json"], lambda s: s.write((json.dumps(results, indent=2) + "\n").encode()))
-    mine = [r for r in runs if r.candidate == best]
-    top = max(mine, key=lambda r: r.val_metric) if task == "classification" else min(mine, key=lambda r: r.val_mse)
+    top = best_run(runs, best, task)
     source = Path(top.output) / BEST
     atomic_write(files["best.npz"], lambda s: s.write(source.read_bytes()))
     hidden = next(tuple(h) for h in sizes if label(h) == best)
     best_config = replace(run_config(config, hidden, top.seed, directory), output=directory / "best-run")
     atomic_write(files["config.yaml"], lambda s: s.write(dump_config(best_config, relative_to=directory).encode()))
     return files
+
+
+def best_run(runs: Sequence[RunOutcome], candidate: str, task: str) -> RunOutcome:
+    """The seed of a candidate that scored best (highest accuracy / R^2, lowest MSE)."""
+    mine = [r for r in runs if r.candidate == candidate]
+    if task == "classification":
+        return max(mine, key=lambda r: (r.val_metric, -r.val_loss))
+    return min(mine, key=lambda r: r.val_mse)
 
 
 def _flat(c: CandidateSummary) -> dict:

@@ -1,0 +1,84 @@
+"""Decision boundaries: the class a network predicts at every point of a grid.
+
+Only for classifiers of two features, where the plane is the whole input
+space.  A perceptron's regions are split by a straight line; hidden units bend
+it.  No printing and no drawing here: ``report.boundary_panel`` renders a
+grid in the terminal and ``plot.boundary_png`` as an image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nnctl.checkpoint import Checkpoint
+from nnctl.core.losses import LOSSES
+from nnctl.core.model import logits
+from nnctl.data import load_dataset
+from nnctl.errors import NnctlError
+
+
+@dataclass(frozen=True)
+class BoundaryGrid:
+    xs: np.ndarray  # (width,) first-feature value of each column
+    ys: np.ndarray  # (height,) second-feature value of each row, top row first (largest)
+    regions: np.ndarray  # (height, width) predicted class index per cell
+    classes: list
+    feature_names: tuple[str, str]
+    points: np.ndarray | None  # (n, 2) data points in raw feature units
+    labels: np.ndarray | None  # (n,) their true class indices
+
+
+def check_drawable(ckpt: Checkpoint, where: str) -> None:
+    """Refuse models whose decision regions are not a picture in the plane."""
+    meta = ckpt.meta
+    if meta["task"] != "classification":
+        raise NnctlError(f"{where}: a decision boundary needs a classifier; this model does regression")
+    if meta["layer_sizes"][0] != 2:
+        names = ", ".join(meta["feature_names"])
+        raise NnctlError(f"{where}: a decision boundary is drawn for 2 features; this model has "
+                         f"{meta['layer_sizes'][0]} ({names})")
+
+
+def load_points(ckpt: Checkpoint, data: str | Path | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The rows of DATA (or of the training file named in the checkpoint, when it still exists)."""
+    meta = ckpt.meta
+    if data is None:
+        train = (meta.get("config") or {}).get("data", {}).get("train")
+        if not train or not Path(train).is_file():
+            return None, None
+        data = train
+    dataset = load_dataset(data, tuple(meta["target_names"]), tuple(meta["feature_names"]), "classification",
+                           loss_name=meta["loss"], classes=tuple(meta["classes"]))
+    return dataset.X, dataset.y
+
+
+def predict_grid(ckpt: Checkpoint, points: np.ndarray | None, labels: np.ndarray | None,
+                 width: int = 64, height: int = 24, margin: float = 0.1) -> BoundaryGrid:
+    """Predicted classes over a ``height x width`` grid spanning the points (plus a margin),
+    or, without points, 2.5 standard deviations of the training rows around their mean."""
+    if points is not None and len(points):
+        low, high = points.min(axis=0), points.max(axis=0)
+        pad = (high - low) * margin + 1e-9
+        low, high = low - pad, high + pad
+    else:
+        low, high = ckpt.scaler.mean - 2.5 * ckpt.scaler.scale, ckpt.scaler.mean + 2.5 * ckpt.scaler.scale
+    xs = np.linspace(low[0], high[0], width)
+    ys = np.linspace(high[1], low[1], height)
+    gx, gy = np.meshgrid(xs, ys)
+    cells = np.column_stack([gx.ravel(), gy.ravel()])
+    Z = logits(ckpt.layers, ckpt.scaler.transform(cells).astype(ckpt.layers[0].W.dtype))
+    regions = LOSSES[ckpt.meta["loss"]].decide(Z).reshape(height, width)
+    names = tuple(ckpt.meta["feature_names"])
+    return BoundaryGrid(xs, ys, regions, list(ckpt.meta["classes"]), (names[0], names[1]), points, labels)
+
+
+def cell_of(grid: BoundaryGrid, point: np.ndarray) -> tuple[int, int]:
+    """(row, column) of the grid cell nearest to a point."""
+    column = int(np.clip(np.rint(np.interp(point[0], grid.xs, np.arange(len(grid.xs)))), 0, len(grid.xs) - 1))
+    # ys decreases down the rows; interp needs increasing x, so flip it.
+    row_from_bottom = np.interp(point[1], grid.ys[::-1], np.arange(len(grid.ys)))
+    row = len(grid.ys) - 1 - int(np.clip(np.rint(row_from_bottom), 0, len(grid.ys) - 1))
+    return row, column
