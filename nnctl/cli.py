@@ -59,6 +59,8 @@ def err_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
+MAX_TOY_ROWS = 1_000_000  # toy sets are for learning; a larger one would only fill memory
+
 SET_OPTION = typer.Option(
     None, "--set", "-s", metavar="KEY.PATH=VALUE", help="Override a config key, e.g. --set model.hidden=[16,16]. Repeatable."
 )
@@ -203,8 +205,8 @@ def config_show(
 @data_app.command("make")
 def data_make(
     kind: str = typer.Argument(..., help=f"One of: {', '.join(toydata.KINDS)}."),
-    output: Path = typer.Option(..., "--output", "-o", help="The CSV file to write."),
-    n: int = typer.Option(400, "--n", min=1, help="Number of rows."),
+    output: Path = typer.Option(..., "--output", "-o", help="The CSV file to write ('-' for stdout)."),
+    n: int = typer.Option(400, "--n", min=1, max=MAX_TOY_ROWS, help="Number of rows."),
     noise: float = typer.Option(0.1, "--noise", min=0.0, help="Standard deviation of the Gaussian jitter."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the random generator."),
 ) -> None:
@@ -213,6 +215,9 @@ def data_make(
         raise typer.BadParameter(f"unknown kind {kind!r}; choose one of: {', '.join(toydata.KINDS)}", param_hint="KIND")
     X, y, features, target = toydata.make(kind, n, noise, np.random.default_rng(seed))
     rows = [[*np.round(x, 6).tolist(), label] for x, label in zip(X, np.round(y, 6).tolist() if y.dtype.kind == "f" else y.tolist())]
+    if str(output) == "-":
+        write_csv_to(sys.stdout, [*features, target], rows)
+        return
     write_csv(output, [*features, target], rows)
     out_console().print(f"wrote {n} rows of {kind} to {output}", markup=False)
 

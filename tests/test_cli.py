@@ -216,3 +216,11 @@ def test_data_make_writes_the_requested_rows(tmp_path):
     rows = list(csv.reader(out.open()))
     assert rows[0] == ["x1", "x2", "label"] and len(rows) == 51
     assert {row[2] for row in rows[1:]} == {"0", "1"}
+
+
+def test_data_make_to_stdout_and_row_limit(tmp_path):
+    result = runner.invoke(app, ["data", "make", "circles", "-o", "-", "--n", "4"])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == "x1,x2,label" and len(result.stdout.splitlines()) == 5
+    too_many = runner.invoke(app, ["data", "make", "circles", "-o", str(tmp_path / "big.csv"), "--n", "100000000"])
+    assert too_many.exit_code == 2 and "1000000" in too_many.output and not (tmp_path / "big.csv").exists()
