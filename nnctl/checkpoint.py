@@ -17,8 +17,6 @@ renamed over the final name, so a crash never leaves a damaged checkpoint.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from nnctl.core.losses import LOSSES
 from nnctl.core.model import Layer
 from nnctl.data import Scaler
 from nnctl.errors import CheckpointError
+from nnctl.files import atomic_write
 
 FORMAT_VERSION = 1
 BEST, LAST = "best.npz", "last.npz"
@@ -60,28 +59,6 @@ def save_checkpoint(path: str | Path, layers: list[Layer], scaler: Scaler, meta:
     arrays["scaler_mean"], arrays["scaler_scale"] = scaler.mean, scaler.scale
     arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
     atomic_write(path, lambda stream: np.savez(stream, **arrays))
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(binary_stream)`` on a temporary file, fsync it, rename it to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    # O_EXCL: never reuse a name; mode 0o666 lets the umask decide, as for any new file.
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def checkpoint_path(path: str | Path) -> Path:

@@ -40,6 +40,7 @@ class NnctlGroup(TyperGroup):
 
 app = typer.Typer(
     cls=NnctlGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,  # plain Click help and usage errors: flags shown as flags, errors in three short lines
     help="Train multi-layer perceptrons written in NumPy from YAML config files.",
 )
 config_app = typer.Typer(no_args_is_help=True, help="Look at configs.")
@@ -108,9 +109,12 @@ def predict(
     if result.ignored_columns:
         info.print(report.note_text(f"ignored columns not used by the model: {', '.join(result.ignored_columns)}"),
                    soft_wrap=True)
+    if result.note:
+        info.print(report.note_text(result.note), soft_wrap=True)
     if output:
         write_csv(output, result.columns, result.rows)
-        info.print(f"wrote {len(result.rows)} predictions to {output}", markup=False)
+        count = len(result.rows)
+        info.print(f"wrote {count} prediction{'s' if count != 1 else ''} to {output}", markup=False)
     else:
         write_csv_to(sys.stdout, result.columns, result.rows)
     if result.metrics is not None:
@@ -134,7 +138,7 @@ def sweep_hidden(
 ) -> None:
     """Train the config at several hidden-layer sizes and compare them side by side."""
     cfg = load_config(config, set_ or ())
-    candidates = sweep.parse_sizes(sizes) if sizes else list(sweep.DEFAULT_SIZES)
+    candidates = sweep.parse_sizes(sizes) if sizes is not None else list(sweep.DEFAULT_SIZES)
     directory = output or Path(f"{cfg.output}-sweep")
     console = out_console()
     with report.SweepDisplay(console, len(candidates) * seeds, task_of_loss(cfg.loss)) as display:
@@ -207,7 +211,7 @@ def data_make(
     kind: str = typer.Argument(..., help=f"One of: {', '.join(toydata.KINDS)}."),
     output: Path = typer.Option(..., "--output", "-o", help="The CSV file to write ('-' for stdout)."),
     n: int = typer.Option(400, "--n", min=1, max=MAX_TOY_ROWS, help="Number of rows."),
-    noise: float = typer.Option(0.1, "--noise", min=0.0, help="Standard deviation of the Gaussian jitter."),
+    noise: float = typer.Option(0.1, "--noise", min=0.0, max=100.0, help="Standard deviation of the Gaussian jitter."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the random generator."),
 ) -> None:
     """Write one of the classic toy data sets as CSV."""
@@ -219,7 +223,7 @@ def data_make(
         write_csv_to(sys.stdout, [*features, target], rows)
         return
     write_csv(output, [*features, target], rows)
-    out_console().print(f"wrote {n} rows of {kind} to {output}", markup=False)
+    out_console().print(f"wrote {n} row{'s' if n != 1 else ''} of {kind} to {output}", markup=False)
 
 
 def version_callback(value: bool) -> None:

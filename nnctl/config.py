@@ -168,8 +168,17 @@ def _fraction_or_path(v: Any, base: Path) -> Any:
     return number if number is not None and 0 <= number < 1 else _INVALID
 
 
+# Names other trainers use for our keys, for the did-you-mean of an unknown key.
+_ALIASES = {"lr": "learning_rate", "eta": "learning_rate", "n_epochs": "epochs", "max_iter": "epochs",
+            "batch": "batch_size", "hidden_layer_sizes": "hidden", "layers": "hidden", "units": "hidden",
+            "alpha": "l2", "weight_decay": "l2", "random_state": "seed", "optimiser": "optimizer",
+            "solver": "name", "y": "target", "label": "target", "x": "features"}
+
+MAX_HIDDEN_UNITS = 65_536  # per layer: a typo like 99999999 must not try to fill the memory
+
+
 def _layer_sizes(v: Any, _: Path) -> Any:
-    if isinstance(v, (list, tuple)) and all(_is_int(n) and n >= 1 for n in v):
+    if isinstance(v, (list, tuple)) and all(_is_int(n) and 1 <= n <= MAX_HIDDEN_UNITS for n in v):
         return tuple(v)
     return _INVALID
 
@@ -196,7 +205,8 @@ _RULES: dict[str, _Rule] = {
                              _fraction_or_path),
     "data.standardize": _FLAG,
     "data.split_seed": _whole("a whole number >= 0 or null (use the config's seed)", 0, null=True),
-    "model.hidden": _Rule("a list of whole numbers >= 1 ([] = no hidden layer)", _layer_sizes),
+    "model.hidden": _Rule(f"a list of whole numbers from 1 to {MAX_HIDDEN_UNITS} ([] = no hidden layer)",
+                          _layer_sizes),
     "model.activation": _Rule("one of {names}, or a list of them (one per hidden layer)",
                               _activation, _ACTIVATION_NAMES),
     "model.init": _choice(_names("nnctl.core.model", "INITIALIZERS")),
@@ -338,6 +348,8 @@ class _Checker:
 
     def unknown(self, path: str, key: Any, siblings: Sequence[str]) -> None:
         close = difflib.get_close_matches(str(key), siblings, n=1)
+        if not close and str(key) in _ALIASES and _ALIASES[str(key)] in siblings:
+            close = [_ALIASES[str(key)]]
         if not close:  # maybe it belongs in another section
             close = [p for p in _RULES if p.rsplit(".", 1)[-1] == str(key)][:1]
         hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -360,8 +372,21 @@ class _Checker:
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    """A value as a YAML user writes it: null, true, 'text', [1, 2], {a: 1}."""
+    text = _yaml_repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _yaml_repr(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_yaml_repr(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_yaml_repr(v)}" for k, v in value.items()) + "}"
+    return repr(value)
 
 
 def _suggest(rule: _Rule, value: Any) -> str:

@@ -18,8 +18,7 @@ import csv
 import difflib
 import io
 import math
-import os
-import tempfile
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import TextIO
 import numpy as np
 
 from nnctl.errors import DataError
+from nnctl.files import atomic_write
 
 TASKS = ("classification", "regression")
 
@@ -205,12 +205,14 @@ def load_features(
     target_names: tuple[str, ...],
     task: str,
     classes: tuple | None,
-) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
+) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...], str | None]:
     """Load a file for prediction: columns are matched by name, in any order.
 
-    Returns ``(X, y, ignored)``: ``X`` in the order of ``feature_names``; ``y``
-    when every target column is present, else None; and the names of the
-    columns that are neither features nor targets.
+    Returns ``(X, y, ignored, note)``: ``X`` in the order of ``feature_names``;
+    ``y`` when every target column is present and usable, else None; the names
+    of the columns that are neither features nor targets; and, when the target
+    column is there but cannot be scored (an empty cell, a class never seen in
+    training), a note saying why: the predictions are still made.
     """
     _check_task(task)
     table = read_table(path)
@@ -221,15 +223,18 @@ def load_features(
             f"{', '.join(missing)}; columns are: {', '.join(table.columns)}"
         )
     X = _numbers(table, tuple(feature_names))
-    y = None
+    y, note = None, None
     if target_names and all(name in table.columns for name in target_names):
-        if task == "regression":
-            y = _numbers(table, tuple(target_names))
-        else:
-            y, _ = _labels(table, tuple(target_names), "", classes)
+        try:
+            if task == "regression":
+                y = _numbers(table, tuple(target_names))
+            else:
+                y, _ = _labels(table, tuple(target_names), "", classes)
+        except DataError as error:
+            note = f"no metrics: {error}"
     known = set(feature_names) | set(target_names)
     ignored = tuple(name for name in table.columns if name not in known)
-    return X, y, ignored
+    return X, y, ignored, note
 
 
 def _check_task(task: str) -> None:
@@ -305,7 +310,8 @@ def _labels(
 
     if classes is None:
         values = _as_integers(labels)
-        if values is None and _all_numbers(labels):
+        continuous = _all_numbers(labels) and any(_as_integer(label) is None for label in labels)
+        if continuous:
             needs = f"loss: {loss_name}" if loss_name else "a classifier"
             raise DataError(
                 f"{table.path}: column '{name}' holds continuous values, but {needs} "
@@ -340,6 +346,9 @@ def _map_onto(table: Table, name: str, labels: list[str], classes: tuple) -> np.
     return y
 
 
+_CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)")
+
+
 def _as_integer(text: str) -> int | None:
     """``"3"``, ``"03"`` and ``"3.0"`` are the integer 3; anything else is None."""
     value = _parse_number(text)
@@ -349,8 +358,14 @@ def _as_integer(text: str) -> int | None:
 
 
 def _as_integers(labels: list[str]) -> list[int] | None:
-    values = [_as_integer(label) for label in labels]
-    return None if None in values else values
+    """The labels as ints when every one is written as an int ("3", "-1"); else None.
+
+    "03" or "3.0" stay text, so a label comes back from a prediction exactly
+    as it was written in the training file.
+    """
+    if not all(_CANONICAL_INT.fullmatch(label) for label in labels):
+        return None
+    return [int(label) for label in labels]
 
 
 def _all_numbers(labels: list[str]) -> bool:
@@ -454,25 +469,13 @@ def write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[Sequence]
     Floats are written as ``repr(float(x))``, the shortest text that reads back
     to the same float64 bit for bit (round values first for short output).
     """
-    path = Path(path)
-    try:
-        tmp = tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", newline="", dir=path.parent, prefix=f".{path.name}.",
-            suffix=".tmp", delete=False,
-        )
-    except OSError as error:
-        raise DataError(f"{path}: cannot write the file ({error.strerror or error})") from None
-    try:
-        with tmp:
-            write_csv_to(tmp, columns, rows)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp.name, path)
-    except BaseException as error:
-        Path(tmp.name).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise DataError(f"{path}: cannot write the file ({error.strerror or error})") from None
-        raise
+    def write(stream) -> None:
+        text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
+        write_csv_to(text, columns, rows)
+        text.flush()
+        text.detach()
+
+    atomic_write(path, write)
 
 
 def write_csv_to(stream: TextIO, columns: Sequence[str], rows: Iterable[Sequence]) -> None:

@@ -24,3 +24,7 @@ class CheckpointError(NnctlError):
 
 class TrainingError(NnctlError):
     """Training cannot go on (for example, the loss is no longer finite)."""
+
+
+class OutputError(NnctlError):
+    """A result file or directory cannot be written where it was asked for."""

@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 from typing import Sequence
 
-from nnctl.checkpoint import atomic_write
+from nnctl.files import atomic_write
 from nnctl.errors import NnctlError
 
 INSTALL_HINT = "pip install 'nnctl[plot]'"
@@ -27,8 +27,20 @@ def _pyplot():
     return plt
 
 
+FORMATS = ("png", "svg", "pdf")
+
+
+def image_format(path: str | Path) -> str:
+    """The image format named by the file's extension: png, svg or pdf."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise NnctlError(f"{path}: give the image a .png, .svg or .pdf name")
+    return suffix
+
+
 def boundary_png(path: str | Path, panels: Sequence[tuple[str, object]]) -> None:
     """One decision-region picture per (title, BoundaryGrid), side by side, written atomically."""
+    image_format(path)
     plt = _pyplot()
     from matplotlib.colors import ListedColormap
 
@@ -48,6 +60,6 @@ def boundary_png(path: str | Path, panels: Sequence[tuple[str, object]]) -> None
         axis.set_ylabel(grid.feature_names[1])
     figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
+    figure.savefig(buffer, format=image_format(path), dpi=100)
     plt.close(figure)
     atomic_write(Path(path), lambda stream: stream.write(buffer.getvalue()))

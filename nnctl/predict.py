@@ -29,6 +29,7 @@ class Predictions:
     confusion: np.ndarray | None  # classification with targets: rows true, columns predicted
     classes: list | None
     ignored_columns: tuple[str, ...]  # columns that are neither features nor targets
+    note: str | None = None  # why there are no metrics although the target column is there
 
 
 def predict_file(checkpoint: str | Path, data: str | Path, proba: bool = False) -> Predictions:
@@ -41,7 +42,7 @@ def predict_file(checkpoint: str | Path, data: str | Path, proba: bool = False) 
             f"this one was trained with {loss.name}, which gives scores, not probabilities"
         )
     classes = meta.get("classes")
-    X, y, ignored = load_features(
+    X, y, ignored, note = load_features(
         data, tuple(meta["feature_names"]), tuple(meta["target_names"]), meta["task"],
         tuple(classes) if classes is not None else None,
     )
@@ -59,11 +60,11 @@ def predict_file(checkpoint: str | Path, data: str | Path, proba: bool = False) 
         if y is not None:
             found = metric_fns.classification_metrics(y, predicted)
             confusion = metric_fns.confusion_matrix(y, predicted, len(classes))
-        return Predictions(columns, rows, "classification", found, confusion, classes, ignored)
+        return Predictions(columns, rows, "classification", found, confusion, classes, ignored, note)
     columns = [f"predicted_{name}" for name in targets]
     rows = [[_short(v) for v in values] for values in Z]
     found = metric_fns.regression_metrics(y, Z.astype(np.float64)) if y is not None else None
-    return Predictions(columns, rows, "regression", found, None, None, ignored)
+    return Predictions(columns, rows, "regression", found, None, None, ignored, note)
 
 
 def _short(value) -> float:

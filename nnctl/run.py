@@ -22,7 +22,8 @@ from typing import Any, Callable
 import numpy as np
 
 from nnctl import __version__
-from nnctl.checkpoint import BEST, LAST, atomic_write, save_checkpoint
+from nnctl.checkpoint import BEST, LAST, save_checkpoint
+from nnctl.files import atomic_write, ensure_directory
 from nnctl.config import Config, config_to_dict, dump_config, task_of_loss
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import Layer, init_network, parameter_count
@@ -195,8 +196,9 @@ def train(
     layers = build_network(config, data, init_rng)
     if on_start is not None:
         on_start(layers, data)
-    out = Path(config.output)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_directory(config.output)
+    for stale in (out / BEST, out / LAST):  # a new run replaces the checkpoints of an earlier one
+        stale.unlink(missing_ok=True)
     best = _Snapshot(layers)  # the epoch with the lowest monitored loss
     last = _Snapshot(layers)  # the last epoch whose loss and weights were finite
     saved_at = time.monotonic()
@@ -225,10 +227,12 @@ def train(
         save()
     files = write_run_files(config, history, layers, out, time.perf_counter() - started)
     if history.diverged:
-        raise TrainingError(
-            f"{history.stop_reason}: lower optimizer.learning_rate (now {config.optimizer.learning_rate:g})"
-            f" or set data.standardize: true; the checkpoints in {out} hold the last finite epoch"
-        )
+        remedy = f"lower optimizer.learning_rate (now {config.optimizer.learning_rate:g})"
+        if not config.data.standardize:
+            remedy += " or set data.standardize: true"
+        kept = (f"the checkpoints in {out} hold epoch {history.records[-1].epoch}, the last finite one"
+                if history.records else "no epoch finished with finite values, so no checkpoint was written")
+        raise TrainingError(f"{history.stop_reason}: {remedy}; {kept}")
     return RunResult(config, best.layers, history, data, files, time.perf_counter() - started)
 
 

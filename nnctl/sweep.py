@@ -23,10 +23,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from nnctl import run
-from nnctl.checkpoint import BEST, atomic_write
-from nnctl.config import Config, dump_config, task_of_loss
+from nnctl.checkpoint import BEST
+from nnctl.files import atomic_write, ensure_directory
+from nnctl.config import MAX_HIDDEN_UNITS, Config, dump_config, task_of_loss
 from nnctl.data import write_csv
-from nnctl.errors import ConfigError
+from nnctl.errors import ConfigError, NnctlError, TrainingError
 
 DEFAULT_SIZES: tuple[tuple[int, ...], ...] = ((), (1,), (2,), (3,), (4,), (8,), (16,), (32,))
 FAR_BELOW = 0.1  # a perceptron this far below the best (accuracy or R^2) is called out
@@ -43,8 +44,9 @@ def parse_sizes(text: str) -> list[tuple[int, ...]]:
             layers = (-1,)
         if layers == (0,):
             layers = ()
-        if any(units < 1 for units in layers):
-            raise ConfigError(f"--sizes {text!r}: {item!r} is not a size; use 0 or whole numbers >= 1 joined by x, e.g. 0,2,8,16x16")
+        if any(units < 1 or units > MAX_HIDDEN_UNITS for units in layers):
+            raise ConfigError(f"--sizes {text!r}: {item!r} is not a size; use 0 or whole numbers from 1 to "
+                              f"{MAX_HIDDEN_UNITS} joined by x, e.g. 0,2,8,16x16")
         if layers in sizes:
             raise ConfigError(f"--sizes {text!r}: {item!r} appears twice")
         sizes.append(layers)
@@ -93,13 +95,23 @@ class RunOutcome:
     epochs: int
     seconds: float
     output: str
+    diverged: bool = False  # the loss stopped being finite; the figures are NaN
 
 
 def train_one(config: Config) -> RunOutcome:
-    """Train one run (in this process or a worker) and sum it up."""
+    """Train one run (in this process or a worker) and sum it up.
+
+    A run that diverges is recorded as such, so one unlucky candidate does not
+    end the sweep."""
     from nnctl.core.model import parameter_count
 
-    result = run.train(config)
+    try:
+        result = run.train(config)
+    except TrainingError:
+        nan = float("nan")
+        return RunOutcome(candidate=label(config.model.hidden), seed=config.seed, parameters=0, train_loss=nan,
+                          val_loss=nan, val_metric=nan, val_mse=nan if task_of_loss(config.loss) == "regression" else None,
+                          best_epoch=0, epochs=0, seconds=0.0, output=str(config.output), diverged=True)
     best = run.record_metrics(result.history.best)
     regression = task_of_loss(config.loss) == "regression"
     metric = "r2" if regression else "accuracy"
@@ -124,6 +136,7 @@ class CandidateSummary:
     val_mse: tuple[float, float] | None
     epochs: float
     seconds: float
+    diverged: int = 0  # runs whose loss stopped being finite; the figures are over the others
 
     def standard_error(self, key: str) -> float:
         return getattr(self, key)[1] / math.sqrt(self.runs)
@@ -148,10 +161,16 @@ def summarise(runs: list[RunOutcome], order: list[str]) -> list[CandidateSummary
     """One summary per candidate, in the order of --sizes."""
     out = []
     for name in order:
-        mine = sorted((r for r in runs if r.candidate == name), key=lambda r: r.seed)
+        every = [r for r in runs if r.candidate == name]
+        mine = sorted((r for r in every if not r.diverged), key=lambda r: r.seed)
+        if not mine:
+            nan = (float("nan"), float("nan"))
+            out.append(CandidateSummary(name, 0, 0, nan, nan, nan, nan if every[0].val_mse is not None else None,
+                                        0.0, 0.0, diverged=len(every)))
+            continue
         mse = [r.val_mse for r in mine if r.val_mse is not None]
         out.append(CandidateSummary(
-            candidate=name, parameters=mine[0].parameters, runs=len(mine),
+            candidate=name, parameters=mine[0].parameters, runs=len(mine), diverged=len(every) - len(mine),
             train_loss=_mean_std([r.train_loss for r in mine]), val_loss=_mean_std([r.val_loss for r in mine]),
             val_metric=_mean_std([r.val_metric for r in mine]), val_mse=_mean_std(mse) if mse else None,
             epochs=statistics.fmean(r.epochs for r in mine), seconds=statistics.fmean(r.seconds for r in mine),
@@ -168,6 +187,10 @@ def choose(candidates: list[CandidateSummary], task: str) -> tuple[str, str]:
     else:
         score = lambda c: (-c.val_metric[0], c.val_loss[0])  # noqa: E731
         key, sign = "val_metric", -1.0
+    finite = [c for c in candidates if c.runs]
+    if not finite:
+        raise TrainingError("every run of the sweep diverged: lower optimizer.learning_rate")
+    candidates = finite
     best = min(candidates, key=score)
     limit = sign * getattr(best, key)[0] + best.standard_error(key)
     close = [c for c in candidates if sign * getattr(c, key)[0] <= limit + 1e-12]
@@ -200,6 +223,7 @@ def sweep(
     seed_list = run_seeds(config.seed, seeds)
     configs = [run_config(config, tuple(h), s, directory) for h in sizes for s in seed_list]
     run.prepare_data(configs[0], run.generators(configs[0])[0])  # bad data fails here, before any run starts
+    ensure_directory(directory)
     runs = []
     if jobs <= 1:
         for cfg in configs:
@@ -244,7 +268,7 @@ def write_results(config, directory, runs, candidates, best, simplest, sizes, ta
 
 def best_run(runs: Sequence[RunOutcome], candidate: str, task: str) -> RunOutcome:
     """The seed of a candidate that scored best (highest accuracy / R^2, lowest MSE)."""
-    mine = [r for r in runs if r.candidate == candidate]
+    mine = [r for r in runs if r.candidate == candidate and not r.diverged]
     if task == "classification":
         return max(mine, key=lambda r: (r.val_metric, -r.val_loss))
     return min(mine, key=lambda r: r.val_mse)

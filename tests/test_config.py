@@ -172,11 +172,11 @@ def test_a_key_in_the_wrong_section_points_to_its_section(tmp_path):
     ("data.target", "[]", "must be a column name or a non-empty list of distinct column names, got []"),
     ("data.features", "x1", "must be 'all' or a non-empty list of distinct column names, got 'x1'"),
     ("data.features", "[x1, x1]", "must be 'all' or a non-empty list of distinct column names, got ['x1', 'x1']"),
-    ("model.hidden", "[8, true]", "must be a list of whole numbers >= 1 ([] = no hidden layer), got [8, True]"),
-    ("model.hidden", "[8.0]", "must be a list of whole numbers >= 1 ([] = no hidden layer), got [8.0]"),
-    ("model.hidden", "[0]", "must be a list of whole numbers >= 1 ([] = no hidden layer), got [0]"),
+    ("model.hidden", "[8, true]", "must be a list of whole numbers from 1 to 65536 ([] = no hidden layer), got [8, true]"),
+    ("model.hidden", "[8.0]", "must be a list of whole numbers from 1 to 65536 ([] = no hidden layer), got [8.0]"),
+    ("model.hidden", "[0]", "must be a list of whole numbers from 1 to 65536 ([] = no hidden layer), got [0]"),
     ("model.dtype", "float16", "must be one of 'float32', 'float64', got 'float16' (did you mean 'float64'?)"),
-    ("optimizer.epochs", "true", "must be a whole number >= 1, got True"),
+    ("optimizer.epochs", "true", "must be a whole number >= 1, got true"),
     ("optimizer.epochs", "8.0", "must be a whole number >= 1, got 8.0"),
     ("optimizer.batch_size", "0", "must be a whole number >= 1 or null (full batch), got 0"),
     ("optimizer.shuffle", "1", "must be true or false, got 1"),
@@ -313,7 +313,7 @@ def test_override_paths_resolve_against_the_working_directory(tmp_path, monkeypa
 def test_override_problems_say_set_instead_of_a_line(tmp_path):
     path = write(tmp_path, MINIMAL + "model:\n  hidden: [4]\n")
     message = error_of(load_config, path, ["model.hiden=[4]", "optimizer.epochs=0", "model.hidden=[2.5]"])
-    assert message == (f"{path}: 3 problems: --set model.hidden: must be a list of whole numbers >= 1 "
+    assert message == (f"{path}: 3 problems: --set model.hidden: must be a list of whole numbers from 1 to 65536 "
                        "([] = no hidden layer), got [2.5]; --set model.hiden: unknown key (did you mean 'hidden'?); "
                        "--set optimizer.epochs: must be a whole number >= 1, got 0")
 

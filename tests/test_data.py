@@ -15,7 +15,7 @@ from nnctl.data import (
     write_csv,
     write_csv_to,
 )
-from nnctl.errors import DataError
+from nnctl.errors import DataError, NnctlError
 
 
 def write(tmp_path, text, name="d.csv"):
@@ -31,7 +31,7 @@ def write_bytes(tmp_path, data, name="d.csv"):
 
 
 def error_of(call, *args, **kwargs):
-    with pytest.raises(DataError) as info:
+    with pytest.raises(NnctlError) as info:
         call(*args, **kwargs)
     message = str(info.value)
     assert "\n" not in message
@@ -150,11 +150,18 @@ def test_string_labels_become_sorted_classes(tmp_path):
 
 
 def test_integer_labels_are_sorted_numerically(tmp_path):
-    path = write(tmp_path, "x,label\n1,10\n2,2\n3,01\n4,1\n5,2.0\n")
+    path = write(tmp_path, "x,label\n1,10\n2,2\n3,-1\n4,1\n5,2\n")
     ds = load_dataset(path, ("label",), None, "classification")
-    assert ds.classes == (1, 2, 10)
+    assert ds.classes == (-1, 1, 2, 10)
     assert all(type(c) is int for c in ds.classes)
-    assert ds.y.tolist() == [2, 1, 0, 0, 1]
+    assert ds.y.tolist() == [3, 2, 0, 1, 2]
+
+
+def test_labels_not_written_as_plain_integers_stay_as_written(tmp_path):
+    path = write(tmp_path, "x,label\n1,07\n2,3\n3,1.0\n4,07\n")
+    ds = load_dataset(path, ("label",), None, "classification")
+    assert ds.classes == ("07", "1.0", "3")
+    assert ds.y.tolist() == [0, 2, 1, 0]
 
 
 def test_mixed_labels_are_strings(tmp_path):
@@ -305,15 +312,23 @@ def test_unseen_class_at_prediction_time(tmp_path):
 
 def test_load_features_matches_by_name_and_reports_extras(tmp_path):
     path = write(tmp_path, "id,x2,label,x1,note\n7,2,b,1,hi\n8,4,a,3,yo\n")
-    X, y, ignored = load_features(path, ("x1", "x2"), ("label",), "classification", ("a", "b"))
+    X, y, ignored, note = load_features(path, ("x1", "x2"), ("label",), "classification", ("a", "b"))
     np.testing.assert_array_equal(X, [[1, 2], [3, 4]])
     assert y.tolist() == [1, 0]
-    assert ignored == ("id", "note")
+    assert ignored == ("id", "note") and note is None
+
+
+def test_load_features_still_predicts_when_targets_cannot_be_scored(tmp_path):
+    path = write(tmp_path, "x1,x2,label\n1,2,a\n3,4,cow\n5,6,b\n")
+    X, y, ignored, note = load_features(path, ("x1", "x2"), ("label",), "classification", ("a", "b"))
+    np.testing.assert_array_equal(X, [[1, 2], [3, 4], [5, 6]])
+    assert y is None
+    assert note == f"no metrics: {path}: line 3, column 'label': class 'cow' was not seen in training; known classes: a, b"
 
 
 def test_load_features_without_targets(tmp_path):
     path = write(tmp_path, "x2,x1\n2,1\n")
-    X, y, ignored = load_features(path, ("x1", "x2"), ("t1", "t2"), "regression", None)
+    X, y, ignored, note = load_features(path, ("x1", "x2"), ("t1", "t2"), "regression", None)
     np.testing.assert_array_equal(X, [[1, 2]])
     assert y is None
     assert ignored == ()
@@ -321,7 +336,7 @@ def test_load_features_without_targets(tmp_path):
 
 def test_load_features_regression_targets(tmp_path):
     path = write(tmp_path, "t2,x1,t1\n5,1,6\n")
-    X, y, ignored = load_features(path, ("x1",), ("t1", "t2"), "regression", None)
+    X, y, ignored, note = load_features(path, ("x1",), ("t1", "t2"), "regression", None)
     np.testing.assert_array_equal(y, [[6, 5]])
     assert ignored == ()
 
@@ -456,11 +471,14 @@ def test_write_csv_failure_keeps_the_old_file_and_no_temp_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
 
 
-def test_write_csv_into_a_missing_directory(tmp_path):
-    path = tmp_path / "no" / "out.csv"
-    assert error_of(write_csv, path, ["a"], [(1,)]) == (
-        f"{path}: cannot write the file (No such file or directory)"
-    )
+def test_write_csv_creates_missing_directories_and_refuses_impossible_places(tmp_path):
+    path = tmp_path / "new" / "out.csv"
+    write_csv(path, ["a"], [(1,)])
+    assert path.read_text() == "a\n1\n"
+    blocked = tmp_path / "file.txt"
+    blocked.write_text("x")
+    assert error_of(write_csv, blocked / "out.csv", ["a"], [(1,)]) == f"{blocked}: exists and is not a directory"
+    assert error_of(write_csv, tmp_path, ["a"], [(1,)]) == f"{tmp_path}: is a directory; give a file name"
 
 
 def test_write_csv_to_a_stream():

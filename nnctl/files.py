@@ -1,0 +1,93 @@
+"""Writing result files safely.
+
+Every checkpoint, CSV, YAML, JSON and image nnctl writes goes through
+``atomic_write``: the bytes go to a hidden temporary file beside the target
+(its name ends in ``.tmp``, never in the target's extension), are flushed and
+fsynced, and the file is renamed over the target.  A crash or a Ctrl-C at any
+moment leaves either the old file or the new one under the final name, never a
+mix.  Operating-system errors become one-line ``OutputError`` messages.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from nnctl.errors import OutputError
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
+
+
+def ensure_directory(path: str | Path) -> Path:
+    """Make ``path`` (and its parents) a directory, or say in one line why it cannot be."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot create the directory ({_reason(error)})") from None
+    return path
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write(stream)`` on a temporary file, fsync it, and rename it to ``path``.
+
+    A symbolic link is written through (its target is replaced, not the link).
+    A target that is not a regular file (a device such as /dev/null, a FIFO)
+    cannot be renamed over; it is written to directly.
+    """
+    path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory; give a file name")
+    if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+        _write_in_place(path, write)
+        return
+    ensure_directory(path.parent)
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        # O_EXCL: never reuse a name; mode 0o666 lets the umask decide, as for any new file.
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write the file ({_reason(error)})") from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException as error:
+        temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise OutputError(f"{path}: cannot write the file ({_reason(error)})") from None
+        raise
+    _fsync_directory(path.parent)
+
+
+def _write_in_place(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    try:
+        with open(path, "wb") as stream:
+            write(stream)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write the file ({_reason(error)})") from None
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (where the platform allows opening a directory)."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
