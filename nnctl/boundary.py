@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from nnctl.checkpoint import Checkpoint
+from nnctl.checkpoint import Checkpoint, load_checkpoint
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import logits
 from nnctl.data import load_dataset
 from nnctl.errors import NnctlError
+from nnctl.sweep import RunOutcome, best_run
 
 
 @dataclass(frozen=True)
@@ -82,3 +83,12 @@ def cell_of(grid: BoundaryGrid, point: np.ndarray) -> tuple[int, int]:
     row_from_bottom = np.interp(point[1], grid.ys[::-1], np.arange(len(grid.ys)))
     row = len(grid.ys) - 1 - int(np.clip(np.rint(row_from_bottom), 0, len(grid.ys) - 1))
     return row, column
+
+
+def sweep_grids(runs: list[RunOutcome], candidates: list[str], task: str, width: int, height: int) -> list[tuple[str, BoundaryGrid]]:
+    """One grid per candidate of a sweep, from the checkpoint of its best seed, over the
+    training rows (raises NnctlError when the model is not a 2-feature classifier)."""
+    checkpoints = [(name, load_checkpoint(best_run(runs, name, task).output)) for name in candidates]
+    check_drawable(checkpoints[0][1], "--boundary")
+    points, labels = load_points(checkpoints[0][1], None)
+    return [(name, predict_grid(ckpt, points, labels, width, height)) for name, ckpt in checkpoints]

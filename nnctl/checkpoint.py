@@ -27,7 +27,7 @@ import numpy as np
 from nnctl import __version__
 from nnctl.core.activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
 from nnctl.core.losses import LOSSES
-from nnctl.core.model import Layer
+from nnctl.core.model import Layer, layer_sizes
 from nnctl.data import Scaler
 from nnctl.errors import CheckpointError
 from nnctl.files import atomic_write
@@ -50,7 +50,7 @@ def save_checkpoint(path: str | Path, layers: list[Layer], scaler: Scaler, meta:
         **meta,
         "format_version": FORMAT_VERSION,
         "nnctl_version": __version__,
-        "layer_sizes": [layers[0].W.shape[0], *(layer.W.shape[1] for layer in layers)],
+        "layer_sizes": layer_sizes(layers),
         "activations": [layer.activation for layer in layers],
     }
     arrays: dict[str, np.ndarray] = {}

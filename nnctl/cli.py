@@ -153,25 +153,22 @@ def sweep_hidden(
         _sweep_boundaries(console, result, show_boundary, png)
 
 
-def _sweep_boundaries(console: Console, result, show: bool, png: Optional[Path]) -> None:
+def _sweep_boundaries(console: Console, result: sweep.SweepResult, show: bool, png: Optional[Path]) -> None:
     """One small decision-region panel per candidate (its best seed), side by side."""
     from rich.columns import Columns
 
-    checkpoints = [(c.candidate, load_checkpoint(sweep.best_run(result.runs, c.candidate, result.task).output))
-                   for c in result.candidates]
+    names = [c.candidate for c in result.candidates if c.runs]
     try:
-        boundaries.check_drawable(checkpoints[0][1], "--boundary")
+        small = boundaries.sweep_grids(result.runs, names, result.task, 30, 12)
     except NnctlError as error:
         console.print(report.note_text(f"{error}; no picture drawn"), soft_wrap=True)
         return
-    points, labels = boundaries.load_points(checkpoints[0][1], None)
     if show:
-        grids = [(name, boundaries.predict_grid(ckpt, points, labels, 30, 12)) for name, ckpt in checkpoints]
-        console.print(Columns([report.boundary_panel(grid, f"hidden {name}") for name, grid in grids]))
-        console.print(report.boundary_legend(grids[0][1]), markup=False)
+        console.print(Columns([report.boundary_panel(grid, f"hidden {name}") for name, grid in small]))
+        console.print(report.boundary_legend(small[0][1]), markup=False)
     if png:
-        plot.boundary_png(png, [(f"hidden {name}", boundaries.predict_grid(ckpt, points, labels, 200, 200))
-                                for name, ckpt in checkpoints])
+        fine = boundaries.sweep_grids(result.runs, names, result.task, 200, 200)
+        plot.boundary_png(png, [(f"hidden {name}", grid) for name, grid in fine])
         console.print(f"wrote {png}", markup=False)
 
 

@@ -82,9 +82,14 @@ class Config:
     loss: str = "softmax_cross_entropy"         # a key of LOSSES; also fixes the output activation
     regularization: RegularizationConfig = RegularizationConfig()  # weight penalties
     optimizer: OptimizerConfig = OptimizerConfig()  # how weights are updated
-    seed: int = 0                               # seeds the one np.random.Generator
+    seed: int = 0                               # seeds the initial weights and the shuffling
     output: Path = field(default_factory=_default_output)  # run directory, absolute
     source: Path | None = field(default=None, compare=False)  # file it came from; None for dicts
+
+    @property
+    def split_seed(self) -> int:
+        """The seed of the train/validation split: data.split_seed, or else the config's seed."""
+        return self.seed if self.data.split_seed is None else self.data.split_seed
 
 
 def task_of_loss(loss: str) -> str:

@@ -36,7 +36,7 @@ def predict_file(checkpoint: str | Path, data: str | Path, proba: bool = False) 
     ckpt = load_checkpoint(checkpoint)
     meta = ckpt.meta
     loss = LOSSES[meta["loss"]]
-    if proba and loss.name not in ("softmax_cross_entropy", "binary_cross_entropy"):
+    if proba and loss.probabilities is None:
         raise NnctlError(
             f"--proba needs a model trained with softmax_cross_entropy or binary_cross_entropy; "
             f"this one was trained with {loss.name}, which gives scores, not probabilities"

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from nnctl.core.model import Layer, layer_sizes, parameter_count
 from nnctl.core.training import EpochRecord
+from nnctl.sweep import RunOutcome, SweepResult
 
 MAX_TABLE_ROWS = 20
 
@@ -64,6 +65,17 @@ def epoch_line(record: EpochRecord, task: str, epochs: int, has_validation: bool
     return f"epoch {record.epoch:>{width}}/{epochs}  " + "  ".join(f"{n}: {v}" for n, v in zip(names, values))
 
 
+def progress_status(record: EpochRecord, task: str) -> str:
+    """The figures beside the progress bar: train loss, validation loss and the metric."""
+    scored = record.validation or record.train
+    metric = ("acc", scored.metrics["accuracy"]) if task == "classification" else ("R^2", scored.metrics["r2"])
+    on = "val" if record.validation else "train"
+    text = f"train loss {record.train.loss:.4f}"
+    if record.validation:
+        text += f"  val loss {record.validation.data_loss:.4f}"
+    return text + f"  {on} {metric[0]} {metric[1]:.4f}"
+
+
 class TrainingDisplay:
     """Shows training as it goes: live in a terminal, line by line otherwise."""
 
@@ -94,11 +106,9 @@ class TrainingDisplay:
                 self.console.print(epoch_line(record, self.task, self.epochs, self.has_validation),
                                    soft_wrap=True, markup=False, highlight=False)
             return
-        row = epoch_row(record, self.task)
-        status = f"train {row[1].split()[0]}  val {row[2]}  {epoch_columns(self.task, self.has_validation)[3]} {row[3]}"
-        self.progress.update(self.task_id, completed=record.epoch, status=status)
+        self.progress.update(self.task_id, completed=record.epoch, status=progress_status(record, self.task))
         if logged:
-            self.table.add_row(*row)
+            self.table.add_row(*epoch_row(record, self.task))
 
 
 def architecture(layers: Sequence[Layer], hidden_activations: Sequence[str]) -> str:
@@ -158,8 +168,10 @@ def _pm(pair: tuple[float, float] | None) -> str:
     return f"{pair[0]:.3f}±{pair[1]:.3f}".replace("±0.", "±.")
 
 
-def run_line(outcome, task: str) -> str:
+def run_line(outcome: RunOutcome, task: str) -> str:
     """One finished run of a sweep, as a plain line."""
+    if outcome.diverged:
+        return f"run hidden={outcome.candidate} seed={outcome.seed}: diverged (the loss stopped being finite)"
     name = "val accuracy" if task == "classification" else "val R^2"
     return (f"run hidden={outcome.candidate} seed={outcome.seed}: {name} {outcome.val_metric:.4f}, "
             f"val loss {outcome.val_loss:.4f}, best epoch {outcome.best_epoch}/{outcome.epochs}, "
@@ -193,35 +205,38 @@ class SweepDisplay:
             self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-def sweep_table(result) -> Table:
+def sweep_table(result: SweepResult) -> Table:
     """Candidates side by side: mean±std over seeds; the best and the simplest marked."""
-    metric = "val acc" if result.task == "classification" else "val R^2"
-    extra = ["val MSE"] if result.task == "regression" else []
-    table = Table("hidden", "params", "train loss", "val loss", metric, *extra, "epochs", "s/run", "",
-                  title="hidden-layer sizes compared (mean±std over seeds)", title_justify="left",
-                  box=box.SIMPLE_HEAD)
+    on = "val" if result.has_validation else "train"
+    metric = f"{on} acc" if result.task == "classification" else f"{on} R^2"
+    extra = [f"{on} MSE"] if result.task == "regression" else []
+    several = any(c.runs + c.diverged > 1 for c in result.candidates)
+    title = "hidden-layer sizes compared" + (" (mean±std over seeds)" if several else "")
+    diverged = any(c.diverged for c in result.candidates)
+    table = Table("hidden", "params", "train loss", f"{on} loss", metric, *extra, "epochs", "s/run",
+                  *(["diverged"] if diverged else []), "", title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    show = _pm if several else (lambda pair: "-" if pair is None else f"{pair[0]:.3f}")
     for c in result.candidates:
-        mark = []
-        if c.candidate == result.best:
-            mark.append("best")
-        if c.candidate == result.simplest:
-            mark.append("simplest")
-        row = [c.candidate, str(c.parameters), _pm(c.train_loss), _pm(c.val_loss), _pm(c.val_metric)]
-        row += [_pm(c.val_mse)] if extra else []
-        style = "bold green" if mark else None
-        table.add_row(*row, f"{c.epochs:g}", f"{c.seconds:.2f}", "+".join(mark), style=style)
+        mark = [m for m, name in (("best", result.best), ("simplest", result.simplest)) if c.candidate == name]
+        row = [c.candidate, str(c.parameters), show(c.train_loss), show(c.val_loss), show(c.val_metric)]
+        row += [show(c.val_mse)] if extra else []
+        row += [f"{c.epochs:g}", f"{c.seconds:.2f}"]
+        row += [f"{c.diverged} of {c.runs + c.diverged}" if c.diverged else ""] if diverged else []
+        table.add_row(*row, "+".join(mark), style="bold green" if mark else None)
     return table
 
 
-def sweep_verdict(result) -> str:
+def sweep_verdict(result: SweepResult) -> str:
     """Which candidate is best, and which smaller one is as good within one standard error."""
-    how = "highest mean validation accuracy" if result.task == "classification" else "lowest mean validation MSE"
+    on = "validation" if result.has_validation else "training (no validation rows)"
+    how = f"highest mean {on} accuracy" if result.task == "classification" else f"lowest mean {on} MSE"
     text = f"best: hidden {result.best} ({how})"
+    best = next(c for c in result.candidates if c.candidate == result.best)
+    if best.runs < 2:
+        return text + "; with one seed there is no standard error: --seeds 3 or more also finds the simplest as good"
     if result.simplest != result.best:
-        text += f"; as good and simpler: hidden {result.simplest} (fewest parameters within one standard error of the best)"
-    else:
-        text += "; no smaller candidate comes within one standard error of it"
-    return text
+        return text + f"; as good and simpler: hidden {result.simplest} (fewest parameters within one standard error of the best)"
+    return text + "; no smaller candidate comes within one standard error of it"
 
 
 # --- decision boundaries -------------------------------------------------------------

@@ -1,7 +1,6 @@
 """A training run: config -> data -> trained network -> files in the run directory.
 
-The one code path behind ``nnctl train`` (and, later, sweeps and the Python
-API).  It never prints: progress reaches the caller through ``on_epoch``.
+The one code path behind ``nnctl train`` and each run of ``nnctl sweep-hidden``.  It never prints: progress reaches the caller through ``on_epoch``.
 
 Randomness: the train/validation split comes from ``data.split_seed`` (the
 config's seed when unset); the initial weights and the shuffling come from two
@@ -26,7 +25,7 @@ from nnctl.checkpoint import BEST, LAST, save_checkpoint
 from nnctl.files import atomic_write, ensure_directory
 from nnctl.config import Config, config_to_dict, dump_config, task_of_loss
 from nnctl.core.losses import LOSSES
-from nnctl.core.model import Layer, init_network, parameter_count
+from nnctl.core.model import Layer, init_network, layer_sizes, parameter_count
 from nnctl.core.training import EpochRecord, History, Settings, fit
 from nnctl.data import Dataset, Scaler, load_dataset, split_indices
 from nnctl.errors import ConfigError, DataError, TrainingError
@@ -65,10 +64,9 @@ class PreparedData:
     scaler: Scaler
 
     @property
-    def n_outputs(self) -> int:
+    def n_classes_or_targets(self) -> int:
         d = self.dataset
-        count = len(d.classes) if d.classes is not None else len(d.target_names)
-        return count
+        return len(d.classes) if d.classes is not None else len(d.target_names)
 
 
 @dataclass
@@ -83,8 +81,7 @@ class RunResult:
 
 def generators(config: Config) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
     """(split, init, shuffle) generators: the first from the split seed, the others from the seed."""
-    split_seed = config.seed if config.data.split_seed is None else config.data.split_seed
-    split = np.random.SeedSequence(split_seed).spawn(3)[0]
+    split = np.random.SeedSequence(config.split_seed).spawn(3)[0]
     init, shuffle = np.random.SeedSequence(config.seed).spawn(3)[1:]
     return np.random.default_rng(split), np.random.default_rng(init), np.random.default_rng(shuffle)
 
@@ -138,7 +135,7 @@ def _check_loss_fits(config: Config, dataset: Dataset) -> None:
 def build_network(config: Config, data: PreparedData, init_rng: np.random.Generator) -> list[Layer]:
     """Random layers sized from the data: inputs = features, outputs from the loss."""
     loss = LOSSES[config.loss]
-    sizes = [data.X_train.shape[1], *config.model.hidden, loss.n_outputs(data.n_outputs)]
+    sizes = [data.X_train.shape[1], *config.model.hidden, loss.n_outputs(data.n_classes_or_targets)]
     return init_network(
         sizes, config.model.hidden_activations, loss.output_activation, init_rng,
         config.model.init, np.dtype(config.model.dtype),
@@ -153,8 +150,8 @@ def settings_of(config: Config) -> Settings:
     )
 
 
-def checkpoint_meta(config: Config, data: PreparedData, record: EpochRecord) -> dict[str, Any]:
-    """Everything needed to rebuild the model and say where it came from."""
+def checkpoint_meta(config: Config, data: PreparedData) -> dict[str, Any]:
+    """Everything needed to rebuild the model and say where it came from, but the epoch."""
     d = data.dataset
     return {
         "config": config_to_dict(config),
@@ -163,8 +160,6 @@ def checkpoint_meta(config: Config, data: PreparedData, record: EpochRecord) -> 
         "feature_names": list(d.feature_names),
         "target_names": list(d.target_names),
         "classes": list(d.classes) if d.classes is not None else None,
-        "epoch": record.epoch,
-        "metrics": record_metrics(record),
         "seed": config.seed,
     }
 
@@ -197,19 +192,20 @@ def train(
     if on_start is not None:
         on_start(layers, data)
     out = ensure_directory(config.output)
-    for stale in (out / BEST, out / LAST):  # a new run replaces the checkpoints of an earlier one
-        stale.unlink(missing_ok=True)
+    static_meta = checkpoint_meta(config, data)
     best = _Snapshot(layers)  # the epoch with the lowest monitored loss
     last = _Snapshot(layers)  # the last epoch whose loss and weights were finite
     saved_at = time.monotonic()
 
     def save() -> None:
+        # The first save replaces both checkpoints of an earlier run in this directory
+        # (best.save and last.save each write atomically).
         best.save(out / BEST, data.scaler)
         last.save(out / LAST, data.scaler)
 
     def after_epoch(record: EpochRecord, current: list[Layer], improved: bool) -> None:
         nonlocal saved_at
-        meta = checkpoint_meta(config, data, record)
+        meta = {**static_meta, "epoch": record.epoch, "metrics": record_metrics(record)}
         last.take(current, meta)
         if improved:
             best.take(current, meta)
@@ -223,17 +219,22 @@ def train(
 
     validation = (data.X_val, data.y_val) if data.X_val is not None else None
     history = fit(layers, data.X_train, data.y_train, settings_of(config), shuffle_rng, validation, after_epoch)
-    if history.records:
-        save()
+    if not history.records:  # diverged in the first epoch: leave an earlier run's files as they were
+        raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; no epoch finished with finite values, "
+                            f"so nothing was written to {out}")
+    save()
     files = write_run_files(config, history, layers, out, time.perf_counter() - started)
     if history.diverged:
-        remedy = f"lower optimizer.learning_rate (now {config.optimizer.learning_rate:g})"
-        if not config.data.standardize:
-            remedy += " or set data.standardize: true"
-        kept = (f"the checkpoints in {out} hold epoch {history.records[-1].epoch}, the last finite one"
-                if history.records else "no epoch finished with finite values, so no checkpoint was written")
-        raise TrainingError(f"{history.stop_reason}: {remedy}; {kept}")
+        raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; the checkpoints in {out} hold "
+                            f"epoch {history.records[-1].epoch}, the last finite one")
     return RunResult(config, best.layers, history, data, files, time.perf_counter() - started)
+
+
+def _remedy(config: Config) -> str:
+    remedy = f"lower optimizer.learning_rate (now {config.optimizer.learning_rate:g})"
+    if not config.data.standardize:
+        remedy += " or set data.standardize: true"
+    return remedy
 
 
 def write_run_files(config: Config, history: History, layers: list[Layer], out: Path, seconds: float) -> dict[str, Path]:
@@ -244,7 +245,7 @@ def write_run_files(config: Config, history: History, layers: list[Layer], out: 
     atomic_write(files["history"], lambda s: s.write(history_csv(history).encode()))
     summary = {
         "nnctl_version": __version__,
-        "layer_sizes": [layers[0].W.shape[0], *(layer.W.shape[1] for layer in layers)],
+        "layer_sizes": layer_sizes(layers),
         "parameters": parameter_count(layers),
         "epochs_run": len(history.records),
         "best_epoch": history.best_epoch,

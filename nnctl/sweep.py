@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
-import shutil
+import os
 import statistics
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -26,8 +27,10 @@ from nnctl import run
 from nnctl.checkpoint import BEST
 from nnctl.files import atomic_write, ensure_directory
 from nnctl.config import MAX_HIDDEN_UNITS, Config, dump_config, task_of_loss
+from nnctl.core.losses import LOSSES
+from nnctl.core.model import count_parameters, parameter_count
 from nnctl.data import write_csv
-from nnctl.errors import ConfigError, NnctlError, TrainingError
+from nnctl.errors import ConfigError, TrainingError
 
 DEFAULT_SIZES: tuple[tuple[int, ...], ...] = ((), (1,), (2,), (3,), (4,), (8,), (16,), (32,))
 FAR_BELOW = 0.1  # a perceptron this far below the best (accuracy or R^2) is called out
@@ -70,11 +73,10 @@ def run_config(config: Config, hidden: tuple[int, ...], seed: int, directory: Pa
             raise ConfigError("model.activation: sweep-hidden changes the number of hidden layers, so it needs "
                               f"one activation for all of them, got {list(activation)}")
         activation = activation[0] if activation else "sigmoid"
-    split_seed = config.seed if config.data.split_seed is None else config.data.split_seed
     return replace(
         config,
         model=replace(config.model, hidden=hidden, activation=activation),
-        data=replace(config.data, split_seed=split_seed),
+        data=replace(config.data, split_seed=config.split_seed),
         seed=seed,
         output=directory / "runs" / f"h{label(hidden)}-s{seed}",
     )
@@ -103,8 +105,6 @@ def train_one(config: Config) -> RunOutcome:
 
     A run that diverges is recorded as such, so one unlucky candidate does not
     end the sweep."""
-    from nnctl.core.model import parameter_count
-
     try:
         result = run.train(config)
     except TrainingError:
@@ -145,6 +145,7 @@ class CandidateSummary:
 @dataclass
 class SweepResult:
     task: str
+    has_validation: bool  # False with data.validation: 0; the "val" figures are then training figures
     runs: list[RunOutcome]
     candidates: list[CandidateSummary]
     best: str  # the candidate with the best mean score
@@ -154,23 +155,26 @@ class SweepResult:
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), statistics.pstdev(values) if len(values) > 1 else 0.0
+    """Mean and sample standard deviation (0 for a single value)."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def summarise(runs: list[RunOutcome], order: list[str]) -> list[CandidateSummary]:
-    """One summary per candidate, in the order of --sizes."""
+def summarise(runs: list[RunOutcome], parameters: dict[str, int]) -> list[CandidateSummary]:
+    """One summary per candidate, in the order of ``parameters`` (that of --sizes).
+
+    Means and sample standard deviations (n - 1) are over the runs that did not diverge."""
     out = []
-    for name in order:
+    for name, count in parameters.items():
         every = [r for r in runs if r.candidate == name]
         mine = sorted((r for r in every if not r.diverged), key=lambda r: r.seed)
         if not mine:
             nan = (float("nan"), float("nan"))
-            out.append(CandidateSummary(name, 0, 0, nan, nan, nan, nan if every[0].val_mse is not None else None,
+            out.append(CandidateSummary(name, count, 0, nan, nan, nan, nan if every[0].val_mse is not None else None,
                                         0.0, 0.0, diverged=len(every)))
             continue
         mse = [r.val_mse for r in mine if r.val_mse is not None]
         out.append(CandidateSummary(
-            candidate=name, parameters=mine[0].parameters, runs=len(mine), diverged=len(every) - len(mine),
+            candidate=name, parameters=count, runs=len(mine), diverged=len(every) - len(mine),
             train_loss=_mean_std([r.train_loss for r in mine]), val_loss=_mean_std([r.val_loss for r in mine]),
             val_metric=_mean_std([r.val_metric for r in mine]), val_mse=_mean_std(mse) if mse else None,
             epochs=statistics.fmean(r.epochs for r in mine), seconds=statistics.fmean(r.seconds for r in mine),
@@ -187,10 +191,10 @@ def choose(candidates: list[CandidateSummary], task: str) -> tuple[str, str]:
     else:
         score = lambda c: (-c.val_metric[0], c.val_loss[0])  # noqa: E731
         key, sign = "val_metric", -1.0
-    finite = [c for c in candidates if c.runs]
-    if not finite:
-        raise TrainingError("every run of the sweep diverged: lower optimizer.learning_rate")
-    candidates = finite
+    # A candidate with a diverged run is not one to recommend, whatever its other runs reached.
+    candidates = [c for c in candidates if c.runs and not c.diverged]
+    if not candidates:
+        raise TrainingError("every candidate had a run that diverged: lower optimizer.learning_rate")
     best = min(candidates, key=score)
     limit = sign * getattr(best, key)[0] + best.standard_error(key)
     close = [c for c in candidates if sign * getattr(c, key)[0] <= limit + 1e-12]
@@ -205,10 +209,12 @@ def perceptron_note(candidates: list[CandidateSummary], best: str, task: str) ->
     gap = by_name[best].val_metric[0] - by_name["0"].val_metric[0]
     if gap < FAR_BELOW:
         return None
-    what = "validation accuracy" if task == "classification" else "validation R^2"
+    if task == "classification":
+        what, why = "validation accuracy", "the data is not linearly separable"
+    else:
+        what, why = "validation R^2", "the target is not a linear function of the features"
     return (f"the perceptron (no hidden layer) reaches {by_name['0'].val_metric[0]:.3f} {what} against "
-            f"{by_name[best].val_metric[0]:.3f} for {best}: the data is not linearly separable, "
-            "so a hidden layer is needed")
+            f"{by_name[best].val_metric[0]:.3f} for {best}: {why}, so a hidden layer is needed")
 
 
 def sweep(
@@ -222,45 +228,73 @@ def sweep(
     """Train every candidate with every seed, then compare them and write the results."""
     seed_list = run_seeds(config.seed, seeds)
     configs = [run_config(config, tuple(h), s, directory) for h in sizes for s in seed_list]
-    run.prepare_data(configs[0], run.generators(configs[0])[0])  # bad data fails here, before any run starts
+    data = run.prepare_data(configs[0], run.generators(configs[0])[0])  # bad data fails here, before any run
     ensure_directory(directory)
+    n_outputs = LOSSES[config.loss].n_outputs(data.n_classes_or_targets)
+    parameters = {label(h): count_parameters([data.X_train.shape[1], *h, n_outputs]) for h in sizes}
     runs = []
-    if jobs <= 1:
-        for cfg in configs:
-            runs.append(train_one(cfg))
-            if on_run is not None:
-                on_run(runs[-1])
-    else:
-        # Fresh interpreters, not forks of this one: workers share no state with it.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            for future in as_completed([pool.submit(train_one, cfg) for cfg in configs]):
-                runs.append(future.result())
-                if on_run is not None:
-                    on_run(runs[-1])
-    runs.sort(key=lambda r: ([label(h) for h in sizes].index(r.candidate), seed_list.index(r.seed)))
+    for outcome in _run_all(configs, jobs):
+        runs.append(outcome)
+        if on_run is not None:
+            on_run(outcome)
+    order = list(parameters)
+    runs.sort(key=lambda r: (order.index(r.candidate), seed_list.index(r.seed)))
     task = task_of_loss(config.loss)
-    candidates = summarise(runs, [label(h) for h in sizes])
+    candidates = summarise(runs, parameters)
     best, simplest = choose(candidates, task)
-    note = perceptron_note(candidates, best, task)
-    files = write_results(config, directory, runs, candidates, best, simplest, sizes, task)
-    return SweepResult(task, runs, candidates, best, simplest, note, files)
+    result = SweepResult(task, data.X_val is not None, runs, candidates, best, simplest,
+                         perceptron_note(candidates, best, task), {})
+    result.files = write_results(config, directory, result, sizes)
+    return result
 
 
-def write_results(config, directory, runs, candidates, best, simplest, sizes, task) -> dict[str, Path]:
+def _run_all(configs: list[Config], jobs: int) -> Iterator[RunOutcome]:
+    """Each config's outcome, as the runs finish (in order when jobs is 1)."""
+    if jobs <= 1:
+        yield from map(train_one, configs)
+        return
+    # Fresh interpreters, not forks of this one; each with one BLAS thread, since
+    # the processes already share the cores between them.
+    context = multiprocessing.get_context("spawn")
+    with _environment(BLAS_THREADS), ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [pool.submit(train_one, cfg) for cfg in configs]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+BLAS_THREADS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the processes started inside, then restore them."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def write_results(config: Config, directory: Path, result: SweepResult,
+                  sizes: Sequence[tuple[int, ...]]) -> dict[str, Path]:
     """runs.csv, candidates.csv, results.json, and the best candidate's checkpoint and config."""
     files = {name: directory / name for name in ("runs.csv", "candidates.csv", "results.json", "best.npz", "config.yaml")}
-    run_rows = [asdict(r) for r in runs]
+    run_rows = [asdict(r) for r in result.runs]
     write_csv(files["runs.csv"], list(run_rows[0]), [list(r.values()) for r in run_rows])
-    flat = [_flat(c) for c in candidates]
+    flat = [_flat(c) for c in result.candidates]
     write_csv(files["candidates.csv"], list(flat[0]), [list(c.values()) for c in flat])
-    results = {"task": task, "best": best, "simplest_within_one_se": simplest,
+    summary = {"task": result.task, "best": result.best, "simplest_within_one_se": result.simplest,
                "candidates": flat, "runs": run_rows}
-    atomic_write(files["results.json"], lambda s: s.write((json.dumps(results, indent=2) + "\n").encode()))
-    top = best_run(runs, best, task)
+    atomic_write(files["results.json"], lambda s: s.write((json.dumps(summary, indent=2) + "\n").encode()))
+    top = best_run(result.runs, result.best, result.task)
     source = Path(top.output) / BEST
     atomic_write(files["best.npz"], lambda s: s.write(source.read_bytes()))
-    hidden = next(tuple(h) for h in sizes if label(h) == best)
+    hidden = next(tuple(h) for h in sizes if label(h) == result.best)
     best_config = replace(run_config(config, hidden, top.seed, directory), output=directory / "best-run")
     atomic_write(files["config.yaml"], lambda s: s.write(dump_config(best_config, relative_to=directory).encode()))
     return files

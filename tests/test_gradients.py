@@ -19,16 +19,19 @@ EPS = 1e-5  # central differences: truncation ~EPS^2, round-off ~1e-16 / EPS, bo
 FLOOR = 1e-4
 
 
-def _problem(loss_name: str, rng: np.random.Generator):
-    """A batch and targets for the loss: 3 classes, 2 classes, or 2 regression targets."""
+# (loss, classes or regression targets): hinge twice, as the binary (one unit, t = +-1)
+# and the multi-class loss are different functions.
+CASES = [("mse", 2), ("mae", 2), ("binary_cross_entropy", 2), ("softmax_cross_entropy", 3),
+         ("hinge", 2), ("hinge", 3)]
+
+
+def _problem(loss_name: str, count: int, rng: np.random.Generator):
+    """A batch and targets for the loss: ``count`` classes or regression targets."""
     X = rng.normal(size=(7, 4))
     loss = LOSSES[loss_name]
     if loss.task == "regression":
-        y = rng.normal(size=(7, 2))
-        return X, y, 2
-    n_classes = 2 if loss_name == "binary_cross_entropy" else 3
-    y = np.arange(7) % n_classes
-    return X, y, loss.n_outputs(n_classes)
+        return X, rng.normal(size=(7, count)), count
+    return X, np.arange(7) % count, loss.n_outputs(count)
 
 
 def _objective(layers, loss, X, T, l1, l2) -> float:
@@ -54,16 +57,22 @@ def _far_from_kinks(layers, loss, X, T, activation) -> bool:
     return True
 
 
+def test_every_loss_is_checked():
+    assert {name for name, _ in CASES} == set(LOSSES)
+
+
 @pytest.mark.parametrize(
-    "activation,loss_name,reg",
-    list(itertools.product(sorted(ACTIVATIONS), sorted(LOSSES), sorted(PENALTIES))),
+    "activation,case,reg",
+    list(itertools.product(sorted(ACTIVATIONS), CASES, sorted(PENALTIES))),
+    ids=lambda v: f"{v[0]}-{v[1]}" if isinstance(v, tuple) else v,
 )
-def test_backprop_matches_finite_differences(activation, loss_name, reg):
+def test_backprop_matches_finite_differences(activation, case, reg):
+    loss_name, count = case
     l1, l2 = PENALTIES[reg]
     loss = LOSSES[loss_name]
     for attempt in range(20):  # redraw until no parameter sits on a kink
-        rng = np.random.default_rng([attempt, len(activation), len(loss_name)])
-        X, y, n_out = _problem(loss_name, rng)
+        rng = np.random.default_rng([attempt, len(activation), len(loss_name), count])
+        X, y, n_out = _problem(loss_name, count, rng)
         layers = init_network([4, 5, 3, n_out], [activation, activation], loss.output_activation, rng, "glorot_normal", np.float64)
         for layer in layers:
             layer.b[:] = rng.normal(scale=0.5, size=layer.b.shape)

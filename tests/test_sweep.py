@@ -79,7 +79,7 @@ def test_candidate_means_and_choice(circles_sweep):
     _, _, serial, _ = circles_sweep
     by_name = {c.candidate: c for c in serial.candidates}
     three = [r.val_metric for r in serial.runs if r.candidate == "3"]
-    assert by_name["3"].val_metric == pytest.approx((np.mean(three), np.std(three)))
+    assert by_name["3"].val_metric == pytest.approx((np.mean(three), np.std(three, ddof=1)))
     assert by_name["0"].parameters == 6 and by_name["1"].parameters == 7 and by_name["3"].parameters == 17
     assert serial.best == "3"
     assert "not linearly separable" in serial.perceptron_note

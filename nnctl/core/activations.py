@@ -29,9 +29,10 @@ def sigmoid(Z: Array) -> Array:
     """sigma(z) = 1 / (1 + e^-z), computed without overflow for any finite z.
 
     With e = exp(-|z|) (never overflows): sigma(z) = 1/(1+e) for z >= 0 and
-    e/(1+e) for z < 0.  |z| is clipped where exp would underflow, which changes
-    the result by less than float resolution, so |z| up to 1e4 and beyond
-    raise no floating-point warnings.
+    e/(1+e) for z < 0.  |z| is clipped where exp(-|z|) would underflow (about
+    80 in float32), so |z| up to 1e4 and beyond raise no floating-point
+    warnings; beyond the clip sigma(z) is 1, or a tiny positive number in place
+    of a smaller one, which no loss or gradient here can tell apart.
     """
     limit = _exp_limit(Z.dtype) if np.issubdtype(Z.dtype, np.floating) else 700.0
     e = np.exp(-np.minimum(np.abs(Z), limit))

@@ -132,6 +132,11 @@ def _plus_minus_one(y: Array, n_outputs: int, dtype) -> Array:
     return (2 * y.reshape(-1, 1) - 1).astype(dtype)
 
 
+def _sigmoid_probabilities(Z: Array) -> Array:
+    p = sigmoid(Z)
+    return np.hstack([1.0 - p, p])
+
+
 @dataclass(frozen=True)
 class Loss:
     """A loss, its delta, its output activation and how targets are encoded.
@@ -146,39 +151,37 @@ class Loss:
     value: Callable[[Array, Array], float]
     delta: Callable[[Array, Array], Array]
     encode: Callable[[Array, int, object], Array]
+    one_unit_for_two_classes: bool = False  # binary losses score two classes with one output unit
+    probabilities: Callable[[Array], Array] | None = None  # (n, n_classes) class probabilities, if it gives them
 
     def n_outputs(self, n_classes_or_targets: int) -> int:
-        """Output units: one per class (softmax, multi-class hinge), one for two
-        classes (binary cross-entropy, binary hinge), one per regression target."""
-        if self.name == "binary_cross_entropy" or (self.name == "hinge" and n_classes_or_targets == 2):
+        """Output units: one per class or regression target, or one for two classes."""
+        if self.one_unit_for_two_classes and n_classes_or_targets == 2:
             return 1
         return n_classes_or_targets
 
-    def decide(self, Z: Array) -> Array:
-        """Class indices from logits: argmax, or the sign of the single output."""
+    @staticmethod
+    def decide(Z: Array) -> Array:
+        """Class indices from logits: the sign of a single output unit, else the argmax."""
         if Z.shape[1] == 1:
             return (Z[:, 0] >= 0).astype(np.int64)
         return np.argmax(Z, axis=1)
-
-    def probabilities(self, Z: Array) -> Array:
-        """Class probabilities (n_samples, n_classes) for the probabilistic losses."""
-        if self.name == "softmax_cross_entropy":
-            return softmax(Z)
-        if self.name == "binary_cross_entropy":
-            p = sigmoid(Z)
-            return np.hstack([1.0 - p, p])
-        raise ValueError(f"loss {self.name} does not give probabilities")
 
 
 LOSSES: dict[str, Loss] = {
     "mse": Loss("mse", "identity", "regression", mse_value, mse_delta, _column),
     "mae": Loss("mae", "identity", "regression", mae_value, mae_delta, _column),
     "binary_cross_entropy": Loss(
-        "binary_cross_entropy", "sigmoid", "classification", bce_value, bce_delta, _column
+        "binary_cross_entropy", "sigmoid", "classification", bce_value, bce_delta, _column,
+        one_unit_for_two_classes=True, probabilities=_sigmoid_probabilities,
     ),
     "softmax_cross_entropy": Loss(
-        "softmax_cross_entropy", "softmax", "classification", softmax_ce_value, softmax_ce_delta, _one_hot
+        "softmax_cross_entropy", "softmax", "classification", softmax_ce_value, softmax_ce_delta, _one_hot,
+        probabilities=softmax,
     ),
-    "hinge": Loss("hinge", "identity", "classification", hinge_value, hinge_delta, _plus_minus_one),
+    "hinge": Loss(
+        "hinge", "identity", "classification", hinge_value, hinge_delta, _plus_minus_one,
+        one_unit_for_two_classes=True,
+    ),
 }
 """Losses by config name."""

@@ -29,9 +29,19 @@ def confusion_matrix(y_true: Array, y_pred: Array, n_classes: int) -> Array:
     return C
 
 
+def _columns(y_true: Array, y_pred: Array) -> tuple[Array, Array]:
+    """Both as float64 (n_samples, n_targets), so (n,) and (n, 1) never broadcast to (n, n)."""
+    y_true = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
+    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"targets {y_true.shape} and predictions {y_pred.shape} differ in shape")
+    return y_true, y_pred
+
+
 def mean_squared_error(y_true: Array, y_pred: Array) -> float:
     """1/(n k) sum (y - y_hat)^2."""
-    return float(np.mean(np.square(y_true - y_pred, dtype=np.float64)))
+    y_true, y_pred = _columns(y_true, y_pred)
+    return float(np.mean(np.square(y_true - y_pred)))
 
 
 def root_mean_squared_error(y_true: Array, y_pred: Array) -> float:
@@ -41,7 +51,8 @@ def root_mean_squared_error(y_true: Array, y_pred: Array) -> float:
 
 def mean_absolute_error(y_true: Array, y_pred: Array) -> float:
     """1/(n k) sum |y - y_hat|."""
-    return float(np.mean(np.abs(y_true - y_pred), dtype=np.float64))
+    y_true, y_pred = _columns(y_true, y_pred)
+    return float(np.mean(np.abs(y_true - y_pred)))
 
 
 def r2_score(y_true: Array, y_pred: Array) -> float:
@@ -50,8 +61,7 @@ def r2_score(y_true: Array, y_pred: Array) -> float:
     A target that is constant in y_true scores 1 when predicted exactly and 0
     otherwise (as scikit-learn does).
     """
-    y_true = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
-    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
+    y_true, y_pred = _columns(y_true, y_pred)
     ss_res = np.sum((y_true - y_pred) ** 2, axis=0)
     ss_tot = np.sum((y_true - y_true.mean(axis=0)) ** 2, axis=0)
     constant = ss_tot == 0

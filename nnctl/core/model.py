@@ -106,7 +106,12 @@ def layer_sizes(layers: Sequence[Layer]) -> list[int]:
 
 def parameter_count(layers: Sequence[Layer]) -> int:
     """Sum over layers of (inputs + 1 bias unit) x outputs."""
-    return sum((layer.W.shape[0] + 1) * layer.W.shape[1] for layer in layers)
+    return count_parameters(layer_sizes(layers))
+
+
+def count_parameters(sizes: Sequence[int]) -> int:
+    """Parameters of a network with ``sizes = [n_inputs, *hidden, n_outputs]``."""
+    return sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
 
 
 # --- forward and backward -------------------------------------------------------
