@@ -89,6 +89,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
 
 def _reason(error: Exception) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if "pickle" in text:  # NumPy's advice would be to load it unsafely; nnctl never does
+        return "it holds pickled Python objects, which nnctl never loads"
     return text[:200]
 
 
@@ -102,8 +104,10 @@ def _read_meta(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: damaged metadata (not a JSON object)")
     version = meta.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool):
+    if version is None:
         raise CheckpointError(f"{path}: metadata has no format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(f"{path}: metadata format_version must be a whole number, got {version!r}")
     if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: checkpoint format {version} is newer than this nnctl reads ({FORMAT_VERSION}); upgrade nnctl"
@@ -130,7 +134,8 @@ def _check_names(path: Path, meta: dict[str, Any]) -> None:
     def names(key: str, count: int | None = None, kinds=(str,)) -> list:
         value = meta.get(key)
         if not (isinstance(value, list) and value and all(type(v) in kinds for v in value)):
-            raise CheckpointError(f"{path}: metadata {key} is not a non-empty list")
+            kinds_text = "names" if kinds == (str,) else "labels"
+            raise CheckpointError(f"{path}: metadata {key} is not a non-empty list of {kinds_text}")
         if count is not None and len(value) != count:
             raise CheckpointError(f"{path}: metadata has {len(value)} {key}, but the network implies {count}")
         return value
@@ -184,7 +189,7 @@ def _array(path: Path, arrays: dict[str, np.ndarray], name: str, shape: tuple[in
 
 def _read_scaler(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Scaler:
     n_features = meta["layer_sizes"][0]
-    return Scaler(
-        mean=_array(path, arrays, "scaler_mean", (n_features,)),
-        scale=_array(path, arrays, "scaler_scale", (n_features,)),
-    )
+    scale = _array(path, arrays, "scaler_scale", (n_features,))
+    if (scale <= 0).any():
+        raise CheckpointError(f"{path}: array scaler_scale holds values <= 0; a scale divides the features")
+    return Scaler(mean=_array(path, arrays, "scaler_mean", (n_features,)), scale=scale)

@@ -148,7 +148,7 @@ def sweep_hidden(
     if result.perceptron_note:
         console.print(report.note_text(result.perceptron_note), soft_wrap=True)
     for name, path in result.files.items():
-        console.print(f"{name}: {path}", markup=False, soft_wrap=True)
+        console.print(f"{name}: {report.display_path(path)}", markup=False, soft_wrap=True)
     if show_boundary or png:
         _sweep_boundaries(console, result, show_boundary, png)
 

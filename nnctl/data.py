@@ -242,17 +242,29 @@ def _check_task(task: str) -> None:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
 
 
+OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "bars"}
+
+
 def _require_columns(table: Table, names: tuple[str, ...]) -> None:
     for name in names:
         if name not in table.columns:
-            message = (
-                f"{table.path}: column '{name}' not found; "
-                f"columns are: {', '.join(table.columns)}"
-            )
+            message = f"{table.path}: column '{name}' not found"
+            delimiter = _other_delimiter(table)
+            if delimiter:
+                raise DataError(f"{message}; the header seems to separate its names with {delimiter}, "
+                                "but nnctl reads comma-separated files: save the file with commas")
+            message += f"; columns are: {', '.join(table.columns)}"
             close = difflib.get_close_matches(name, table.columns, n=1)
             if close:
                 message += f"; did you mean '{close[0]}'?"
             raise DataError(message)
+
+
+def _other_delimiter(table: Table) -> str | None:
+    """The name of another delimiter when the whole header came out as one column holding it."""
+    if len(table.columns) != 1:
+        return None
+    return next((word for char, word in OTHER_DELIMITERS.items() if char in table.columns[0]), None)
 
 
 def _numbers(table: Table, names: tuple[str, ...]) -> np.ndarray:

@@ -26,6 +26,15 @@ from nnctl.sweep import RunOutcome, SweepResult
 MAX_TABLE_ROWS = 20
 
 
+def display_path(path: Path | str) -> str:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def auto_every(epochs: int) -> int:
     """Log every Nth epoch so that a run shows about MAX_TABLE_ROWS rows."""
     return max(1, math.ceil(epochs / MAX_TABLE_ROWS))
@@ -128,11 +137,12 @@ def summary(arch: str, best: dict[str, float], best_epoch: int, stop_reason: str
     table.add_column()
     table.add_row("network", arch)
     table.add_row("stopped", stop_reason)
-    table.add_row("best epoch", f"{best_epoch} (lowest validation loss; the figures below)")
+    table.add_row("best epoch", f"{best_epoch} (lowest {'validation' if 'val_loss' in best else 'training'} loss; "
+                                "the figures below)")
     for name, value in best.items():
         table.add_row(name.replace("_", " "), f"{value:.4f}")
     for name, path in files.items():
-        table.add_row(f"{name} file", str(path))
+        table.add_row(f"{name} file", display_path(path))
     return table
 
 

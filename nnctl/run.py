@@ -14,9 +14,10 @@ import csv
 import io
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -90,17 +91,19 @@ def prepare_data(config: Config, split_rng: np.random.Generator) -> PreparedData
     """Load the CSV, check the loss fits the target, split and standardise."""
     task = task_of_loss(config.loss)
     d = config.data
-    dataset = load_dataset(d.train, d.target, d.features, task, loss_name=config.loss)
+    with _named_by(config, "data.train"):
+        dataset = load_dataset(d.train, d.target, d.features, task, loss_name=config.loss)
     _check_loss_fits(config, dataset)
     if isinstance(d.validation, Path):
-        X_val, y_val, _ = _load_validation_file(config, dataset)
+        with _named_by(config, "data.validation"):
+            X_val, y_val, _ = _load_validation_file(config, dataset)
         X_train, y_train = dataset.X, dataset.y
     else:
         stratify = task == "classification"
         try:
             train_rows, val_rows = split_indices(dataset.y, d.validation, split_rng, stratify)
         except DataError as error:
-            raise DataError(f"{d.train}: {error}") from None
+            raise DataError(f"{d.train}: {error} (data.validation{_in_file(config)})") from None
         X_train, y_train = dataset.X[train_rows], dataset.y[train_rows]
         X_val, y_val = (dataset.X[val_rows], dataset.y[val_rows]) if len(val_rows) else (None, None)
     scaler = Scaler.fit(X_train) if d.standardize else Scaler.identity(X_train.shape[1])
@@ -112,6 +115,19 @@ def prepare_data(config: Config, split_rng: np.random.Generator) -> PreparedData
         y_val=y_val,
         scaler=scaler,
     )
+
+
+def _in_file(config: Config) -> str:
+    return f" in {config.source}" if config.source else ""
+
+
+@contextmanager
+def _named_by(config: Config, key: str) -> Iterator[None]:
+    """Add the config key (and file) that named a data file to any error about it."""
+    try:
+        yield
+    except DataError as error:
+        raise DataError(f"{error} ({key}{_in_file(config)})") from None
 
 
 def _load_validation_file(config: Config, dataset: Dataset):

@@ -72,6 +72,7 @@ def test_no_or_one_hidden_unit_draws_a_straight_line_and_three_enclose_the_inner
     _, _, grids = circles_sweep
     inner = grids["0"].classes.index(1)  # label 1 is the inner circle in datasets/circles.csv
     for name in ("0", "1"):
+        assert set(np.unique(grids[name].regions)) == {0, 1}, name  # a boundary crosses the picture
         assert is_straight(grids[name].regions), name
         assert not encloses(grids[name].regions, inner)
     for name in ("3", "8"):

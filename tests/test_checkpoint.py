@@ -291,7 +291,8 @@ def _pickled_checkpoint(saved: Path, path: Path, marker: Path) -> Path:
 def test_pickled_object_array_is_refused_without_unpickling(saved, tmp_path):
     marker = tmp_path / "pwned"
     path = _pickled_checkpoint(saved, tmp_path / "evil.npz", marker)
-    _refused(path, "not a readable nnctl checkpoint")
+    message = _refused(path, "not a readable nnctl checkpoint", "pickled Python objects, which nnctl never loads")
+    assert "allow_pickle" not in message and "unsafely" not in message
     assert not marker.exists()
 
 
@@ -306,6 +307,13 @@ def test_pickled_payload_really_would_run(saved, tmp_path):
 
 
 # --------------------------------------------------------------------------- refusals: the content
+
+
+def test_zero_scale_is_refused(saved, tmp_path):
+    def zero(arrays, meta):
+        arrays["scaler_scale"] = np.zeros_like(arrays["scaler_scale"])
+
+    _refused(_rewrite(saved, tmp_path / "x.npz", zero), "scaler_scale holds values <= 0")
 
 
 def test_missing_meta_is_refused(saved, tmp_path):

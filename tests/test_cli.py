@@ -179,7 +179,7 @@ def test_usage_errors_exit_2(tmp_path):
     assert not (tmp_path / "x.csv").exists()
 
 
-def test_divergence_stops_with_a_remedy_and_keeps_finite_checkpoints(tmp_path):
+def test_divergence_is_one_error_line_with_a_remedy(tmp_path):
     data = _write(tmp_path / "big.csv", "a,b,y\n" + "".join(f"{i * 1000},{-i * 300},{i * 5000}\n" for i in range(40)))
     config = _write(tmp_path / "div.yaml", f"""
 data: {{train: {data}, target: y, standardize: false}}
@@ -190,12 +190,35 @@ output: {tmp_path / 'run'}
 """)
     result = runner.invoke(app, ["train", str(config)])
     assert result.exit_code == 1
-    assert "no longer finite" in result.stderr and "learning_rate" in result.stderr
-    for name in ("best.npz", "last.npz"):
-        path = tmp_path / "run" / name
-        if path.exists():
-            with np.load(path, allow_pickle=False) as archive:
-                assert all(np.isfinite(archive[k]).all() for k in archive.files if k != "meta")
+    assert result.stderr.startswith("error: the loss is no longer finite at epoch ")
+    assert "lower optimizer.learning_rate (now 1) or set data.standardize: true" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_unwritable_output_is_one_error_line(tmp_path):
+    blocker = _write(tmp_path / "file.txt", "x")
+    config = _config(tmp_path, ROOT / "datasets" / "circles.csv", epochs=2)
+    result = runner.invoke(app, ["train", str(config), "--set", f"output={blocker}"])
+    assert result.exit_code == 1 and f"{blocker}: exists and is not a directory" in result.stderr
+    result = runner.invoke(app, ["sweep-hidden", str(config), "--sizes", "0", "--output", str(blocker / "sub")])
+    assert result.exit_code == 1 and "sub: cannot create the directory (Not a directory)" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_sweep_uses_every_core_by_default(tmp_path, monkeypatch):
+    import os
+    from nnctl import sweep
+
+    seen = {}
+
+    def fake_sweep(config, sizes, seeds, jobs, directory, on_run=None):
+        seen["jobs"] = jobs
+        raise sweep.TrainingError("stop here")
+
+    monkeypatch.setattr(sweep, "sweep", fake_sweep)
+    config = _config(tmp_path, ROOT / "datasets" / "circles.csv", epochs=2)
+    result = runner.invoke(app, ["sweep-hidden", str(config)])
+    assert result.exit_code == 1 and seen["jobs"] == (os.cpu_count() or 1)
 
 
 def test_live_display_in_a_terminal_shows_progress_and_table():

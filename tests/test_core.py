@@ -7,8 +7,8 @@ import pytest
 
 from nnctl.core.activations import ACTIVATIONS, sigmoid, softmax
 from nnctl.core.losses import LOSSES, logsumexp
-from nnctl.core.metrics import confusion_matrix, r2_score
-from nnctl.core.model import Layer, forward, init_network, parameter_count
+from nnctl.core.metrics import confusion_matrix, mean_squared_error, r2_score
+from nnctl.core.model import Layer, forward, glorot_uniform, he_uniform, init_network, parameter_count
 from nnctl.core.regularizers import penalty, penalty_gradient
 from nnctl.core.training import Settings, fit, gradients, parameters
 
@@ -149,8 +149,11 @@ def test_network_shape_bias_units_and_initialisation():
     assert [layer.W.shape for layer in layers] == [(3, 5), (5, 4), (4, 2)]
     assert all(layer.W.dtype == np.float32 and not layer.b.any() for layer in layers)
     assert parameter_count(layers) == (3 + 1) * 5 + (5 + 1) * 4 + (4 + 1) * 2
-    assert np.abs(layers[0].W).max() <= np.sqrt(6 / 3)  # He uniform for relu
-    assert np.abs(layers[1].W).max() <= np.sqrt(6 / 9)  # Glorot uniform for tanh
+    rng = np.random.default_rng(0)  # the same draws, by hand: He uniform for relu, Glorot for the rest
+    np.testing.assert_array_equal(layers[0].W, he_uniform(3, 5, rng).astype(np.float32))
+    np.testing.assert_array_equal(layers[1].W, glorot_uniform(5, 4, rng).astype(np.float32))
+    np.testing.assert_array_equal(layers[2].W, glorot_uniform(4, 2, rng).astype(np.float32))
+    assert np.abs(layers[0].W).max() > np.sqrt(6 / 8)  # wider than Glorot's bound would allow
     perceptron = init_network([3, 1], [], "sigmoid", rng)
     assert len(perceptron) == 1 and parameter_count(perceptron) == 4
     again = init_network([3, 5, 4, 2], ["relu", "tanh"], "softmax", np.random.default_rng(0))
@@ -162,6 +165,13 @@ def test_metrics_values():
     np.testing.assert_array_equal(confusion_matrix(y, p, 3), [[1, 0, 0], [0, 0, 1], [0, 0, 2]])
     assert r2_score(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0])) == 1.0
     assert r2_score(np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 2.0])) == 0.0
+    # two targets: R^2 = 1 - 2/8 = 0.75 and 1 - 0/2 = 1 -> mean 0.875; a constant target counts 1 or 0
+    y = np.array([[1.0, 5.0], [3.0, 6.0], [5.0, 7.0]])
+    assert r2_score(y, y + np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 0.0]])) == pytest.approx(0.875)
+    constant = np.array([[2.0], [2.0]])
+    assert r2_score(constant, constant) == 1.0 and r2_score(constant, constant + 1) == 0.0
+    with pytest.raises(ValueError, match="differ in shape"):
+        mean_squared_error(np.zeros(3), np.zeros((3, 2)))
 
 
 def _circles(n, rng):

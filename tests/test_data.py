@@ -495,3 +495,10 @@ def test_write_csv_replaces_an_existing_file(tmp_path):
     write_csv(path, ["a"], [(1,)])
     assert path.read_bytes() == b"a\n1\n"
     assert os.listdir(tmp_path) == ["out.csv"]
+
+
+def test_a_semicolon_separated_file_gets_a_delimiter_hint(tmp_path):
+    path = write(tmp_path, "x1;x2;label\n1;2;a\n3;4;b\n")
+    message = error_of(load_dataset, path, ("label",), None, "classification")
+    assert message == (f"{path}: column 'label' not found; the header seems to separate its names with "
+                       "semicolons, but nnctl reads comma-separated files: save the file with commas")
