@@ -5,9 +5,12 @@ Layout of a checkpoint (every entry a plain numeric or unicode array, so
 
     W0, b0, W1, b1, ...        weights (fan_in, fan_out) and biases per layer
     scaler_mean, scaler_scale  the standardisation statistics of the training rows
+    state_*                    (last.npz only) the optimizer's arrays, e.g. state_velocity_0
     meta                       a 0-d unicode array holding JSON: format version, nnctl
                                version, resolved config, layer sizes and activations,
-                               feature/target names, classes, epoch, metrics, seed
+                               feature/target names, classes, epoch, metrics, seed; in
+                               last.npz also the training state (epoch, step, generator
+                               state, learning rate, ...) and the history, for --resume
 
 Writes are atomic: the archive goes to a hidden temporary file in the same
 directory (whose name does not end in ``.npz``), is flushed and fsynced, then
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ from nnctl.files import atomic_write
 
 FORMAT_VERSION = 1
 BEST, LAST = "best.npz", "last.npz"
+STATE_PREFIX = "state_"
 
 
 @dataclass
@@ -41,10 +45,13 @@ class Checkpoint:
     layers: list[Layer]
     scaler: Scaler
     meta: dict[str, Any]
+    state_arrays: dict[str, np.ndarray] = field(default_factory=dict)  # the optimizer's arrays, for --resume
 
 
-def save_checkpoint(path: str | Path, layers: list[Layer], scaler: Scaler, meta: dict[str, Any]) -> None:
-    """Write the network, scaler and metadata to ``path`` atomically."""
+def save_checkpoint(path: str | Path, layers: list[Layer], scaler: Scaler, meta: dict[str, Any],
+                    state_arrays: dict[str, np.ndarray] | None = None) -> None:
+    """Write the network, scaler and metadata (and, for resuming, the arrays of the
+    optimizer's state, named ``state_*``) to ``path`` atomically."""
     path = Path(path)
     meta = {  # what describes the arrays always comes from the arrays themselves
         **meta,
@@ -57,7 +64,11 @@ def save_checkpoint(path: str | Path, layers: list[Layer], scaler: Scaler, meta:
     for index, layer in enumerate(layers):
         arrays[f"W{index}"], arrays[f"b{index}"] = layer.W, layer.b
     arrays["scaler_mean"], arrays["scaler_scale"] = scaler.mean, scaler.scale
-    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
+    for name, array in (state_arrays or {}).items():
+        if not name.startswith(STATE_PREFIX):
+            raise ValueError(f"state array names start with {STATE_PREFIX!r}: {name}")
+        arrays[name] = array
+    arrays["meta"] = np.array(json.dumps(meta))  # insertion order: history rows keep their column order
     atomic_write(path, lambda stream: np.savez(stream, **arrays))
 
 
@@ -84,7 +95,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if loose:  # zip members not named *.npy come back as raw bytes
         raise CheckpointError(f"{path}: not an nnctl checkpoint (entries that are not arrays: {', '.join(loose)})")
     meta = _read_meta(path, arrays)
-    return Checkpoint(_read_layers(path, arrays, meta), _read_scaler(path, arrays, meta), meta)
+    state = {name: arrays.pop(name) for name in sorted(arrays) if name.startswith(STATE_PREFIX)}
+    for name, array in state.items():
+        if array.dtype.kind != "f" or not np.isfinite(array).all():
+            raise CheckpointError(f"{path}: array {name} is not finite floats")
+    return Checkpoint(_read_layers(path, arrays, meta), _read_scaler(path, arrays, meta), meta, state)
 
 
 def _reason(error: Exception) -> str:

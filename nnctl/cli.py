@@ -8,7 +8,9 @@ exit with 2 (Click's rule); anything else is a bug and shows its traceback.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
 
@@ -24,6 +26,7 @@ from nnctl.errors import NnctlError
 from nnctl import boundary as boundaries
 from nnctl import plot, report, run, sweep
 from nnctl.checkpoint import load_checkpoint
+from nnctl.resume import load_resumable
 from nnctl.predict import predict_file
 
 
@@ -67,32 +70,80 @@ SET_OPTION = typer.Option(
 )
 
 
+class CtrlC:
+    """While training: the first Ctrl-C asks to stop after the current step (a checkpoint is
+    written and the run can be resumed); a second one stops at once.  Files are written
+    atomically, so even then none is left damaged."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __enter__(self) -> "CtrlC":
+        self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        signal.signal(signal.SIGINT, self.previous)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        err_console().print(report.note_text("stopping after this step to write a checkpoint; "
+                                             "press Ctrl-C again to quit at once"), soft_wrap=True)
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
 @app.command()
 def train(
     config: Path = typer.Argument(..., help="The YAML config file."),
     set_: Optional[List[str]] = SET_OPTION,
     every: Optional[int] = typer.Option(None, min=1, help="Show every Nth epoch in the table (default: about 20 rows)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", metavar="RUN_DIR",
+                                          help="Go on from the last checkpoint of this run directory."),
+    force: bool = typer.Option(False, "--force", help="With --resume: go on even if the data or model section changed."),
+    health: bool = typer.Option(False, "--health", help="Show gradient and weight norms, saturated or dead units "
+                                "and weight sparsity per layer (always in history.csv)."),
 ) -> None:
     """Train the network a config describes and write checkpoints to its run directory."""
     cfg = load_config(config, set_ or ())
+    start = None
+    if resume is not None:
+        start = load_resumable(resume, cfg, force)
+        cfg = replace(cfg, output=(resume if resume.is_dir() else resume.parent).resolve())
+        done = start.meta.get("training_state", {}).get("epoch", 0)
+        if done >= cfg.optimizer.epochs and not start.meta["training_state"].get("step"):
+            raise NnctlError(f"--resume {resume}: that run already did {done} epochs and optimizer.epochs is "
+                             f"{cfg.optimizer.epochs}; raise it (--set optimizer.epochs={done * 2}) to train on")
     console = out_console()
     task = task_of_loss(cfg.loss)
-    has_validation = cfg.data.validation != 0
-    display = report.TrainingDisplay(console, cfg.optimizer.epochs, task, has_validation, every)
+    display = report.TrainingDisplay(console, cfg.optimizer.epochs, task, cfg.data.validation != 0, every, health)
 
     def on_start(layers, data):
         n_val = 0 if data.X_val is None else len(data.X_val)
-        for line in (f"network: {report.architecture(layers, cfg.model.hidden_activations)}",
-                     f"rows: {len(data.X_train)} training, {n_val} validation"):
+        lines = [f"network: {report.architecture(layers, cfg.model.hidden_activations)}",
+                 f"rows: {len(data.X_train)} training, {n_val} validation"]
+        if start is not None:
+            state = start.meta["training_state"]
+            lines.append(f"resuming {report.display_path(cfg.output)} after epoch {state['epoch']}"
+                         + (f", step {state['step']}" if state["step"] else ""))
+        for line in lines:
             console.print(line, markup=False, soft_wrap=True)
 
-    with display:
-        result = run.train(cfg, on_epoch=display.on_epoch, on_start=on_start)
-    history = result.history
+    with CtrlC() as ctrl_c, display:
+        result = run.train(cfg, on_epoch=display.on_epoch, on_start=on_start, should_stop=ctrl_c, resume_from=start)
     console.print(report.summary(
         report.architecture(result.layers, cfg.model.hidden_activations),
-        run.record_metrics(history.best), history.best_epoch, history.stop_reason, result.files,
+        {k: v for k, v in result.best_row.items() if k.startswith(("train_", "val_"))},
+        result.best_row.get("epoch", 0), result.history.stop_reason, result.files,
     ))
+    console.print(f"stopped: {result.history.stop_reason}", markup=False, soft_wrap=True)
+    if result.history.interrupted:
+        again = f"nnctl train {config}" + "".join(f" --set {s}" for s in set_ or ()) + f" --resume {report.display_path(cfg.output)}"
+        err_console().print(f"to go on: {again}", markup=False, soft_wrap=True)
+        raise typer.Exit(130)
 
 
 @app.command()

@@ -28,6 +28,10 @@ from nnctl.errors import ConfigError
 
 REGRESSION_LOSSES = frozenset({"mse", "mae"})
 DTYPES = ("float32", "float64")
+SCHEDULES = ("constant", "step", "exponential", "plateau")
+_FIGURES = ("loss", "accuracy", "zero_one_loss", "mse", "rmse", "mae", "r2")
+MONITORS = ("auto", *(f"{where}_{what}" for where in ("val", "train") for what in _FIGURES))
+CLASSIFICATION_FIGURES, REGRESSION_FIGURES = ("accuracy", "zero_one_loss"), ("mse", "rmse", "mae", "r2")
 
 
 def _default_output(stem: str = "config") -> Path:
@@ -43,6 +47,8 @@ class DataConfig:
     validation: float | Path = 0.2              # held-out fraction (0 = none), or a validation CSV
     standardize: bool = True                    # scale features to mean 0, std 1 (statistics from train)
     split_seed: int | None = None               # seed of the train/validation split; None: the config's seed
+    class_weight: str | dict | None = None      # None, "balanced", or {class label: weight}: weighs the training loss
+    sample_weight: str | None = None            # a column of per-row weights (not a feature)
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,28 @@ class OptimizerConfig:
     batch_size: int | None = 32                 # samples per update; None = full batch
     epochs: int = 100                           # passes over the training set
     shuffle: bool = True                        # reshuffle the training set every epoch
+    momentum: float = 0.9                       # mu of momentum and nesterov
+    beta1: float = 0.9                          # adam: decay of the mean of the gradients
+    beta2: float = 0.999                        # adam: decay of the mean of their squares
+    epsilon: float = 1e-8                       # adam: keeps the division finite
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    name: str = "constant"                      # constant, step, exponential or plateau
+    factor: float = 0.5                         # multiplies the rate: each step, each epoch, or on a plateau
+    every: int = 10                             # step: epochs between two decays
+    patience: int = 10                          # plateau: epochs without improvement before a decay
+    min_delta: float = 0.0                      # plateau: the least change that counts as an improvement
+    min_learning_rate: float = 0.0              # plateau: the rate never goes below this
+
+
+@dataclass(frozen=True)
+class EarlyStoppingConfig:
+    monitor: str = "auto"                       # the figure that picks the best epoch: val_loss, val_accuracy, ...
+    patience: int | None = None                 # stop after this many epochs without improvement; None: never
+    min_delta: float = 0.0                      # the least change that counts as an improvement
+    target: float | None = None                 # stop as soon as the monitored figure reaches this
 
 
 @dataclass(frozen=True)
@@ -82,6 +110,8 @@ class Config:
     loss: str = "softmax_cross_entropy"         # a key of LOSSES; also fixes the output activation
     regularization: RegularizationConfig = RegularizationConfig()  # weight penalties
     optimizer: OptimizerConfig = OptimizerConfig()  # how weights are updated
+    schedule: ScheduleConfig = ScheduleConfig()  # how the learning rate changes over the epochs
+    early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()  # which epoch is best; when to stop
     seed: int = 0                               # seeds the initial weights and the shuffling
     output: Path = field(default_factory=_default_output)  # run directory, absolute
     source: Path | None = field(default=None, compare=False)  # file it came from; None for dicts
@@ -182,6 +212,16 @@ _ALIASES = {"lr": "learning_rate", "eta": "learning_rate", "n_epochs": "epochs",
 MAX_HIDDEN_UNITS = 65_536  # per layer: a typo like 99999999 must not try to fill the memory
 
 
+def _class_weight(v: Any, _: Path) -> Any:
+    if v is None or v == "balanced":
+        return v
+    if isinstance(v, Mapping) and v and all(
+            isinstance(k, (str, int)) and not isinstance(k, bool) and _finite(w) is not None and _finite(w) > 0
+            for k, w in v.items()):
+        return {k: float(w) for k, w in v.items()}
+    return _INVALID
+
+
 def _layer_sizes(v: Any, _: Path) -> Any:
     if isinstance(v, (list, tuple)) and all(_is_int(n) and 1 <= n <= MAX_HIDDEN_UNITS for n in v):
         return tuple(v)
@@ -210,6 +250,9 @@ _RULES: dict[str, _Rule] = {
                              _fraction_or_path),
     "data.standardize": _FLAG,
     "data.split_seed": _whole("a whole number >= 0 or null (use the config's seed)", 0, null=True),
+    "data.class_weight": _Rule("null, 'balanced', or a mapping of class labels to weights > 0", _class_weight),
+    "data.sample_weight": _Rule("null or a column name", lambda v, _: v if v is None or (isinstance(v, str) and v)
+                                else _INVALID),
     "model.hidden": _Rule(f"a list of whole numbers from 1 to {MAX_HIDDEN_UNITS} ([] = no hidden layer)",
                           _layer_sizes),
     "model.activation": _Rule("one of {names}, or a list of them (one per hidden layer)",
@@ -224,12 +267,27 @@ _RULES: dict[str, _Rule] = {
     "optimizer.batch_size": _whole("a whole number >= 1 or null (full batch)", 1, null=True),
     "optimizer.epochs": _whole("a whole number >= 1", 1),
     "optimizer.shuffle": _FLAG,
+    "optimizer.momentum": _real("a number >= 0 and < 1", lambda v: 0 <= v < 1),
+    "optimizer.beta1": _real("a number >= 0 and < 1", lambda v: 0 <= v < 1),
+    "optimizer.beta2": _real("a number >= 0 and < 1", lambda v: 0 <= v < 1),
+    "optimizer.epsilon": _real("a number > 0", lambda v: v > 0),
+    "schedule.name": _choice(lambda: SCHEDULES),
+    "schedule.factor": _real("a number > 0 and <= 1", lambda v: 0 < v <= 1),
+    "schedule.every": _whole("a whole number >= 1", 1),
+    "schedule.patience": _whole("a whole number >= 1", 1),
+    "schedule.min_delta": _real("a number >= 0", lambda v: v >= 0),
+    "schedule.min_learning_rate": _real("a number >= 0", lambda v: v >= 0),
+    "early_stopping.monitor": _choice(lambda: MONITORS),
+    "early_stopping.patience": _whole("a whole number >= 1 or null (never stop early)", 1, null=True),
+    "early_stopping.min_delta": _real("a number >= 0", lambda v: v >= 0),
+    "early_stopping.target": _Rule("a number or null", lambda v, _: v if v is None else _finite(v)
+                                   if _finite(v) is not None else _INVALID),
     "seed": _whole("a whole number >= 0", 0),
     "output": _Rule("a path to a directory", _path),
 }
-_SECTIONS = {"data": DataConfig, "model": ModelConfig,
-             "regularization": RegularizationConfig, "optimizer": OptimizerConfig}
-_TOP_LEVEL = ("data", "model", "loss", "regularization", "optimizer", "seed", "output")
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "regularization": RegularizationConfig,
+             "optimizer": OptimizerConfig, "schedule": ScheduleConfig, "early_stopping": EarlyStoppingConfig}
+_TOP_LEVEL = ("data", "model", "loss", "regularization", "optimizer", "schedule", "early_stopping", "seed", "output")
 
 
 # --- reading YAML ----------------------------------------------------------------
@@ -466,6 +524,23 @@ def _cross_check(checker: _Checker, raw: Mapping, sections: dict, values: dict) 
     shared = [name for name in features if name in target] if isinstance(features, tuple) else []
     if shared:
         checker.problem("data.features", f"must not list a target column, got {shared[0]!r}")
+    weight = data.get("sample_weight")
+    if isinstance(weight, str) and (weight in target or (isinstance(features, tuple) and weight in features)):
+        checker.problem("data.sample_weight", f"must be a column of its own, not a target or feature, got {weight!r}")
+    if not isinstance(loss, str):
+        return
+    regression = loss in REGRESSION_LOSSES
+    if regression and data.get("class_weight") is not None:
+        checker.problem("data.class_weight", f"weighs classes, but loss {loss} is a regression loss")
+    monitor = (sections.get("early_stopping") or {}).get("monitor")
+    if isinstance(monitor, str) and monitor != "auto":
+        where, what = monitor.split("_", 1)
+        wrong = REGRESSION_FIGURES if not regression else CLASSIFICATION_FIGURES
+        if what in wrong:
+            kind = "regression" if regression else "classification"
+            checker.problem("early_stopping.monitor", f"{monitor} does not fit {kind} with loss {loss}")
+        elif where == "val" and data.get("validation", DataConfig.validation) == 0:
+            checker.problem("early_stopping.monitor", f"{monitor} needs validation rows, but data.validation is 0")
 
 
 # --- overrides and public API ----------------------------------------------------

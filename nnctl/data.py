@@ -159,6 +159,7 @@ class Dataset:
     target_names: tuple[str, ...]
     classes: tuple | None  # sorted original labels (ints if all are integers); None for regression
     task: str  # "classification" or "regression"
+    weights: np.ndarray | None = None  # (n_samples,) per-row weights from the sample-weight column
 
 
 def load_dataset(
@@ -168,12 +169,14 @@ def load_dataset(
     task: str,
     loss_name: str = "",
     classes: tuple | None = None,
+    weight_column: str | None = None,
 ) -> Dataset:
     """Load a training (or evaluation) set.
 
-    ``features=None`` takes every column that is not a target, in file order.
-    ``classes`` (from a checkpoint) maps labels onto known classes instead of
-    collecting them from the file.
+    ``features=None`` takes every column that is not a target (nor the weight
+    column), in file order.  ``classes`` (from a checkpoint) maps labels onto
+    known classes instead of collecting them from the file.  ``weight_column``
+    holds per-row weights: finite numbers >= 0.
     """
     _check_task(task)
     table = read_table(path)
@@ -181,8 +184,16 @@ def load_dataset(
     if not target:
         raise DataError(f"{table.path}: no target column given")
     _require_columns(table, target)
+    weights = None
+    if weight_column is not None:
+        _require_columns(table, (weight_column,))
+        weights = _numbers(table, (weight_column,))[:, 0]
+        negative = np.flatnonzero(weights < 0)
+        if len(negative):
+            raise DataError(f"{table.path}: line {table.lines[negative[0]]}, column '{weight_column}': "
+                            f"a weight must be >= 0, got {weights[negative[0]]:g}")
     if features is None:
-        features = tuple(name for name in table.columns if name not in target)
+        features = tuple(name for name in table.columns if name not in target and name != weight_column)
     else:
         features = tuple(features)
         _require_columns(table, features)
@@ -194,9 +205,9 @@ def load_dataset(
 
     X = _numbers(table, features)
     if task == "regression":
-        return Dataset(X, _numbers(table, target), features, target, None, task)
+        return Dataset(X, _numbers(table, target), features, target, None, task, weights)
     y, classes = _labels(table, target, loss_name, classes)
-    return Dataset(X, y, features, target, classes, task)
+    return Dataset(X, y, features, target, classes, task, weights)
 
 
 def load_features(

@@ -48,8 +48,21 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def epoch_row(record: EpochRecord, task: str) -> list[str]:
-    """Epoch, train loss (data + penalty), validation loss, metric(s), seconds."""
+HEALTH_SHORT = {"weight_norm": "|W|", "grad_norm": "|dW|", "saturated": "sat", "dead": "dead", "sparsity": "sparse"}
+
+
+def health_text(health: dict[str, float]) -> str:
+    """'L1 |W| 2.31 |dW| 0.012 sat 0.04 sparse 0.00; L2 ...' from the health figures."""
+    layers: dict[str, list[str]] = {}
+    for key, value in health.items():
+        layer, name = key.split("_", 1)
+        layers.setdefault(layer.replace("layer", "L"), []).append(f"{HEALTH_SHORT[name]} {value:.3g}")
+    return "; ".join(f"{layer} {' '.join(parts)}" for layer, parts in layers.items())
+
+
+def epoch_row(record: EpochRecord, task: str, health: bool = False) -> list[str]:
+    """Epoch, train loss (data + penalty), validation loss, metric(s), learning rate, seconds
+    (and, on request, the health figures)."""
     t, v = record.train, record.validation
     train = f"{t.loss:.4f}" + (f" ({t.data_loss:.4f} + {t.penalty:.4f})" if t.penalty else "")
     source = v if v is not None else t
@@ -57,19 +70,21 @@ def epoch_row(record: EpochRecord, task: str) -> list[str]:
         metrics = [_fmt(source.metrics["accuracy"])]
     else:
         metrics = [_fmt(source.metrics["mae"]), _fmt(source.metrics["r2"])]
-    return [str(record.epoch), train, _fmt(v.data_loss if v else None), *metrics, f"{record.seconds:.3f}"]
+    row = [str(record.epoch), train, _fmt(v.data_loss if v else None), *metrics, f"{record.learning_rate:.4g}",
+           f"{record.seconds:.3f}"]
+    return row + [health_text(record.health)] if health else row
 
 
-def epoch_columns(task: str, has_validation: bool) -> list[str]:
+def epoch_columns(task: str, has_validation: bool, health: bool = False) -> list[str]:
     on = "val" if has_validation else "train"
     metrics = [f"{on} accuracy"] if task == "classification" else [f"{on} MAE", f"{on} R^2"]
-    return ["epoch", "train loss (data + penalty)", "val loss", *metrics, "seconds"]
+    return ["epoch", "train loss (data + penalty)", "val loss", *metrics, "lr", "seconds", *(["health"] if health else [])]
 
 
-def epoch_line(record: EpochRecord, task: str, epochs: int, has_validation: bool) -> str:
+def epoch_line(record: EpochRecord, task: str, epochs: int, has_validation: bool, health: bool = False) -> str:
     """The plain-text form of one epoch, for logs."""
-    names = epoch_columns(task, has_validation)[1:]
-    values = epoch_row(record, task)[1:]
+    names = epoch_columns(task, has_validation, health)[1:]
+    values = epoch_row(record, task, health)[1:]
     width = len(str(epochs))
     return f"epoch {record.epoch:>{width}}/{epochs}  " + "  ".join(f"{n}: {v}" for n, v in zip(names, values))
 
@@ -82,16 +97,17 @@ def progress_status(record: EpochRecord, task: str) -> str:
     text = f"train loss {record.train.loss:.4f}"
     if record.validation:
         text += f"  val loss {record.validation.data_loss:.4f}"
-    return text + f"  {on} {metric[0]} {metric[1]:.4f}"
+    return text + f"  {on} {metric[0]} {metric[1]:.4f}  lr {record.learning_rate:.4g}"
 
 
 class TrainingDisplay:
     """Shows training as it goes: live in a terminal, line by line otherwise."""
 
-    def __init__(self, console: Console, epochs: int, task: str, has_validation: bool, every: int | None = None):
+    def __init__(self, console: Console, epochs: int, task: str, has_validation: bool, every: int | None = None,
+                 health: bool = False):
         self.console, self.epochs, self.task, self.has_validation = console, epochs, task, has_validation
-        self.every = every or auto_every(epochs)
-        self.table = Table(*epoch_columns(task, has_validation), title="epochs", title_justify="left")
+        self.every, self.health = every or auto_every(epochs), health
+        self.table = Table(*epoch_columns(task, has_validation, health), title="epochs", title_justify="left")
         self.progress = Progress(
             TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TimeRemainingColumn(),
             TextColumn("{task.fields[status]}"), console=console, transient=False,
@@ -112,12 +128,12 @@ class TrainingDisplay:
         logged = record.epoch % self.every == 0 or record.epoch in (1, self.epochs)
         if not self.console.is_terminal:
             if logged:
-                self.console.print(epoch_line(record, self.task, self.epochs, self.has_validation),
+                self.console.print(epoch_line(record, self.task, self.epochs, self.has_validation, self.health),
                                    soft_wrap=True, markup=False, highlight=False)
             return
         self.progress.update(self.task_id, completed=record.epoch, status=progress_status(record, self.task))
         if logged:
-            self.table.add_row(*epoch_row(record, self.task))
+            self.table.add_row(*epoch_row(record, self.task, self.health))
 
 
 def architecture(layers: Sequence[Layer], hidden_activations: Sequence[str]) -> str:
@@ -136,7 +152,6 @@ def summary(arch: str, best: dict[str, float], best_epoch: int, stop_reason: str
     table.add_column(style="bold")
     table.add_column()
     table.add_row("network", arch)
-    table.add_row("stopped", stop_reason)
     table.add_row("best epoch", f"{best_epoch} (lowest {'validation' if 'val_loss' in best else 'training'} loss; "
                                 "the figures below)")
     for name, value in best.items():

@@ -22,12 +22,15 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from nnctl import __version__
-from nnctl.checkpoint import BEST, LAST, save_checkpoint
+from nnctl.checkpoint import BEST, LAST, Checkpoint, load_checkpoint, save_checkpoint
 from nnctl.files import atomic_write, ensure_directory
 from nnctl.config import Config, config_to_dict, dump_config, task_of_loss
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import Layer, init_network, layer_sizes, parameter_count
-from nnctl.core.training import EpochRecord, History, Settings, fit
+from nnctl.core.optimizers import Hyper
+from nnctl.core.schedules import Schedule
+from nnctl.core.training import EpochRecord, History, Settings, TrainingState, fit, new_state
+from nnctl.resume import HISTORY_KEY, STATE_KEY, decode_state, encode_state
 from nnctl.data import Dataset, Scaler, load_dataset, split_indices
 from nnctl.errors import ConfigError, DataError, TrainingError
 
@@ -43,14 +46,20 @@ class _Snapshot:
         self.meta: dict[str, Any] | None = None
 
     def take(self, layers: list[Layer], meta: dict[str, Any]) -> None:
+        """Copy the arrays; ``meta["_arrays"]``, if there, holds the optimizer's (already copied)."""
         for kept, layer in zip(self.layers, layers):
             np.copyto(kept.W, layer.W)
             np.copyto(kept.b, layer.b)
         self.meta = meta
 
     def save(self, path: Path, scaler: Scaler) -> None:
-        if self.meta is not None:
-            save_checkpoint(path, self.layers, scaler, self.meta)
+        if self.meta is None:
+            return
+        meta = {k: v for k, v in self.meta.items() if not k.startswith("_")}
+        if "_rows" in self.meta:
+            rows, count = self.meta["_rows"]
+            meta[HISTORY_KEY] = rows[:count]
+        save_checkpoint(path, self.layers, scaler, meta, self.meta.get("_arrays"))
 
 
 @dataclass
@@ -63,6 +72,7 @@ class PreparedData:
     X_val: np.ndarray | None
     y_val: np.ndarray | None
     scaler: Scaler
+    w_train: np.ndarray | None = None  # per-row weights of the training loss (class and sample weights)
 
     @property
     def n_classes_or_targets(self) -> int:
@@ -73,11 +83,13 @@ class PreparedData:
 @dataclass
 class RunResult:
     config: Config
-    layers: list[Layer]  # the best network (lowest validation loss)
-    history: History
+    layers: list[Layer]  # the best network (by the monitored figure): what the run ends with
+    history: History  # this call's epochs (after a resume: the epochs since)
     data: PreparedData
     files: dict[str, Path]
     seconds: float
+    rows: list[dict[str, Any]]  # every epoch of the run, resumed ones included (history.csv)
+    best_row: dict[str, Any]  # the best epoch's row
 
 
 def generators(config: Config) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
@@ -92,12 +104,13 @@ def prepare_data(config: Config, split_rng: np.random.Generator) -> PreparedData
     task = task_of_loss(config.loss)
     d = config.data
     with _named_by(config, "data.train"):
-        dataset = load_dataset(d.train, d.target, d.features, task, loss_name=config.loss)
+        dataset = load_dataset(d.train, d.target, d.features, task, loss_name=config.loss,
+                               weight_column=d.sample_weight)
     _check_loss_fits(config, dataset)
     if isinstance(d.validation, Path):
         with _named_by(config, "data.validation"):
             X_val, y_val, _ = _load_validation_file(config, dataset)
-        X_train, y_train = dataset.X, dataset.y
+        X_train, y_train, w_train = dataset.X, dataset.y, dataset.weights
     else:
         stratify = task == "classification"
         try:
@@ -105,6 +118,7 @@ def prepare_data(config: Config, split_rng: np.random.Generator) -> PreparedData
         except DataError as error:
             raise DataError(f"{d.train}: {error} (data.validation{_in_file(config)})") from None
         X_train, y_train = dataset.X[train_rows], dataset.y[train_rows]
+        w_train = dataset.weights[train_rows] if dataset.weights is not None else None
         X_val, y_val = (dataset.X[val_rows], dataset.y[val_rows]) if len(val_rows) else (None, None)
     scaler = Scaler.fit(X_train) if d.standardize else Scaler.identity(X_train.shape[1])
     return PreparedData(
@@ -114,7 +128,34 @@ def prepare_data(config: Config, split_rng: np.random.Generator) -> PreparedData
         X_val=scaler.transform(X_val) if X_val is not None else None,
         y_val=y_val,
         scaler=scaler,
+        w_train=row_weights(config, dataset, y_train, w_train),
     )
+
+
+def row_weights(config: Config, dataset: Dataset, y_train: np.ndarray, sample: np.ndarray | None) -> np.ndarray | None:
+    """w_i = class_weight[y_i] * sample_weight_i for the training rows (None when all are 1).
+
+    ``balanced``: class_weight[c] = n / (K n_c), so every class weighs as much in
+    total (as scikit-learn defines it).
+    """
+    spec = config.data.class_weight
+    if spec is None:
+        return None if sample is None else sample.astype(np.float64)
+    classes = dataset.classes
+    if spec == "balanced":
+        counts = np.bincount(y_train, minlength=len(classes)).astype(np.float64)
+        per_class = len(y_train) / (len(classes) * np.maximum(counts, 1.0))
+    else:
+        known = {str(c): i for i, c in enumerate(classes)}
+        unknown = [str(label) for label in spec if str(label) not in known]
+        if unknown:
+            raise ConfigError(f"{config.source or 'config'}: data.class_weight: class {unknown[0]!r} is not in "
+                              f"column '{dataset.target_names[0]}'; classes are: {', '.join(map(str, classes))}")
+        per_class = np.ones(len(classes))
+        for label, weight in spec.items():
+            per_class[known[str(label)]] = weight
+    weights = per_class[y_train]
+    return weights if sample is None else weights * sample
 
 
 def _in_file(config: Config) -> str:
@@ -159,10 +200,14 @@ def build_network(config: Config, data: PreparedData, init_rng: np.random.Genera
 
 
 def settings_of(config: Config) -> Settings:
-    o, r = config.optimizer, config.regularization
+    o, r, s, e = config.optimizer, config.regularization, config.schedule, config.early_stopping
     return Settings(
         loss=config.loss, learning_rate=o.learning_rate, epochs=o.epochs, batch_size=o.batch_size,
         shuffle=o.shuffle, l1=r.l1, l2=r.l2, optimizer=o.name,
+        hyper=Hyper(momentum=o.momentum, beta1=o.beta1, beta2=o.beta2, epsilon=o.epsilon),
+        schedule=Schedule(name=s.name, factor=s.factor, every=s.every, patience=s.patience,
+                          min_delta=s.min_delta, min_learning_rate=s.min_learning_rate),
+        monitor=e.monitor, patience=e.patience, min_delta=e.min_delta, target=e.target,
     )
 
 
@@ -198,19 +243,27 @@ def train(
     config: Config,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     on_start: Callable[[list[Layer], PreparedData], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume_from: Checkpoint | None = None,
 ) -> RunResult:
     """Train as the config says, writing best/last checkpoints as it goes, then
-    the resolved config, the history and a summary into ``config.output``."""
+    the resolved config, the history and a summary into ``config.output``.
+
+    ``resume_from`` (a ``last`` checkpoint, see resume.py) goes on from where
+    that run stopped.  ``should_stop()`` is asked after every step (Ctrl-C).
+    """
     started = time.perf_counter()
     split_rng, init_rng, shuffle_rng = generators(config)
     data = prepare_data(config, split_rng)
     layers = build_network(config, data, init_rng)
+    state, rows = None, []
+    out = ensure_directory(config.output)
+    best, last = _Snapshot(layers), _Snapshot(layers)
+    if resume_from is not None:
+        state, rows = _restore(resume_from, layers, best, out)
     if on_start is not None:
         on_start(layers, data)
-    out = ensure_directory(config.output)
     static_meta = checkpoint_meta(config, data)
-    best = _Snapshot(layers)  # the epoch with the lowest monitored loss
-    last = _Snapshot(layers)  # the last epoch whose loss and weights were finite
     saved_at = time.monotonic()
 
     def save() -> None:
@@ -219,10 +272,11 @@ def train(
         best.save(out / BEST, data.scaler)
         last.save(out / LAST, data.scaler)
 
-    def after_epoch(record: EpochRecord, current: list[Layer], improved: bool) -> None:
+    def after_epoch(record: EpochRecord, current: list[Layer], improved: bool, now: TrainingState) -> None:
         nonlocal saved_at
+        rows.append(history_row(record))
         meta = {**static_meta, "epoch": record.epoch, "metrics": record_metrics(record)}
-        last.take(current, meta)
+        last.take(current, _with_state(meta, now, rows))
         if improved:
             best.take(current, meta)
         # Checkpoints reach the disk every SAVE_SECONDS and at the end, not every
@@ -234,16 +288,46 @@ def train(
             on_epoch(record)
 
     validation = (data.X_val, data.y_val) if data.X_val is not None else None
-    history = fit(layers, data.X_train, data.y_train, settings_of(config), shuffle_rng, validation, after_epoch)
-    if not history.records:  # diverged in the first epoch: leave an earlier run's files as they were
+    settings = settings_of(config)
+    state = state or new_state(layers, settings, shuffle_rng)
+    history = fit(layers, data.X_train, data.y_train, settings, shuffle_rng, validation, after_epoch,
+                  data.w_train, state, should_stop)
+    if history.interrupted:  # keep the weights and state of the very step it stopped at
+        epoch_meta = last.meta or {**static_meta, "epoch": state.epoch, "metrics": {}}
+        last.take(layers, _with_state({k: v for k, v in epoch_meta.items()
+                                       if k != STATE_KEY and not k.startswith("_")}, state, rows))
+    if not rows and not history.interrupted:  # diverged in the first epoch: leave an earlier run as it was
         raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; no epoch finished with finite values, "
                             f"so nothing was written to {out}")
     save()
-    files = write_run_files(config, history, layers, out, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    files = write_run_files(config, rows, state.best_epoch, history.stop_reason, layers, out, seconds)
     if history.diverged:
         raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; the checkpoints in {out} hold "
-                            f"epoch {history.records[-1].epoch}, the last finite one")
-    return RunResult(config, best.layers, history, data, files, time.perf_counter() - started)
+                            f"epoch {rows[-1]['epoch']}, the last finite one")
+    best_row = next((row for row in rows if row["epoch"] == state.best_epoch), {})
+    return RunResult(config, best.layers, history, data, files, seconds, rows, best_row)
+
+
+def _with_state(meta: dict[str, Any], state: TrainingState, rows: list[dict]) -> dict[str, Any]:
+    """The metadata of a ``last`` checkpoint: the epoch's, the training state and the
+    history so far (``rows`` is only referenced here; ``_Snapshot.save`` cuts it)."""
+    numbers, arrays = encode_state(state)
+    return {**meta, STATE_KEY: numbers, "_rows": (rows, len(rows)), "_arrays": arrays}
+
+
+def _restore(ckpt: Checkpoint, layers: list[Layer], best: "_Snapshot", out: Path):
+    """Load a checkpoint's weights into ``layers``; return its state and history rows."""
+    if [layer.W.shape for layer in ckpt.layers] != [layer.W.shape for layer in layers]:
+        raise ConfigError(f"--resume: the checkpoint's layers {[list(l.W.shape) for l in ckpt.layers]} do not fit "
+                          f"the config's {[list(l.W.shape) for l in layers]}; even --force cannot resume this")
+    for layer, saved in zip(layers, ckpt.layers):
+        layer.W[...], layer.b[...] = saved.W, saved.b
+    state = decode_state(ckpt, out / LAST)
+    if (out / BEST).is_file():
+        kept = load_checkpoint(out / BEST)
+        best.take(kept.layers, kept.meta)
+    return state, list(ckpt.meta.get(HISTORY_KEY) or [])
 
 
 def _remedy(config: Config) -> str:
@@ -253,33 +337,40 @@ def _remedy(config: Config) -> str:
     return remedy
 
 
-def write_run_files(config: Config, history: History, layers: list[Layer], out: Path, seconds: float) -> dict[str, Path]:
+def history_row(record: EpochRecord) -> dict[str, Any]:
+    """One epoch as a flat row: epoch, learning rate, seconds, every metric, the health figures."""
+    return {"epoch": record.epoch, "learning_rate": record.learning_rate, "seconds": round(record.seconds, 6),
+            **record_metrics(record), **record.health}
+
+
+def write_run_files(config: Config, rows: list[dict], best_epoch: int, stop_reason: str, layers: list[Layer],
+                    out: Path, seconds: float) -> dict[str, Path]:
     """The resolved config, the per-epoch history CSV and the JSON summary."""
     files = {"best": out / BEST, "last": out / LAST, "config": out / CONFIG_FILE,
              "history": out / HISTORY_FILE, "summary": out / SUMMARY_FILE}
     atomic_write(files["config"], lambda s: s.write(dump_config(config, relative_to=out).encode()))
-    atomic_write(files["history"], lambda s: s.write(history_csv(history).encode()))
+    atomic_write(files["history"], lambda s: s.write(history_csv(rows).encode()))
+    metrics = lambda row: {k: v for k, v in row.items() if k.startswith(("train_", "val_"))}  # noqa: E731
+    best = next((row for row in rows if row["epoch"] == best_epoch), {})
     summary = {
         "nnctl_version": __version__,
         "layer_sizes": layer_sizes(layers),
         "parameters": parameter_count(layers),
-        "epochs_run": len(history.records),
-        "best_epoch": history.best_epoch,
-        "stop_reason": history.stop_reason,
-        "best": record_metrics(history.best) if history.records else {},
-        "last": record_metrics(history.records[-1]) if history.records else {},
+        "epochs_run": len(rows),
+        "best_epoch": best_epoch,
+        "stop_reason": stop_reason,
+        "best": metrics(best),
+        "last": metrics(rows[-1]) if rows else {},
         "seconds": round(seconds, 3),
     }
     atomic_write(files["summary"], lambda s: s.write((json.dumps(summary, indent=2) + "\n").encode()))
     return files
 
 
-def history_csv(history: History) -> str:
-    """One row per epoch: epoch, learning rate, seconds, then every metric."""
+def history_csv(rows: list[dict]) -> str:
+    """One row per epoch: epoch, learning rate, seconds, every metric and the health figures."""
     stream = io.StringIO()
-    rows = [{"epoch": r.epoch, "learning_rate": r.learning_rate, "seconds": round(r.seconds, 6),
-             **record_metrics(r)} for r in history.records]
-    columns = list(rows[0]) if rows else ["epoch", "learning_rate", "seconds"]
+    columns = list(dict.fromkeys(key for row in rows for key in row)) or ["epoch", "learning_rate", "seconds"]
     writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()} for row in rows)

@@ -112,7 +112,7 @@ def train_one(config: Config) -> RunOutcome:
         return RunOutcome(candidate=label(config.model.hidden), seed=config.seed, parameters=0, train_loss=nan,
                           val_loss=nan, val_metric=nan, val_mse=nan if task_of_loss(config.loss) == "regression" else None,
                           best_epoch=0, epochs=0, seconds=0.0, output=str(config.output), diverged=True)
-    best = run.record_metrics(result.history.best)
+    best = {k: v for k, v in result.best_row.items() if k.startswith(("train_", "val_"))}
     regression = task_of_loss(config.loss) == "regression"
     metric = "r2" if regression else "accuracy"
     prefix = "val_" if "val_loss" in best else "train_"
@@ -120,7 +120,7 @@ def train_one(config: Config) -> RunOutcome:
         candidate=label(config.model.hidden), seed=config.seed, parameters=parameter_count(result.layers),
         train_loss=best["train_loss"], val_loss=best.get("val_loss", best["train_loss"]),
         val_metric=best[prefix + metric], val_mse=best[prefix + "mse"] if regression else None,
-        best_epoch=result.history.best_epoch, epochs=len(result.history.records),
+        best_epoch=result.best_row["epoch"], epochs=len(result.rows),
         seconds=result.seconds, output=str(config.output),
     )
 

@@ -248,7 +248,7 @@ def test_a_section_that_is_not_a_mapping(tmp_path):
     path = write(tmp_path, MINIMAL + "optimizer: sgd\n")
     assert error_of(load_config, path) == (
         f"{path}: line 4: optimizer: must be a mapping with keys name, learning_rate, batch_size, epochs, "
-        "shuffle, got 'sgd'")
+        "shuffle, momentum, beta1, beta2, epsilon, got 'sgd'")
 
 
 # --- files that are not configs ---------------------------------------------------
@@ -271,7 +271,7 @@ def test_python_tags_are_refused_and_nothing_runs(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("text, message", [
     ("- data\n- model\n", "the top level must be a mapping of sections (data, model, loss, regularization, "
-                          "optimizer, seed, output), got a list"),
+                          "optimizer, schedule, early_stopping, seed, output), got a list"),
     ("", "the file is empty; a config needs at least a data section"),
     ("# only a comment\n", "the file is empty; a config needs at least a data section"),
     ("data:\n  train: [a\n  target: y\n", "line 3, column 9: expected ',' or ']', but got ':' "
@@ -333,12 +333,16 @@ def test_override_value_with_bad_yaml(tmp_path):
 
 def test_config_to_dict_writes_every_key_in_order(tmp_path):
     plain = config_to_dict(load_config(write(tmp_path, MINIMAL)), relative_to=tmp_path)
-    assert list(plain) == ["data", "model", "loss", "regularization", "optimizer", "seed", "output"]
-    assert plain["data"] == {"train": "configs/d.csv", "target": "y", "features": "all",
-                             "validation": 0.2, "standardize": True, "split_seed": None}
+    assert list(plain) == ["data", "model", "loss", "regularization", "optimizer", "schedule", "early_stopping",
+                           "seed", "output"]
+    assert plain["data"] == {"train": "configs/d.csv", "target": "y", "features": "all", "validation": 0.2,
+                             "standardize": True, "split_seed": None, "class_weight": None, "sample_weight": None}
     assert plain["model"] == {"hidden": [8], "activation": "sigmoid", "init": "auto", "dtype": "float32"}
     assert plain["optimizer"] == {"name": "sgd", "learning_rate": 0.1, "batch_size": 32, "epochs": 100,
-                                  "shuffle": True}
+                                  "shuffle": True, "momentum": 0.9, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+    assert plain["schedule"] == {"name": "constant", "factor": 0.5, "every": 10, "patience": 10, "min_delta": 0.0,
+                                 "min_learning_rate": 0.0}
+    assert plain["early_stopping"] == {"monitor": "auto", "patience": None, "min_delta": 0.0, "target": None}
 
 
 MULTI_OUTPUT = MINIMAL.replace("target: y", "target: ['1e3', 'yes', '0.5']\n  validation: v.csv") + \
@@ -375,7 +379,7 @@ def test_config_from_dict_reports_problems_without_lines():
     message = error_of(config_from_dict, {"data": {"train": "d.csv"}, "sed": 1}, source_name="api")
     assert message == "api: 2 problems: sed: unknown key (did you mean 'seed'?); data.target: required key is missing"
     assert error_of(config_from_dict, [1]) == ("<config>: the top level must be a mapping of sections "
-                                               "(data, model, loss, regularization, optimizer, seed, output), got a list")
+                                               "(data, model, loss, regularization, optimizer, schedule, early_stopping, seed, output), got a list")
 
 
 def test_configs_are_frozen(tmp_path):
@@ -383,3 +387,33 @@ def test_configs_are_frozen(tmp_path):
     with pytest.raises(AttributeError):
         config.seed = 1
     assert isinstance(config.data.train, Path) and config.data.train.is_absolute()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("early_stopping: {monitor: val_r2}\n", "early_stopping.monitor: val_r2 does not fit classification"),
+    ("early_stopping: {monitor: val_loss}\ndata:\n  train: d.csv\n  target: y\n  validation: 0\n",
+     "early_stopping.monitor: val_loss needs validation rows, but data.validation is 0"),
+    ("loss: mse\ndata: {train: d.csv, target: y, class_weight: balanced}\n",
+     "data.class_weight: weighs classes, but loss mse is a regression loss"),
+    ("data: {train: d.csv, target: y, class_weight: {a: -1}}\n",
+     "data.class_weight: must be null, 'balanced', or a mapping of class labels to weights > 0, got {a: -1}"),
+    ("data: {train: d.csv, target: y, sample_weight: y}\n",
+     "data.sample_weight: must be a column of its own, not a target or feature, got 'y'"),
+    ("schedule: {name: cosine}\n", "schedule.name: must be one of 'constant', 'step', 'exponential', 'plateau', got 'cosine'"),
+    ("optimizer: {name: adam, beta2: 1.0}\n", "optimizer.beta2: must be a number >= 0 and < 1, got 1.0"),
+])
+def test_training_options_are_checked_against_each_other(tmp_path, text, message):
+    base = "" if text.lstrip().startswith("data") or "\ndata" in text else MINIMAL
+    assert message in error_of(load_config, write(tmp_path, base + text))
+
+
+def test_training_options_load(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL + """optimizer: {name: nesterov, momentum: 0.8}
+schedule: {name: plateau, factor: 0.1, patience: 3}
+early_stopping: {monitor: val_mse, patience: 5, min_delta: 1e-4, target: 0.01}
+loss: mse
+"""))
+    assert config.optimizer.name == "nesterov" and config.optimizer.momentum == 0.8
+    assert config.schedule.name == "plateau" and config.schedule.patience == 3
+    assert config.early_stopping.monitor == "val_mse" and config.early_stopping.min_delta == 1e-4
+    assert config.early_stopping.target == 0.01

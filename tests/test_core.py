@@ -196,6 +196,6 @@ def test_fit_stops_when_the_loss_is_no_longer_finite():
     X, y = rng.normal(size=(50, 3)) * 100, rng.normal(size=(50, 1)) * 100
     layers = init_network([3, 4, 1], ["relu"], "identity", rng, dtype=np.float64)
     seen = []
-    history = fit(layers, X, y, Settings("mse", 10.0, 50, None), rng, on_epoch=lambda r, l, i: seen.append(r.epoch))
+    history = fit(layers, X, y, Settings("mse", 10.0, 50, None), rng, on_epoch=lambda r, l, i, s: seen.append(r.epoch))
     assert history.diverged and "no longer finite" in history.stop_reason
     assert len(seen) < 50 and len(history.records) == len(seen)

@@ -1,5 +1,6 @@
 """A training run end to end: standardisation, dtypes, losses and data layouts the CLI tests do not reach."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +77,7 @@ def test_a_run_that_diverges_later_keeps_its_last_finite_epoch(tmp_path):
     with pytest.raises(TrainingError) as caught:
         run.train(config)
     message = str(caught.value)
-    epoch = int(message.split("at epoch ")[1].split(":")[0])
+    epoch = int(re.search(r"at epoch (\d+), step \d+:", message).group(1))
     assert epoch > 1 and "lower optimizer.learning_rate (now 1.5)" in message
     assert f"hold epoch {epoch - 1}, the last finite one" in message
     last = load_checkpoint(tmp_path / "run" / "last.npz")

@@ -7,8 +7,9 @@ gradient has a simple closed form (for softmax + cross-entropy and sigmoid +
 binary cross-entropy it is ``(y_hat - y) / n``), which is why the output
 activation is not a free choice in a config: it follows from the loss.
 
-Every loss is a mean over the samples of the batch, so its delta carries the
-factor 1/n.  Shapes: ``Z, T: (n_samples, n_outputs)``.
+Every loss is a mean over the samples of the batch (weighted, when class or
+sample weights are given), so its delta carries the factor 1/n.  Shapes:
+``Z, T: (n_samples, n_outputs)``.
 """
 
 from __future__ import annotations
@@ -35,77 +36,80 @@ def logsumexp(Z: Array) -> Array:
     return m + np.log(np.exp(shifted).sum(axis=1))
 
 
+# Each loss is given per sample: l_i(z_i, t_i) and its gradient dl_i/dz_i, for
+# Z, T: (n_samples, n_outputs).  ``Loss.value`` and ``Loss.delta`` below take
+# the (weighted) mean over the batch, in one place for every loss.
+
 # --- mean squared error, identity output -----------------------------------
 
-def mse_value(Z: Array, T: Array) -> float:
-    """L = 1/(n k) sum_ij (z_ij - t_ij)^2  (mean over samples and outputs)."""
-    return float(np.mean(np.square(Z - T, dtype=np.float64)))
+def mse_samples(Z: Array, T: Array) -> Array:
+    """l_i = 1/k sum_j (z_ij - t_ij)^2  (mean over the k outputs)."""
+    return np.mean(np.square(Z - T, dtype=np.float64), axis=1)
 
 
-def mse_delta(Z: Array, T: Array) -> Array:
-    """dL/dZ = 2 (Z - T) / (n k)."""
-    return (2.0 / Z.size) * (Z - T)
+def mse_gradient(Z: Array, T: Array) -> Array:
+    """dl_i/dz_ij = 2 (z_ij - t_ij) / k."""
+    return (2.0 / Z.shape[1]) * (Z - T)
 
 
 # --- mean absolute error, identity output ----------------------------------
 
-def mae_value(Z: Array, T: Array) -> float:
-    """L = 1/(n k) sum_ij |z_ij - t_ij|."""
-    return float(np.mean(np.abs(Z - T), dtype=np.float64))
+def mae_samples(Z: Array, T: Array) -> Array:
+    """l_i = 1/k sum_j |z_ij - t_ij|."""
+    return np.mean(np.abs(Z - T), axis=1, dtype=np.float64)
 
 
-def mae_delta(Z: Array, T: Array) -> Array:
-    """dL/dZ = sign(Z - T) / (n k)  (0 where Z = T)."""
-    return np.sign(Z - T) * (1.0 / Z.size)
+def mae_gradient(Z: Array, T: Array) -> Array:
+    """dl_i/dz_ij = sign(z_ij - t_ij) / k  (0 where z = t)."""
+    return np.sign(Z - T) * (1.0 / Z.shape[1])
 
 
 # --- binary cross-entropy, sigmoid output (one unit, t in {0, 1}) ----------
 
-def bce_value(Z: Array, T: Array) -> float:
-    """L = -1/n sum_i [t log p + (1 - t) log(1 - p)],  p = sigmoid(z).
+def bce_samples(Z: Array, T: Array) -> Array:
+    """l_i = -[t log p + (1 - t) log(1 - p)],  p = sigmoid(z).
 
-    Written in z to stay finite for any logit: L = 1/n sum_i softplus(z) - t z.
+    Written in z to stay finite for any logit: l_i = softplus(z) - t z.
     """
-    return float(np.sum(_softplus(Z) - T * Z, dtype=np.float64) / Z.shape[0])
+    return np.sum(_softplus(Z) - T * Z, axis=1, dtype=np.float64)
 
 
-def bce_delta(Z: Array, T: Array) -> Array:
-    """dL/dZ = (sigmoid(Z) - T) / n."""
-    return (sigmoid(Z) - T) * (1.0 / Z.shape[0])
+def bce_gradient(Z: Array, T: Array) -> Array:
+    """dl_i/dz_i = sigmoid(z_i) - t_i = p - t."""
+    return sigmoid(Z) - T
 
 
 # --- softmax cross-entropy, softmax output (one unit per class, T one-hot) --
 
-def softmax_ce_value(Z: Array, T: Array) -> float:
-    """L = 1/n sum_i -log(e^{z_{i,y_i}} / sum_j e^{z_ij}) = 1/n sum_i logsumexp(z_i) - z_{i,y_i}."""
-    return float(np.sum(logsumexp(Z) - np.sum(T * Z, axis=1), dtype=np.float64) / Z.shape[0])
+def softmax_ce_samples(Z: Array, T: Array) -> Array:
+    """l_i = -log(e^{z_{i,y_i}} / sum_j e^{z_ij}) = logsumexp(z_i) - z_{i,y_i}."""
+    return (logsumexp(Z) - np.sum(T * Z, axis=1)).astype(np.float64)
 
 
-def softmax_ce_delta(Z: Array, T: Array) -> Array:
-    """dL/dZ = (softmax(Z) - T) / n."""
-    return (softmax(Z) - T) * (1.0 / Z.shape[0])
+def softmax_ce_gradient(Z: Array, T: Array) -> Array:
+    """dl_i/dz_i = softmax(z_i) - onehot(y_i)."""
+    return softmax(Z) - T
 
 
 # --- hinge, identity output -------------------------------------------------
 # Two classes: one unit, targets t in {-1, +1}.  More: one unit per class,
 # T one-hot, the multi-class SVM loss sum_{j != y} max(0, z_j - z_y + 1).
 
-def hinge_value(Z: Array, T: Array) -> float:
-    """Binary: L = 1/n sum_i max(0, 1 - t_i z_i).
-    Multi-class: L = 1/n sum_i sum_{j != y_i} max(0, z_ij - z_{i,y_i} + 1)."""
+def hinge_samples(Z: Array, T: Array) -> Array:
+    """Binary: l_i = max(0, 1 - t_i z_i).
+    Multi-class: l_i = sum_{j != y_i} max(0, z_ij - z_{i,y_i} + 1)."""
     if Z.shape[1] == 1:
-        return float(np.sum(np.maximum(0.0, 1.0 - T * Z), dtype=np.float64) / Z.shape[0])
-    return float(np.sum(_multiclass_margins(Z, T), dtype=np.float64) / Z.shape[0])
+        return np.maximum(0.0, 1.0 - T * Z)[:, 0].astype(np.float64)
+    return np.sum(_multiclass_margins(Z, T), axis=1, dtype=np.float64)
 
 
-def hinge_delta(Z: Array, T: Array) -> Array:
-    """Binary: dL/dz_i = -t_i [t_i z_i < 1] / n.
-    Multi-class: dL/dz_ij = [margin_ij > 0] for j != y_i, and minus their count for j = y_i; all / n."""
-    n = Z.shape[0]
+def hinge_gradient(Z: Array, T: Array) -> Array:
+    """Binary: dl_i/dz_i = -t_i [t_i z_i < 1].
+    Multi-class: dl_i/dz_ij = [margin_ij > 0] for j != y_i, and minus their count for j = y_i."""
     if Z.shape[1] == 1:
-        return np.where(T * Z < 1.0, -T, 0.0).astype(Z.dtype) * (1.0 / n)
+        return np.where(T * Z < 1.0, -T, 0.0).astype(Z.dtype)
     active = (_multiclass_margins(Z, T) > 0).astype(Z.dtype)
-    return (active - T * active.sum(axis=1, keepdims=True)) * (1.0 / n)
+    return active - T * active.sum(axis=1, keepdims=True)
 
 
 def _multiclass_margins(Z: Array, T: Array) -> Array:
@@ -148,11 +152,23 @@ class Loss:
     name: str
     output_activation: str
     task: str  # "classification" or "regression"
-    value: Callable[[Array, Array], float]
-    delta: Callable[[Array, Array], Array]
+    samples: Callable[[Array, Array], Array]  # per-sample losses l_i: (n,)
+    gradient: Callable[[Array, Array], Array]  # per-sample gradients dl_i/dz_i: (n, k)
     encode: Callable[[Array, int, object], Array]
     one_unit_for_two_classes: bool = False  # binary losses score two classes with one output unit
     probabilities: Callable[[Array], Array] | None = None  # (n, n_classes) class probabilities, if it gives them
+
+    def value(self, Z: Array, T: Array, weights: Array | None = None) -> float:
+        """L = 1/n sum_i w_i l_i, with w_i = 1 unless row weights are given."""
+        l = self.samples(Z, T)
+        return float(np.mean(l) if weights is None else np.dot(weights, l) / l.shape[0])
+
+    def delta(self, Z: Array, T: Array, weights: Array | None = None) -> Array:
+        """dL/dZ = w_i dl_i/dz_i / n: the output delta that backpropagation starts from."""
+        G = self.gradient(Z, T)
+        if weights is None:
+            return G * (1.0 / Z.shape[0])
+        return G * (weights / Z.shape[0]).astype(Z.dtype)[:, None]
 
     def n_outputs(self, n_classes_or_targets: int) -> int:
         """Output units: one per class or regression target, or one for two classes."""
@@ -169,18 +185,18 @@ class Loss:
 
 
 LOSSES: dict[str, Loss] = {
-    "mse": Loss("mse", "identity", "regression", mse_value, mse_delta, _column),
-    "mae": Loss("mae", "identity", "regression", mae_value, mae_delta, _column),
+    "mse": Loss("mse", "identity", "regression", mse_samples, mse_gradient, _column),
+    "mae": Loss("mae", "identity", "regression", mae_samples, mae_gradient, _column),
     "binary_cross_entropy": Loss(
-        "binary_cross_entropy", "sigmoid", "classification", bce_value, bce_delta, _column,
+        "binary_cross_entropy", "sigmoid", "classification", bce_samples, bce_gradient, _column,
         one_unit_for_two_classes=True, probabilities=_sigmoid_probabilities,
     ),
     "softmax_cross_entropy": Loss(
-        "softmax_cross_entropy", "softmax", "classification", softmax_ce_value, softmax_ce_delta, _one_hot,
+        "softmax_cross_entropy", "softmax", "classification", softmax_ce_samples, softmax_ce_gradient, _one_hot,
         probabilities=softmax,
     ),
     "hinge": Loss(
-        "hinge", "identity", "classification", hinge_value, hinge_delta, _plus_minus_one,
+        "hinge", "identity", "classification", hinge_samples, hinge_gradient, _plus_minus_one,
         one_unit_for_two_classes=True,
     ),
 }

@@ -6,15 +6,20 @@
             forward pass -> logits Z_L
             loss delta dL/dZ_L -> chain rule back through the layers (model.backward)
             add the penalty's gradient to each weight matrix
-            move every parameter against its gradient, scaled by the learning rate
+            move every parameter by the optimizer's rule and the learning rate
         evaluate the loss (data + penalty) and metrics on the training and validation rows
+        keep the best epoch; adjust the learning rate; stop early if asked to
 
-``fit`` never prints and never writes files: it calls ``on_epoch`` (and
-``on_batch``) and the caller decides what to show or save.
+``fit`` never prints and never writes files: it calls ``on_epoch`` and the
+caller decides what to show or save.  Everything needed to stop and go on
+exactly (the optimizer's state, the shuffling generator's state, the epoch and
+step, the schedule and early-stopping bookkeeping) is plain data in a
+``TrainingState``, which ``fit`` takes and keeps up to date.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -22,12 +27,17 @@ from typing import Callable, Sequence
 import numpy as np
 
 from nnctl.core import metrics as metric_fns
+from nnctl.core.health import layer_health
 from nnctl.core.losses import LOSSES, Loss
-from nnctl.core.model import Layer, backward, forward, logits
-from nnctl.core.optimizers import OPTIMIZERS
+from nnctl.core.model import Layer, backward, forward
+from nnctl.core.optimizers import OPTIMIZERS, Hyper
 from nnctl.core.regularizers import penalty, penalty_gradient
+from nnctl.core.schedules import Schedule, improved, initial_state, next_learning_rate
 
 Array = np.ndarray
+
+LOWER_IS_BETTER = {"loss": True, "data_loss": True, "mse": True, "rmse": True, "mae": True,
+                   "zero_one_loss": True, "accuracy": False, "r2": False}
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,12 @@ class Settings:
     l1: float = 0.0
     l2: float = 0.0
     optimizer: str = "sgd"
+    hyper: Hyper = Hyper()
+    schedule: Schedule = Schedule()
+    monitor: str = "auto"  # val_loss, val_accuracy, train_loss, ...; auto: val_loss, or train_loss without validation
+    patience: int | None = None  # stop after this many epochs without improvement (None: never)
+    min_delta: float = 0.0  # the least change of the monitored value that counts as an improvement
+    target: float | None = None  # stop once the monitored value reaches this
 
 
 @dataclass(frozen=True)
@@ -63,46 +79,85 @@ class EpochRecord:
     epoch: int  # 1-based
     train: Evaluation
     validation: Evaluation | None
-    learning_rate: float
+    learning_rate: float  # the rate this epoch ran at
     seconds: float  # wall time of this epoch's updates and evaluation
+    health: dict[str, float] = field(default_factory=dict)  # see core/health.py
+
+
+@dataclass
+class TrainingState:
+    """Where training stands, as plain data, so that it can stop and go on exactly."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # batches of epoch `epoch + 1` already done (non-zero only after an interruption)
+    rng_state: dict | None = None  # the shuffling generator's state when epoch `epoch + 1` began
+    optimizer: dict = field(default_factory=dict)  # the optimizer's arrays and counters
+    learning_rate: float = 0.0  # the rate of epoch `epoch + 1`
+    schedule: dict = field(default_factory=initial_state)
+    best_value: float | None = None  # the best monitored value so far
+    best_epoch: int = 0
+    waited: int = 0  # epochs since the monitored value last improved
 
 
 @dataclass
 class History:
     records: list[EpochRecord] = field(default_factory=list)
-    best_epoch: int = 0  # epoch with the lowest monitored loss (0: none yet)
+    best_epoch: int = 0  # epoch with the best monitored value (0: none yet)
     stop_reason: str = ""
     diverged: bool = False  # stopped because a loss or weight was no longer finite
+    interrupted: bool = False  # stopped by should_stop() in the middle of an epoch
 
     @property
     def best(self) -> EpochRecord:
-        return self.records[self.best_epoch - 1]
+        return next(r for r in self.records if r.epoch == self.best_epoch)
 
 
-def monitored_loss(record: EpochRecord) -> float:
-    """Validation data loss when there are validation rows, else the training objective."""
-    return record.validation.data_loss if record.validation else record.train.loss
+def monitor_name(settings: Settings, has_validation: bool) -> str:
+    """The monitored figure: 'val_loss', 'train_accuracy', ... (never 'auto')."""
+    if settings.monitor == "auto":
+        return "val_loss" if has_validation else "train_loss"
+    return settings.monitor
 
 
-def evaluate(layers: Sequence[Layer], loss: Loss, X: Array, y: Array, l1: float = 0.0, l2: float = 0.0) -> Evaluation:
-    """Data loss, penalty and metrics (accuracy and 0-1 loss, or MSE, RMSE, MAE, R^2)."""
-    Z = logits(layers, X)
+def monitored_value(record: EpochRecord, name: str) -> float:
+    """A figure of an epoch by its name: val_loss is the validation data loss, train_loss the objective."""
+    where, what = name.split("_", 1)
+    evaluation = record.validation if where == "val" else record.train
+    if evaluation is None:
+        raise ValueError(f"{name} needs validation rows")
+    if what == "loss":
+        return evaluation.data_loss if where == "val" else evaluation.loss
+    return evaluation.metrics[what]
+
+
+def lower_is_better(name: str) -> bool:
+    return LOWER_IS_BETTER[name.split("_", 1)[1]]
+
+
+def evaluate(layers: Sequence[Layer], loss: Loss, X: Array, y: Array, l1: float = 0.0, l2: float = 0.0,
+             weights: Array | None = None) -> tuple[Evaluation, list[Array]]:
+    """Data loss (weighted when row weights are given), penalty and metrics (accuracy and
+    0-1 loss, or MSE, RMSE, MAE, R^2); also the activations of the forward pass."""
+    activations, sums = forward(layers, X)
+    Z = sums[-1]
     T = loss.encode(y, Z.shape[1], Z.dtype)
     if loss.task == "classification":
         found = metric_fns.classification_metrics(y, loss.decide(Z))
     else:
         found = metric_fns.regression_metrics(y, Z)
-    return Evaluation(loss.value(Z, T), penalty([layer.W for layer in layers], l1, l2), found)
+    data_loss = loss.value(Z, T, weights)
+    return Evaluation(data_loss, penalty([layer.W for layer in layers], l1, l2), found), activations
 
 
-def gradients(layers: Sequence[Layer], loss: Loss, X: Array, T: Array, l1: float, l2: float) -> list[Array]:
+def gradients(layers: Sequence[Layer], loss: Loss, X: Array, T: Array, l1: float, l2: float,
+              weights: Array | None = None) -> list[Array]:
     """dL/dtheta for every parameter, flat in the order (W_0, b_0, W_1, b_1, ...).
 
-    L is the mean data loss over the batch plus the weight penalty.
+    L is the (weighted) mean data loss over the batch plus the weight penalty.
     """
     inputs, sums = forward(layers, X)
     flat = []
-    for layer, (dW, db) in zip(layers, backward(layers, inputs, sums, loss.delta(sums[-1], T))):
+    for layer, (dW, db) in zip(layers, backward(layers, inputs, sums, loss.delta(sums[-1], T, weights))):
         extra = penalty_gradient(layer.W, l1, l2)
         flat += [dW if extra is None else dW + extra, db]
     return flat
@@ -113,8 +168,15 @@ def parameters(layers: Sequence[Layer]) -> list[Array]:
     return [array for layer in layers for array in (layer.W, layer.b)]
 
 
-def _finite(layers: Sequence[Layer], evaluation: Evaluation) -> bool:
-    return bool(np.isfinite(evaluation.loss)) and all(np.isfinite(p).all() for p in parameters(layers))
+def new_state(layers: Sequence[Layer], settings: Settings, rng: np.random.Generator) -> TrainingState:
+    """The state before the first step: fresh optimizer, the generator as it is now."""
+    return TrainingState(rng_state=rng.bit_generator.state,
+                         optimizer=OPTIMIZERS[settings.optimizer].init(parameters(layers)),
+                         learning_rate=settings.learning_rate)
+
+
+def _weights_finite(layers: Sequence[Layer]) -> bool:
+    return all(np.isfinite(p).all() for p in parameters(layers))
 
 
 def fit(
@@ -124,15 +186,20 @@ def fit(
     settings: Settings,
     rng: np.random.Generator,
     validation: tuple[Array, Array] | None = None,
-    on_epoch: Callable[[EpochRecord, list[Layer], bool], None] | None = None,
-    on_batch: Callable[[int, int], None] | None = None,
+    on_epoch: Callable[[EpochRecord, list[Layer], bool, TrainingState], None] | None = None,
+    sample_weights: Array | None = None,
+    state: TrainingState | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> History:
     """Train ``layers`` in place on ``X: (n_samples, n_features)`` and targets ``y``.
 
-    ``y`` holds class indices (classification) or target values (regression).
-    After every epoch ``on_epoch(record, layers, improved)`` is called, where
-    ``improved`` says the monitored loss is the lowest so far; ``on_batch(epoch,
-    batch)`` after every update.  Rows are shuffled each epoch with ``rng``.
+    ``y`` holds class indices (classification) or target values (regression);
+    ``sample_weights: (n_samples,)`` weigh the rows in the training loss.
+    After every epoch ``on_epoch(record, layers, improved, state)`` is called,
+    where ``improved`` says the monitored value is the best so far.  Passing
+    the ``state`` of an earlier call goes on exactly where it stopped.
+    ``should_stop()`` is asked after every step; when it says yes, fit returns
+    at once with ``history.interrupted`` set and ``state`` at the next step.
     """
     loss = LOSSES[settings.loss]
     optimizer = OPTIMIZERS[settings.optimizer]
@@ -141,39 +208,71 @@ def fit(
     T = loss.encode(y, layers[-1].W.shape[1], dtype)
     if validation is not None:
         validation = (np.asarray(validation[0], dtype=dtype), validation[1])
+    monitor = monitor_name(settings, validation is not None)
+    lower = lower_is_better(monitor)
     n = X.shape[0]
     batch_size = min(settings.batch_size or n, n)
+    n_batches = math.ceil(n / batch_size)
     params = parameters(layers)
-    state = optimizer.init(params)
-    history = History()
-    best_loss = np.inf
-    for epoch in range(1, settings.epochs + 1):
-        started = time.perf_counter()
-        # A diverging run overflows somewhere; that is caught after the epoch
-        # by checking the loss and the weights, so NumPy need not warn first.
-        with np.errstate(over="ignore", invalid="ignore"):
-            order = rng.permutation(n) if settings.shuffle else np.arange(n)
-            for batch, start in enumerate(range(0, n, batch_size)):
-                rows = order[start : start + batch_size]
-                grads = gradients(layers, loss, X[rows], T[rows], settings.l1, settings.l2)
-                optimizer.update(params, grads, state, settings.learning_rate)
-                if on_batch is not None:
-                    on_batch(epoch, batch)
-            train = evaluate(layers, loss, X, y, settings.l1, settings.l2)
-            val = evaluate(layers, loss, *validation) if validation is not None else None
+    state = state or new_state(layers, settings, rng)
+    history = History(best_epoch=state.best_epoch)
 
-        record = EpochRecord(epoch, train, val, settings.learning_rate, time.perf_counter() - started)
-        if not _finite(layers, train) or (val is not None and not np.isfinite(val.data_loss)):
+    while state.epoch < settings.epochs:
+        epoch = state.epoch + 1
+        started = time.perf_counter()
+        rng.bit_generator.state = state.rng_state  # a no-op unless going on from a saved state
+        order = rng.permutation(n) if settings.shuffle else np.arange(n)
+        # A diverging run overflows somewhere; it is caught at the step (the delta
+        # stops being finite) or after the epoch, so NumPy need not warn first.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for step in range(state.step, n_batches):
+                rows = order[step * batch_size : (step + 1) * batch_size]
+                weights = None if sample_weights is None else sample_weights[rows]
+                grads = gradients(layers, loss, X[rows], T[rows], settings.l1, settings.l2, weights)
+                if not np.isfinite(grads[-1]).all():  # the output layer's bias gradient: sum of the delta
+                    history.diverged = True
+                    history.stop_reason = f"the loss is no longer finite at epoch {epoch}, step {step + 1}"
+                    return history
+                optimizer.update(params, grads, state.optimizer, state.learning_rate, settings.hyper)
+                state.step = step + 1
+                if should_stop is not None and should_stop() and state.step < n_batches:
+                    history.interrupted = True
+                    history.stop_reason = f"interrupted at epoch {epoch}, step {state.step} of {n_batches}"
+                    return history
+            train, activations = evaluate(layers, loss, X, y, settings.l1, settings.l2, sample_weights)
+            val = evaluate(layers, loss, *validation)[0] if validation is not None else None
+            health = layer_health(layers, activations, grads[0::2])
+
+        if not (np.isfinite(train.loss) and _weights_finite(layers)) or (val and not np.isfinite(val.data_loss)):
             history.diverged = True
-            history.stop_reason = f"the loss is no longer finite at epoch {epoch}"
+            history.stop_reason = f"the loss is no longer finite at epoch {epoch}, step {n_batches}"
             return history
+        record = EpochRecord(epoch, train, val, state.learning_rate, time.perf_counter() - started, health)
         history.records.append(record)
-        improved = monitored_loss(record) < best_loss
-        if improved:
-            best_loss = monitored_loss(record)
+        value = monitored_value(record, monitor)
+        better = improved(value, state.best_value, settings.min_delta, lower)
+        if better:
+            state.best_value, state.best_epoch, state.waited = value, epoch, 0
             history.best_epoch = epoch
+        else:
+            state.waited += 1
+        state.epoch, state.step, state.rng_state = epoch, 0, rng.bit_generator.state
+        state.learning_rate = next_learning_rate(settings.schedule, settings.learning_rate, state.learning_rate,
+                                                 epoch, value, lower, state.schedule)
         if on_epoch is not None:
-            on_epoch(record, layers, improved)
+            on_epoch(record, layers, better, state)
+
+        if settings.target is not None and (value <= settings.target if lower else value >= settings.target):
+            history.stop_reason = f"target reached: {monitor} {value:.4g} at epoch {epoch} (target {settings.target:g})"
+            return history
+        if settings.patience is not None and state.waited >= settings.patience:
+            history.stop_reason = (f"no improvement in {monitor} for {state.waited} epochs "
+                                   f"(best at epoch {state.best_epoch})")
+            return history
+        if should_stop is not None and should_stop() and state.epoch < settings.epochs:
+            history.interrupted = True
+            history.stop_reason = f"interrupted after epoch {epoch}"
+            return history
 
     history.stop_reason = f"all {settings.epochs} epochs done"
     return history
