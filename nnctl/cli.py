@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 
 from nnctl import __version__, toydata
 from nnctl.config import dump_config, load_config, task_of_loss
+from nnctl.core.training import monitor_name
 from nnctl.data import write_csv, write_csv_to
 from nnctl.errors import NnctlError
 from nnctl import boundary as boundaries
@@ -137,7 +138,8 @@ def train(
     console.print(report.summary(
         report.architecture(result.layers, cfg.model.hidden_activations),
         {k: v for k, v in result.best_row.items() if k.startswith(("train_", "val_"))},
-        result.best_row.get("epoch", 0), result.history.stop_reason, result.files,
+        result.best_row.get("epoch", 0), monitor_name(run.settings_of(cfg), result.data.X_val is not None),
+        result.files,
     ))
     console.print(f"stopped: {result.history.stop_reason}", markup=False, soft_wrap=True)
     if result.history.interrupted:

@@ -23,6 +23,15 @@ def _reason(error: OSError) -> str:
     return error.strerror or str(error)
 
 
+def display_path(path: Path | str) -> str:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def ensure_directory(path: str | Path) -> Path:
     """Make ``path`` (and its parents) a directory, or say in one line why it cannot be."""
     path = Path(path)

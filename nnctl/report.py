@@ -21,18 +21,10 @@ from rich.text import Text
 
 from nnctl.core.model import Layer, layer_sizes, parameter_count
 from nnctl.core.training import EpochRecord
+from nnctl.files import display_path
 from nnctl.sweep import RunOutcome, SweepResult
 
 MAX_TABLE_ROWS = 20
-
-
-def display_path(path: Path | str) -> str:
-    """A path as the user would type it: relative to the working directory when inside it."""
-    path = Path(path)
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def auto_every(epochs: int) -> int:
@@ -121,11 +113,17 @@ class TrainingDisplay:
         return self
 
     def __exit__(self, *exc) -> None:
+        last, self.unlogged = self.unlogged, None
+        if last is not None and exc[0] is None:  # the run stopped early: show where
+            self._log(last)
         if self.console.is_terminal:
             self.live.__exit__(*exc)
 
+    unlogged: EpochRecord | None = None  # the latest epoch, when the table skipped it
+
     def on_epoch(self, record: EpochRecord) -> None:
         logged = record.epoch % self.every == 0 or record.epoch in (1, self.epochs)
+        self.unlogged = None if logged else record
         if not self.console.is_terminal:
             if logged:
                 self.console.print(epoch_line(record, self.task, self.epochs, self.has_validation, self.health),
@@ -134,6 +132,13 @@ class TrainingDisplay:
         self.progress.update(self.task_id, completed=record.epoch, status=progress_status(record, self.task))
         if logged:
             self.table.add_row(*epoch_row(record, self.task, self.health))
+
+    def _log(self, record: EpochRecord) -> None:
+        if self.console.is_terminal:
+            self.table.add_row(*epoch_row(record, self.task, self.health))
+        else:
+            self.console.print(epoch_line(record, self.task, self.epochs, self.has_validation, self.health),
+                               soft_wrap=True, markup=False, highlight=False)
 
 
 def architecture(layers: Sequence[Layer], hidden_activations: Sequence[str]) -> str:
@@ -145,15 +150,14 @@ def architecture(layers: Sequence[Layer], hidden_activations: Sequence[str]) -> 
     return " -> ".join(parts) + f"; {parameter_count(layers)} parameters"
 
 
-def summary(arch: str, best: dict[str, float], best_epoch: int, stop_reason: str,
+def summary(arch: str, best: dict[str, float], best_epoch: int, monitor: str,
             files: dict[str, Path]) -> Table:
     """The closing summary of a training run."""
     table = Table(show_header=False, title="run summary", title_justify="left", box=None, padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
     table.add_row("network", arch)
-    table.add_row("best epoch", f"{best_epoch} (lowest {'validation' if 'val_loss' in best else 'training'} loss; "
-                                "the figures below)")
+    table.add_row("best epoch", f"{best_epoch} (by {monitor}; the figures below)")
     for name, value in best.items():
         table.add_row(name.replace("_", " "), f"{value:.4f}")
     for name, path in files.items():

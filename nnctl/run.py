@@ -23,7 +23,7 @@ import numpy as np
 
 from nnctl import __version__
 from nnctl.checkpoint import BEST, LAST, Checkpoint, load_checkpoint, save_checkpoint
-from nnctl.files import atomic_write, ensure_directory
+from nnctl.files import atomic_write, display_path, ensure_directory
 from nnctl.config import Config, config_to_dict, dump_config, task_of_loss
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import Layer, init_network, layer_sizes, parameter_count
@@ -298,12 +298,12 @@ def train(
                                        if k != STATE_KEY and not k.startswith("_")}, state, rows))
     if not rows and not history.interrupted:  # diverged in the first epoch: leave an earlier run as it was
         raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; no epoch finished with finite values, "
-                            f"so nothing was written to {out}")
+                            f"so nothing was written to {display_path(out)}")
     save()
     seconds = time.perf_counter() - started
     files = write_run_files(config, rows, state.best_epoch, history.stop_reason, layers, out, seconds)
     if history.diverged:
-        raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; the checkpoints in {out} hold "
+        raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; the checkpoints in {display_path(out)} hold "
                             f"epoch {rows[-1]['epoch']}, the last finite one")
     best_row = next((row for row in rows if row["epoch"] == state.best_epoch), {})
     return RunResult(config, best.layers, history, data, files, seconds, rows, best_row)
