@@ -107,6 +107,9 @@ def train(
     force: bool = typer.Option(False, "--force", help="With --resume: go on even if the data or model section changed."),
     health: bool = typer.Option(False, "--health", help="Show gradient and weight norms, saturated or dead units "
                                 "and weight sparsity per layer (always in history.csv)."),
+    save_seconds: float = typer.Option(run.SAVE_SECONDS, "--save-seconds", min=0.0, max=86400.0,
+                                       help="Write the checkpoints at most this often during training "
+                                       "(0: after every epoch); always at the end."),
 ) -> None:
     """Train the network a config describes and write checkpoints to its run directory."""
     cfg = load_config(config, set_ or ())
@@ -134,7 +137,8 @@ def train(
             console.print(line, markup=False, soft_wrap=True)
 
     with CtrlC() as ctrl_c, display:
-        result = run.train(cfg, on_epoch=display.on_epoch, on_start=on_start, should_stop=ctrl_c, resume_from=start)
+        result = run.train(cfg, on_epoch=display.on_epoch, on_start=on_start, should_stop=ctrl_c, resume_from=start,
+                           save_seconds=save_seconds)
     console.print(report.summary(
         report.architecture(result.layers, cfg.model.hidden_activations),
         {k: v for k, v in result.best_row.items() if k.startswith(("train_", "val_"))},

@@ -245,12 +245,15 @@ def train(
     on_start: Callable[[list[Layer], PreparedData], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     resume_from: Checkpoint | None = None,
+    save_seconds: float = SAVE_SECONDS,
 ) -> RunResult:
     """Train as the config says, writing best/last checkpoints as it goes, then
     the resolved config, the history and a summary into ``config.output``.
 
     ``resume_from`` (a ``last`` checkpoint, see resume.py) goes on from where
     that run stopped.  ``should_stop()`` is asked after every step (Ctrl-C).
+    Checkpoints reach the disk at most every ``save_seconds`` (0: after every
+    epoch) and at the end.
     """
     started = time.perf_counter()
     split_rng, init_rng, shuffle_rng = generators(config)
@@ -258,6 +261,7 @@ def train(
     layers = build_network(config, data, init_rng)
     state, rows = None, []
     out = ensure_directory(config.output)
+    remove_stale_temporaries(out)
     best, last = _Snapshot(layers), _Snapshot(layers)
     if resume_from is not None:
         state, rows = _restore(resume_from, layers, best, out)
@@ -281,7 +285,7 @@ def train(
             best.take(current, meta)
         # Checkpoints reach the disk every SAVE_SECONDS and at the end, not every
         # epoch: an fsync per epoch would dominate the run time of small networks.
-        if time.monotonic() - saved_at >= SAVE_SECONDS:
+        if time.monotonic() - saved_at >= save_seconds:
             save()
             saved_at = time.monotonic()
         if on_epoch is not None:
@@ -307,6 +311,15 @@ def train(
                             f"epoch {rows[-1]['epoch']}, the last finite one")
     best_row = next((row for row in rows if row["epoch"] == state.best_epoch), {})
     return RunResult(config, best.layers, history, data, files, seconds, rows, best_row)
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """Remove what a killed write of an earlier run left: ``.best.npz.<random>.tmp`` and the like.
+
+    Such files are never read as checkpoints (their names do not end in .npz)."""
+    for name in (BEST, LAST, CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE):
+        for stale in out.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)
 
 
 def _with_state(meta: dict[str, Any], state: TrainingState, rows: list[dict]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ config file and the data.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import subprocess
@@ -159,3 +160,18 @@ def test_resolved_config_trains_the_same_network(runs, checkpoint):
     config_a = yaml.safe_load((runs["run_a"] / "config.yaml").read_text())
     config_c = yaml.safe_load((runs["run_c"] / "config.yaml").read_text())
     assert config_a == config_c
+
+
+def weight_hash(path: Path) -> str:
+    """SHA-256 of every weight and bias array, in layer order."""
+    arrays = _arrays(path)
+    digest = hashlib.sha256()
+    for name in sorted((n for n in arrays if n[0] in "Wb"), key=lambda n: (int(n[1:]), n[0])):
+        digest.update(arrays[name].tobytes())
+    return digest.hexdigest()
+
+
+def test_weight_hashes_match_across_processes_and_differ_across_seeds(runs):
+    same = {weight_hash(runs[name] / "last.npz") for name in ("run_a", "run_b")}
+    assert len(same) == 1
+    assert weight_hash(runs["run_seed1"] / "last.npz") not in same

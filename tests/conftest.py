@@ -1,0 +1,12 @@
+"""Test settings shared by every module."""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+# In CI the property tests draw the same examples every run (derandomised), so a failure
+# there is reproducible; locally they explore new examples each time.
+settings.register_profile("ci", derandomize=True, max_examples=60, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=60, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
