@@ -15,15 +15,21 @@ Layout of a checkpoint (every entry a plain numeric or unicode array, so
 Writes are atomic: the archive goes to a hidden temporary file in the same
 directory (whose name does not end in ``.npz``), is flushed and fsynced, then
 renamed over the final name, so a crash never leaves a damaged checkpoint.
+
+Reads check the zip directory and every member's ``.npy`` header before any
+array is read, so a damaged or hostile file is refused without running code and
+without allocating more memory than the file's own size (see ``_check_archive``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -84,16 +90,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy file loads as one array
-            raise ValueError("a single .npy array, not an .npz archive")
-        with loaded as archive:
+        _check_archive(path)  # before np.load reads (and allocates) any array
+        with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
         raise CheckpointError(f"{path}: not a readable nnctl checkpoint ({_reason(error)})") from None
-    loose = sorted(name for name, value in arrays.items() if not isinstance(value, np.ndarray))
-    if loose:  # zip members not named *.npy come back as raw bytes
-        raise CheckpointError(f"{path}: not an nnctl checkpoint (entries that are not arrays: {', '.join(loose)})")
     meta = _read_meta(path, arrays)
     state = {name: arrays.pop(name) for name in sorted(arrays) if name.startswith(STATE_PREFIX)}
     for name, array in state.items():
@@ -104,9 +105,69 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
 
 def _reason(error: Exception) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
-    if "pickle" in text:  # NumPy's advice would be to load it unsafely; nnctl never does
-        return "it holds pickled Python objects, which nnctl never loads"
     return text[:200]
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse, from the zip directory and the ``.npy`` headers alone, an archive that
+    ``save_checkpoint`` could not have written.  A problem is a ``ValueError`` (the
+    caller names the file) or, for members that are not arrays, a ``CheckpointError``.
+
+    np.savez stores its members uncompressed, so an honest checkpoint's members
+    together are no larger than the file.  Refusing compressed members and declared
+    sizes beyond the file's size stops a zip bomb; checking that each header's shape
+    times item size is exactly the data its member holds stops a header that would
+    make NumPy allocate terabytes; refusing object dtypes here means NumPy never
+    meets a pickle.
+    """
+    with open(path, "rb") as stream:
+        start = stream.read(6)
+    if start.startswith(b"\x93NUMPY"):
+        raise ValueError("a single .npy array, not an .npz archive")
+    if not start.startswith(b"PK\x03\x04"):  # also what makes np.load read the file as an .npz archive
+        raise ValueError("not an .npz archive: it does not start like a zip file")
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise ValueError("no zip directory at its end: the file is truncated or not an .npz archive") from None
+    with archive:
+        members = archive.infolist()
+        names = [member.filename for member in members]
+        loose = sorted(name for name in names if not name.endswith(".npy"))
+        if loose:
+            raise CheckpointError(f"{path}: not an nnctl checkpoint (entries that are not arrays: {', '.join(loose)})")
+        twice = sorted(name for name, count in Counter(names).items() if count > 1)
+        if twice:
+            raise ValueError(f"members named twice: {', '.join(twice)}")
+        for member in members:
+            if member.compress_type != zipfile.ZIP_STORED:
+                raise ValueError(f"member {member.filename} is compressed ({member.compress_size} bytes that unpack "
+                                 f"to {member.file_size}); nnctl stores arrays uncompressed")
+            if member.flag_bits & 0x1:
+                raise ValueError(f"member {member.filename} is encrypted")
+        unpacked, size = sum(member.file_size for member in members), path.stat().st_size
+        if unpacked > size:
+            raise ValueError(f"its members claim {unpacked} bytes, more than the file's {size}")
+        for member in members:
+            with archive.open(member) as stream:
+                _check_header(member, stream)
+
+
+def _check_header(member: zipfile.ZipInfo, stream: IO[bytes]) -> None:
+    """The member's .npy header must describe exactly the bytes that follow it."""
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        raise ValueError(f"member {member.filename} is .npy format {version[0]}.{version[1]}, which nnctl does not write")
+    if dtype.hasobject:  # NumPy's advice would be to load it unsafely; nnctl never does
+        raise ValueError(f"member {member.filename} holds pickled Python objects, which nnctl never loads")
+    declared, held = math.prod(shape) * dtype.itemsize, member.file_size - stream.tell()
+    if declared != held:
+        raise ValueError(f"member {member.filename} declares shape {shape} of {dtype} ({declared} bytes) "
+                         f"but holds {held} bytes")
 
 
 def _read_meta(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
