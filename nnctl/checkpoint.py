@@ -69,6 +69,8 @@ def save_checkpoint(path: str | Path, layers: list[Layer], scaler: Scaler, meta:
     arrays: dict[str, np.ndarray] = {}
     for index, layer in enumerate(layers):
         arrays[f"W{index}"], arrays[f"b{index}"] = layer.W, layer.b
+        if not (np.isfinite(layer.W).all() and np.isfinite(layer.b).all()):  # training never hands these over
+            raise ValueError(f"refusing to write non-finite weights of layer {index + 1} to {path}")
     arrays["scaler_mean"], arrays["scaler_scale"] = scaler.mean, scaler.scale
     for name, array in (state_arrays or {}).items():
         if not name.startswith(STATE_PREFIX):

@@ -7,6 +7,7 @@ exit with 2 (Click's rule); anything else is a bug and shows its traceback.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sys
@@ -27,7 +28,7 @@ from nnctl.errors import NnctlError
 from nnctl import boundary as boundaries
 from nnctl import plot, report, run, sweep
 from nnctl.checkpoint import load_checkpoint
-from nnctl.resume import load_resumable
+from nnctl.resume import STATE_KEY, load_resumable
 from nnctl.predict import predict_file
 
 
@@ -90,8 +91,12 @@ class CtrlC:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        err_console().print(report.note_text("stopping after this step to write a checkpoint; "
-                                             "press Ctrl-C again to quit at once"), soft_wrap=True)
+        # A plain write, not Rich: the live display may be drawing when the signal lands.
+        note = "\nnote: stopping after this step to write a checkpoint; press Ctrl-C again to quit at once\n"
+        try:
+            os.write(sys.stderr.fileno(), note.encode())
+        except (OSError, ValueError, io.UnsupportedOperation):  # stderr is not a file (tests in-process)
+            sys.stderr.write(note)
 
     def __call__(self) -> bool:
         return self.requested
@@ -117,10 +122,6 @@ def train(
     if resume is not None:
         start = load_resumable(resume, cfg, force)
         cfg = replace(cfg, output=(resume if resume.is_dir() else resume.parent).resolve())
-        done = start.meta.get("training_state", {}).get("epoch", 0)
-        if done >= cfg.optimizer.epochs and not start.meta["training_state"].get("step"):
-            raise NnctlError(f"--resume {resume}: that run already did {done} epochs and optimizer.epochs is "
-                             f"{cfg.optimizer.epochs}; raise it (--set optimizer.epochs={done * 2}) to train on")
     console = out_console()
     task = task_of_loss(cfg.loss)
     display = report.TrainingDisplay(console, cfg.optimizer.epochs, task, cfg.data.validation != 0, every, health)
@@ -130,7 +131,7 @@ def train(
         lines = [f"network: {report.architecture(layers, cfg.model.hidden_activations)}",
                  f"rows: {len(data.X_train)} training, {n_val} validation"]
         if start is not None:
-            state = start.meta["training_state"]
+            state = start.meta[STATE_KEY]
             lines.append(f"resuming {report.display_path(cfg.output)} after epoch {state['epoch']}"
                          + (f", step {state['step']}" if state["step"] else ""))
         for line in lines:

@@ -15,59 +15,95 @@ import numpy as np
 
 from nnctl.checkpoint import LAST, STATE_PREFIX, Checkpoint, load_checkpoint
 from nnctl.config import Config, config_to_dict
-from nnctl.core.training import TrainingState
+from nnctl.core.model import Layer
+from nnctl.core.optimizers import OPTIMIZERS
+from nnctl.core.training import TrainingState, parameters
 from nnctl.errors import CheckpointError, ConfigError
 
 STATE_KEY, HISTORY_KEY = "training_state", "history"
 GUARDED = ("data", "model", "loss")  # what --resume refuses to see changed without --force
 
 
-def encode_state(state: TrainingState) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """(JSON-ready numbers, optimizer arrays) of a training state; the arrays are copies."""
+BEST_PREFIX = "best_"  # the best epoch's weights ride along in last.npz as state_best_W0, ...
+
+
+def encode_state(state: TrainingState, best_layers: list[Layer], best_meta: dict | None
+                 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(JSON-ready numbers, arrays) of a training state and of the best epoch so far; the
+    arrays are copies."""
     numbers = {key: value for key, value in state.optimizer.items() if not isinstance(value, list)}
     arrays = {f"{STATE_PREFIX}{key}_{i}": array.copy()
               for key, value in state.optimizer.items() if isinstance(value, list)
               for i, array in enumerate(value)}
+    if best_meta is not None:
+        for i, layer in enumerate(best_layers):
+            arrays[f"{STATE_PREFIX}{BEST_PREFIX}W{i}"] = layer.W.copy()
+            arrays[f"{STATE_PREFIX}{BEST_PREFIX}b{i}"] = layer.b.copy()
     meta = {
         "epoch": state.epoch, "step": state.step, "rng_state": state.rng_state,
         "learning_rate": state.learning_rate, "schedule": dict(state.schedule),
         "best_value": state.best_value, "best_epoch": state.best_epoch, "waited": state.waited,
-        "optimizer_numbers": numbers, "optimizer_arrays": sorted({k for k, v in state.optimizer.items()
-                                                                  if isinstance(v, list)}),
+        "optimizer": state.optimizer_name, "optimizer_numbers": numbers,
+        "optimizer_arrays": sorted(k for k, v in state.optimizer.items() if isinstance(v, list)),
+        "best_meta": best_meta,
     }
     return meta, arrays
 
 
-def decode_state(ckpt: Checkpoint, where: Path) -> TrainingState:
-    """The training state a ``last`` checkpoint holds."""
-    meta = ckpt.meta.get(STATE_KEY)
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{where}: holds no training state to go on from")
+def decode_state(ckpt: Checkpoint, layers: list[Layer]) -> tuple[TrainingState, list[Layer], dict | None]:
+    """The training state a ``last`` checkpoint holds, and its best epoch's weights and metadata."""
+    meta = ckpt.meta[STATE_KEY]
     optimizer: dict[str, Any] = dict(meta["optimizer_numbers"])
     for key in meta["optimizer_arrays"]:
         names = sorted((n for n in ckpt.state_arrays if n.startswith(f"{STATE_PREFIX}{key}_")),
                        key=lambda n: int(n.rsplit("_", 1)[1]))
         optimizer[key] = [ckpt.state_arrays[n].copy() for n in names]
-    return TrainingState(
+    state = TrainingState(
         epoch=meta["epoch"], step=meta["step"], rng_state=meta["rng_state"], optimizer=optimizer,
         learning_rate=meta["learning_rate"], schedule=dict(meta["schedule"]), best_value=meta["best_value"],
-        best_epoch=meta["best_epoch"], waited=meta["waited"],
+        best_epoch=meta["best_epoch"], waited=meta["waited"], optimizer_name=meta["optimizer"],
     )
+    best = [Layer(ckpt.state_arrays.get(f"{STATE_PREFIX}{BEST_PREFIX}W{i}", layer.W),
+                  ckpt.state_arrays.get(f"{STATE_PREFIX}{BEST_PREFIX}b{i}", layer.b), layer.activation)
+            for i, layer in enumerate(layers)]
+    return state, best, meta.get("best_meta")
 
 
 def load_resumable(run_dir: str | Path, config: Config, force: bool) -> Checkpoint:
     """The ``last`` checkpoint of ``run_dir``, after checking the config still fits it.
 
-    A changed data, model or loss section is refused, naming what changed,
-    unless ``force``; the optimizer section (more epochs, another rate) may change.
+    Refused, naming what changed, unless ``force``: a changed data, model or loss
+    section, another split seed, another optimizer (``force`` starts its state
+    afresh), and, in the middle of an epoch, another batch size or shuffling
+    (``force`` starts that epoch again).  More epochs, another learning rate or
+    schedule may change freely.
     """
     run_dir = Path(run_dir)
     path = run_dir / LAST if run_dir.is_dir() else run_dir
     ckpt = load_checkpoint(path)
-    changes = changed_keys(ckpt.meta.get("config") or {}, config_to_dict(config))
+    state = ckpt.meta.get(STATE_KEY)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: holds no training state to go on from")
+    saved, now = ckpt.meta.get("config") or {}, config_to_dict(config)
+    changes = changed_keys(saved, now)
+    saved_split = (saved.get("data") or {}).get("split_seed")
+    saved_split = saved.get("seed") if saved_split is None else saved_split
+    if saved_split != config.split_seed:
+        changes.append(f"split seed (seed / data.split_seed): {saved_split!r} -> {config.split_seed!r}")
+    if state["optimizer"] != config.optimizer.name:
+        changes.append(f"optimizer.name: {state['optimizer']!r} -> {config.optimizer.name!r}")
+    mid_epoch = state["step"] > 0
+    for key in ("batch_size", "shuffle"):
+        if mid_epoch and (saved.get("optimizer") or {}).get(key) != now["optimizer"][key]:
+            changes.append(f"optimizer.{key} in the middle of epoch {state['epoch'] + 1}: "
+                           f"{saved['optimizer'].get(key)!r} -> {now['optimizer'][key]!r}")
     if changes and not force:
         raise ConfigError(f"--resume {run_dir}: the config changed since that run ({'; '.join(changes)}); "
                           "resume anyway with --force, or train afresh with another output")
+    if state["epoch"] >= config.optimizer.epochs:
+        raise ConfigError(f"--resume {run_dir}: that run already did {state['epoch']} epochs and "
+                          f"optimizer.epochs is {config.optimizer.epochs}; raise it "
+                          f"(--set optimizer.epochs={2 * state['epoch']}) to train on")
     return ckpt
 
 
@@ -83,3 +119,16 @@ def changed_keys(saved: dict, now: dict) -> list[str]:
         elif old != new:
             out.append(f"{section}: {old!r} -> {new!r}")
     return out
+
+
+def adapt_state(state: TrainingState, ckpt: Checkpoint, config: Config, layers: list[Layer]) -> TrainingState:
+    """After a forced resume: another optimizer starts with fresh state, and another batch
+    size or shuffling starts the interrupted epoch again (same order of epochs after it)."""
+    if state.optimizer_name != config.optimizer.name:
+        state.optimizer = OPTIMIZERS[config.optimizer.name].init(parameters(layers))
+        state.optimizer_name = config.optimizer.name
+    saved = (ckpt.meta.get("config") or {}).get("optimizer") or {}
+    if state.step and (saved.get("batch_size") != config.optimizer.batch_size
+                       or saved.get("shuffle") != config.optimizer.shuffle):
+        state.step = 0
+    return state

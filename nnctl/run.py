@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from nnctl import __version__
-from nnctl.checkpoint import BEST, LAST, Checkpoint, load_checkpoint, save_checkpoint
+from nnctl.checkpoint import BEST, LAST, Checkpoint, save_checkpoint
 from nnctl.files import atomic_write, display_path, ensure_directory
 from nnctl.config import Config, config_to_dict, dump_config, task_of_loss
 from nnctl.core.losses import LOSSES
@@ -30,7 +30,7 @@ from nnctl.core.model import Layer, init_network, layer_sizes, parameter_count
 from nnctl.core.optimizers import Hyper
 from nnctl.core.schedules import Schedule
 from nnctl.core.training import EpochRecord, History, Settings, TrainingState, fit, new_state
-from nnctl.resume import HISTORY_KEY, STATE_KEY, decode_state, encode_state
+from nnctl.resume import HISTORY_KEY, STATE_KEY, adapt_state, decode_state, encode_state
 from nnctl.data import Dataset, Scaler, load_dataset, split_indices
 from nnctl.errors import ConfigError, DataError, TrainingError
 
@@ -39,27 +39,37 @@ SAVE_SECONDS = 2.0  # the longest a run goes without writing its checkpoints
 
 
 class _Snapshot:
-    """A copy of a network's arrays and the metadata of the epoch they come from."""
+    """A copy of a network's arrays and the metadata of the epoch they come from; for the
+    ``last`` checkpoint also the training state, the best epoch's weights and the history,
+    so that one atomic file holds all that --resume needs."""
 
     def __init__(self, layers: list[Layer]):
-        self.layers = [Layer(layer.W.copy(), layer.b.copy(), layer.activation) for layer in layers]
+        self.layers = _copy(layers)
         self.meta: dict[str, Any] | None = None
+        self.state_arrays: dict[str, np.ndarray] = {}
+        self.rows: list[dict] = []
+        self.n_rows = 0  # the history is only referenced while training: cut to this on save
 
-    def take(self, layers: list[Layer], meta: dict[str, Any]) -> None:
-        """Copy the arrays; ``meta["_arrays"]``, if there, holds the optimizer's (already copied)."""
+    def take(self, layers: list[Layer], meta: dict[str, Any], state: TrainingState | None = None,
+             rows: list[dict] | None = None, best: "_Snapshot | None" = None) -> None:
         for kept, layer in zip(self.layers, layers):
             np.copyto(kept.W, layer.W)
             np.copyto(kept.b, layer.b)
         self.meta = meta
+        if state is not None:
+            numbers, self.state_arrays = encode_state(state, best.layers, best.meta)
+            self.meta = {**meta, STATE_KEY: numbers}
+            self.rows, self.n_rows = rows, len(rows)
 
     def save(self, path: Path, scaler: Scaler) -> None:
         if self.meta is None:
             return
-        meta = {k: v for k, v in self.meta.items() if not k.startswith("_")}
-        if "_rows" in self.meta:
-            rows, count = self.meta["_rows"]
-            meta[HISTORY_KEY] = rows[:count]
-        save_checkpoint(path, self.layers, scaler, meta, self.meta.get("_arrays"))
+        meta = {**self.meta, HISTORY_KEY: self.rows[: self.n_rows]} if STATE_KEY in self.meta else self.meta
+        save_checkpoint(path, self.layers, scaler, meta, self.state_arrays or None)
+
+
+def _copy(layers: list[Layer]) -> list[Layer]:
+    return [Layer(layer.W.copy(), layer.b.copy(), layer.activation) for layer in layers]
 
 
 @dataclass
@@ -264,7 +274,7 @@ def train(
     remove_stale_temporaries(out)
     best, last = _Snapshot(layers), _Snapshot(layers)
     if resume_from is not None:
-        state, rows = _restore(resume_from, layers, best, out)
+        state, rows = _restore(resume_from, config, layers, best)
     if on_start is not None:
         on_start(layers, data)
     static_meta = checkpoint_meta(config, data)
@@ -280,9 +290,9 @@ def train(
         nonlocal saved_at
         rows.append(history_row(record))
         meta = {**static_meta, "epoch": record.epoch, "metrics": record_metrics(record)}
-        last.take(current, _with_state(meta, now, rows))
         if improved:
             best.take(current, meta)
+        last.take(current, meta, now, rows, best)
         # Checkpoints reach the disk every SAVE_SECONDS and at the end, not every
         # epoch: an fsync per epoch would dominate the run time of small networks.
         if time.monotonic() - saved_at >= save_seconds:
@@ -297,9 +307,9 @@ def train(
     history = fit(layers, data.X_train, data.y_train, settings, shuffle_rng, validation, after_epoch,
                   data.w_train, state, should_stop)
     if history.interrupted:  # keep the weights and state of the very step it stopped at
-        epoch_meta = last.meta or {**static_meta, "epoch": state.epoch, "metrics": {}}
-        last.take(layers, _with_state({k: v for k, v in epoch_meta.items()
-                                       if k != STATE_KEY and not k.startswith("_")}, state, rows))
+        epoch_meta = {**static_meta, "epoch": state.epoch,
+                      "metrics": (last.meta or {}).get("metrics", {}), "step": state.step}
+        last.take(layers, epoch_meta, state, rows, best)
     if not rows and not history.interrupted:  # diverged in the first epoch: leave an earlier run as it was
         raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; no epoch finished with finite values, "
                             f"so nothing was written to {display_path(out)}")
@@ -322,24 +332,19 @@ def remove_stale_temporaries(out: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
-def _with_state(meta: dict[str, Any], state: TrainingState, rows: list[dict]) -> dict[str, Any]:
-    """The metadata of a ``last`` checkpoint: the epoch's, the training state and the
-    history so far (``rows`` is only referenced here; ``_Snapshot.save`` cuts it)."""
-    numbers, arrays = encode_state(state)
-    return {**meta, STATE_KEY: numbers, "_rows": (rows, len(rows)), "_arrays": arrays}
-
-
-def _restore(ckpt: Checkpoint, layers: list[Layer], best: "_Snapshot", out: Path):
-    """Load a checkpoint's weights into ``layers``; return its state and history rows."""
+def _restore(ckpt: Checkpoint, config: Config, layers: list[Layer], best: _Snapshot
+             ) -> tuple[TrainingState, list[dict]]:
+    """Load a ``last`` checkpoint's weights into ``layers`` and its best epoch into ``best``;
+    return its training state and history rows."""
     if [layer.W.shape for layer in ckpt.layers] != [layer.W.shape for layer in layers]:
         raise ConfigError(f"--resume: the checkpoint's layers {[list(l.W.shape) for l in ckpt.layers]} do not fit "
                           f"the config's {[list(l.W.shape) for l in layers]}; even --force cannot resume this")
     for layer, saved in zip(layers, ckpt.layers):
         layer.W[...], layer.b[...] = saved.W, saved.b
-    state = decode_state(ckpt, out / LAST)
-    if (out / BEST).is_file():
-        kept = load_checkpoint(out / BEST)
-        best.take(kept.layers, kept.meta)
+    state, best_layers, best_meta = decode_state(ckpt, layers)
+    state = adapt_state(state, ckpt, config, layers)
+    if best_meta is not None:
+        best.take(best_layers, best_meta)
     return state, list(ckpt.meta.get(HISTORY_KEY) or [])
 
 

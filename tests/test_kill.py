@@ -36,7 +36,8 @@ def _check(output: Path) -> int:
         ckpt = load_checkpoint(output / name)
         assert all(np.isfinite(layer.W).all() for layer in ckpt.layers)
         if name == "last.npz":
-            assert "training_state" in ckpt.meta and ckpt.state_arrays == {}  # sgd: no optimizer arrays
+            assert "training_state" in ckpt.meta  # sgd keeps no optimizer arrays; the best epoch rides along
+            assert all(name.startswith("state_best_") for name in ckpt.state_arrays)
     if output.exists():
         assert checkpoint_path(output).name == "best.npz"  # a run directory means best.npz, never a .tmp
     return load_checkpoint(output / "last.npz").meta["training_state"]["epoch"] if "last.npz" in names else 0

@@ -24,12 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # --- 1. optimizers: two steps each, worked out by hand --------------------------------
 
-def _two_steps(name: str) -> list[np.ndarray]:
-    theta, g = np.array([1.0, -2.0]), np.array([0.5, -1.0])
+def _two_steps(name: str, second_gradient=(0.5, -1.0)) -> list[np.ndarray]:
+    theta = np.array([1.0, -2.0])
     optimizer = OPTIMIZERS[name]
     state = optimizer.init([theta])
     seen = []
-    for _ in range(2):
+    for g in (np.array([0.5, -1.0]), np.array(second_gradient)):
         optimizer.update([theta], [g], state, 0.1, Hyper())
         seen.append(theta.copy())
     return seen
@@ -59,12 +59,16 @@ def test_nesterov_steps_by_hand():
 
 
 def test_adam_steps_by_hand():
-    # t=1: m = 0.1 g, v = 0.001 g^2; m_hat = g, v_hat = g^2; step = eta g / (|g| + 1e-8)
-    # t=2: m = 0.19 g, v = 0.001999 g^2; m_hat = g, v_hat = g^2 again: the same step
-    first, second = _two_steps("adam")
-    step = 0.1 * np.array([0.5, -1.0]) / (np.array([0.5, 1.0]) + 1e-8)
-    np.testing.assert_allclose(first, np.array([1.0, -2.0]) - step, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(second, np.array([1.0, -2.0]) - 2 * step, rtol=0, atol=1e-12)
+    # t=1, g1 = [0.5, -1]: m = 0.1 g1 = [0.05, -0.1], v = 0.001 g1^2 = [0.00025, 0.001]
+    #   m_hat = m / 0.1 = g1, v_hat = v / 0.001 = g1^2: theta -= 0.1 g1 / (|g1| + 1e-8) -> [0.9, -1.9]
+    # t=2, g2 = [-0.25, 2]: m = 0.9 m + 0.1 g2 = [0.02, 0.11]
+    #   v = 0.999 v + 0.001 g2^2 = [0.00031225, 0.004999]
+    #   m_hat = m / (1 - 0.9^2) = [0.1052632, 0.5789474]; v_hat = v / (1 - 0.999^2) = [0.1562031, 2.5007504]
+    #   theta -= 0.1 m_hat / (sqrt(v_hat) + 1e-8) = 0.1 * [0.1052632 / 0.3952254, 0.5789474 / 1.5813761]
+    #         = [0.0266337, 0.0366104] -> [0.8733663, -1.9366104]
+    first, second = _two_steps("adam", second_gradient=(-0.25, 2.0))
+    np.testing.assert_allclose(first, [0.9, -1.9], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(second, [0.8733663, -1.9366104], rtol=0, atol=1e-7)
     assert Hyper() == Hyper(momentum=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8)
 
 
@@ -219,13 +223,14 @@ def test_balanced_class_weights_and_a_sample_weight_column(tmp_path):
     assert prepared.dataset.feature_names == ("x1", "x2")  # the weight column is not a feature
     y, w = prepared.y_train, prepared.w_train
     n, counts = len(y), np.bincount(y)
-    sample = prepared.dataset.weights[np.isin(np.arange(200), np.arange(200))]  # all rows' weights
-    assert set(np.unique(sample)) == {1.0, 2.0, 3.0}
-    per_class = n / (2 * counts)
-    np.testing.assert_allclose(w / per_class[y], np.round(w / per_class[y]))  # class weight x a sample weight 1-3
-    assert per_class[prepared.dataset.classes.index("rare")] == pytest.approx(n / (2 * counts[1]))
-    # balanced: each class carries the same total weight (before the sample weights)
-    assert per_class[0] * counts[0] == pytest.approx(per_class[1] * counts[1])
+    assert set(np.unique(prepared.dataset.weights)) == {1.0, 2.0, 3.0}
+    split_rng = run.generators(config)[0]
+    from nnctl.data import split_indices
+    train_rows, _ = split_indices(prepared.dataset.y, 0.2, split_rng, True)
+    sample_train = prepared.dataset.weights[train_rows]
+    # balanced: class c weighs n / (K n_c) = 160 / (2 * 144) for "common", 160 / (2 * 16) for "rare"
+    assert dict(zip(prepared.dataset.classes, counts)) == {"common": 144, "rare": 16}
+    np.testing.assert_allclose(w, np.array([160 / 288, 160 / 32])[y] * sample_train)
 
 
 def test_class_weights_raise_the_recall_of_a_rare_class(tmp_path):
@@ -296,6 +301,56 @@ def test_a_run_stopped_mid_epoch_goes_on_exactly(tmp_path):
     assert all(np.array_equal(a[name], b[name]) for name in a)
 
 
+def test_resume_carries_the_schedule_and_early_stopping_bookkeeping(tmp_path):
+    base = ["optimizer.name=adam", "optimizer.learning_rate=0.05", "schedule.name=plateau", "schedule.patience=1",
+            "early_stopping.patience=4", "early_stopping.min_delta=0.001", "schedule.min_delta=0.001"]
+    one_go = run.train(_moons(tmp_path / "a", *base, "optimizer.epochs=60"))
+    assert one_go.history.stop_reason.startswith("no improvement in val_loss for 4 epochs")
+    stop = len(one_go.rows)
+    decays = [row["epoch"] for prev, row in zip(one_go.rows, one_go.rows[1:]) if row["learning_rate"] < prev["learning_rate"]]
+    k = stop - 3  # the part run ends inside the stretch that early stopping counts
+    assert decays and decays[0] <= k
+    run.train(_moons(tmp_path / "b", *base, f"optimizer.epochs={k}"))
+    more = _moons(tmp_path / "b", *base, "optimizer.epochs=60")
+    resumed = run.train(more, resume_from=load_resumable(tmp_path / "b", more, force=False))
+    assert resumed.history.stop_reason == one_go.history.stop_reason
+    assert [r["learning_rate"] for r in resumed.rows] == [r["learning_rate"] for r in one_go.rows]
+    assert len(resumed.rows) == stop and resumed.best_row["epoch"] == one_go.best_row["epoch"]
+    a, b = _weights_and_state(tmp_path / "a" / "last.npz"), _weights_and_state(tmp_path / "b" / "last.npz")
+    assert all(np.array_equal(a[name], b[name]) for name in a)
+    assert all(np.array_equal(x.W, y.W) for x, y in zip(one_go.layers, resumed.layers))
+
+
+def test_resume_refuses_another_optimizer_seed_or_mid_epoch_batch_size(tmp_path):
+    config = _moons(tmp_path, "optimizer.name=adam", "optimizer.epochs=2")
+    asked = iter(range(10**6))
+    run.train(config, should_stop=lambda: next(asked) == 15)  # 11 asks in epoch 1: stops at epoch 2, step 4
+    for change, text in [("optimizer.name=sgd", "optimizer.name: 'adam' -> 'sgd'"),
+                         ("seed=5", "split seed (seed / data.split_seed): 0 -> 5"),
+                         ("optimizer.batch_size=16", "optimizer.batch_size in the middle of epoch 2: 32 -> 16")]:
+        changed = _moons(tmp_path, "optimizer.name=adam", "optimizer.epochs=3", change)
+        with pytest.raises(ConfigError, match="the config changed since that run") as caught:
+            load_resumable(tmp_path, changed, force=False)
+        assert text in str(caught.value)
+    forced = _moons(tmp_path, "optimizer.name=sgd", "optimizer.epochs=3")
+    result = run.train(forced, resume_from=load_resumable(tmp_path, forced, force=True))
+    assert [row["epoch"] for row in result.rows] == [1, 2, 3]
+    state = load_checkpoint(tmp_path / "last.npz").meta["training_state"]
+    assert state["optimizer"] == "sgd" and state["optimizer_arrays"] == []
+    with pytest.raises(ConfigError, match="already did 3 epochs and optimizer.epochs is 3"):
+        load_resumable(tmp_path, forced, force=False)
+
+
+def test_a_weight_that_overflows_is_caught_at_its_own_step(tmp_path):
+    from nnctl.errors import TrainingError
+
+    config = load_config(ROOT / "configs" / "regression.yaml",
+                         ["optimizer.learning_rate=1e200", "optimizer.batch_size=null", f"output={tmp_path}"])
+    with pytest.raises(TrainingError, match="no longer finite at epoch 1, step 1: "):
+        run.train(config, should_stop=lambda: True)
+    assert not (tmp_path / "last.npz").exists() and not (tmp_path / "best.npz").exists()
+
+
 def test_resume_refuses_a_changed_model_or_data_unless_forced(tmp_path):
     config = _moons(tmp_path, "optimizer.epochs=2")
     run.train(config)
@@ -315,6 +370,21 @@ def test_resume_refuses_a_changed_model_or_data_unless_forced(tmp_path):
 
 
 # --- 8. health -----------------------------------------------------------------------------
+
+def test_health_in_the_live_table():
+    import io
+    from rich.console import Console
+    from nnctl.core.training import EpochRecord, Evaluation
+    from nnctl.report import TrainingDisplay
+
+    stream = io.StringIO()
+    evaluation = Evaluation(0.5, 0.0, {"accuracy": 0.75, "zero_one_loss": 0.25})
+    with TrainingDisplay(Console(file=stream, force_terminal=True, width=200), 1, "classification", True,
+                         health=True) as display:
+        display.on_epoch(EpochRecord(1, evaluation, evaluation, 0.1, 0.01,
+                                     {"layer1_weight_norm": 2.5, "layer1_grad_norm": 0.125, "layer1_dead": 0.25}))
+    assert "L1 |W| 2.5 |dW| 0.125 dead 0.25" in stream.getvalue()
+
 
 def test_health_figures_by_construction():
     W = np.array([[3.0, 0.0, -1e-4], [4.0, 0.0, 2.0]])

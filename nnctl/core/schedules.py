@@ -26,32 +26,45 @@ class Schedule:
     min_learning_rate: float = 0.0  # plateau: never below this
 
 
-SCHEDULES = ("constant", "step", "exponential", "plateau")
-
-
 def initial_state() -> dict:
     """Plateau bookkeeping: the best monitored value so far and the epochs since."""
     return {"best": None, "waited": 0}
 
 
-def next_learning_rate(schedule: Schedule, eta0: float, eta: float, epochs_done: int,
-                       monitored: float, lower_is_better: bool, state: dict) -> float:
-    """The learning rate for epoch ``epochs_done + 1``; updates ``state`` in place."""
-    if schedule.name == "constant":
-        return eta0
-    if schedule.name == "step":
-        return eta0 * schedule.factor ** (epochs_done // schedule.every)
-    if schedule.name == "exponential":
-        return eta0 * schedule.factor**epochs_done
-    # plateau
-    if improved(monitored, state["best"], schedule.min_delta, lower_is_better):
+def constant(schedule: Schedule, eta0: float, eta: float, done: int, monitored: float, lower: bool, state: dict) -> float:
+    return eta0  # eta_e = eta_0
+
+
+def step(schedule: Schedule, eta0: float, eta: float, done: int, monitored: float, lower: bool, state: dict) -> float:
+    return eta0 * schedule.factor ** (done // schedule.every)  # eta_e = eta_0 factor^floor(e / every)
+
+
+def exponential(schedule: Schedule, eta0: float, eta: float, done: int, monitored: float, lower: bool,
+                state: dict) -> float:
+    return eta0 * schedule.factor**done  # eta_e = eta_0 factor^e
+
+
+def plateau(schedule: Schedule, eta0: float, eta: float, done: int, monitored: float, lower: bool,
+            state: dict) -> float:
+    """eta <- max(eta factor, min_learning_rate) once `patience` epochs in a row did not improve."""
+    if improved(monitored, state["best"], schedule.min_delta, lower):
         state["best"], state["waited"] = monitored, 0
         return eta
     state["waited"] += 1
-    if state["waited"] >= schedule.patience:
-        state["waited"] = 0
-        return max(eta * schedule.factor, schedule.min_learning_rate)
-    return eta
+    if state["waited"] < schedule.patience:
+        return eta
+    state["waited"] = 0
+    return max(eta * schedule.factor, schedule.min_learning_rate)
+
+
+RULES = {"constant": constant, "step": step, "exponential": exponential, "plateau": plateau}
+SCHEDULES = tuple(RULES)
+
+
+def next_learning_rate(schedule: Schedule, eta0: float, eta: float, epochs_done: int,
+                       monitored: float, lower_is_better: bool, state: dict) -> float:
+    """The learning rate for epoch ``epochs_done + 1``; updates ``state`` in place."""
+    return RULES[schedule.name](schedule, eta0, eta, epochs_done, monitored, lower_is_better, state)
 
 
 def improved(value: float, best: float | None, min_delta: float, lower_is_better: bool) -> bool:

@@ -92,6 +92,7 @@ class TrainingState:
     step: int = 0  # batches of epoch `epoch + 1` already done (non-zero only after an interruption)
     rng_state: dict | None = None  # the shuffling generator's state when epoch `epoch + 1` began
     optimizer: dict = field(default_factory=dict)  # the optimizer's arrays and counters
+    optimizer_name: str = "sgd"  # whose state ``optimizer`` is
     learning_rate: float = 0.0  # the rate of epoch `epoch + 1`
     schedule: dict = field(default_factory=initial_state)
     best_value: float | None = None  # the best monitored value so far
@@ -172,11 +173,30 @@ def new_state(layers: Sequence[Layer], settings: Settings, rng: np.random.Genera
     """The state before the first step: fresh optimizer, the generator as it is now."""
     return TrainingState(rng_state=rng.bit_generator.state,
                          optimizer=OPTIMIZERS[settings.optimizer].init(parameters(layers)),
-                         learning_rate=settings.learning_rate)
+                         optimizer_name=settings.optimizer, learning_rate=settings.learning_rate)
 
 
-def _weights_finite(layers: Sequence[Layer]) -> bool:
-    return all(np.isfinite(p).all() for p in parameters(layers))
+def _finite_sums(arrays: Sequence[Array]) -> bool:
+    """True when every array is finite, judged by its float64 sum: one cheap reduction each,
+    and an inf or nan anywhere makes the sum so."""
+    return all(np.isfinite(a.sum(dtype=np.float64)) for a in arrays)
+
+
+@dataclass
+class _Run:
+    """What stays fixed while fit runs: the data as arrays of the network's dtype, and the rules."""
+
+    loss: Loss
+    settings: Settings
+    X: Array
+    y: Array
+    T: Array
+    weights: Array | None
+    validation: tuple[Array, Array] | None
+    batch_size: int
+    n_batches: int
+    monitor: str
+    lower: bool
 
 
 def fit(
@@ -200,79 +220,93 @@ def fit(
     the ``state`` of an earlier call goes on exactly where it stopped.
     ``should_stop()`` is asked after every step; when it says yes, fit returns
     at once with ``history.interrupted`` set and ``state`` at the next step.
+    A loss or weight that stops being finite ends the run at that step, with
+    ``history.diverged`` set; the weights are then not to be kept.
     """
     loss = LOSSES[settings.loss]
-    optimizer = OPTIMIZERS[settings.optimizer]
     dtype = layers[0].W.dtype
-    X = np.asarray(X, dtype=dtype)
-    T = loss.encode(y, layers[-1].W.shape[1], dtype)
     if validation is not None:
         validation = (np.asarray(validation[0], dtype=dtype), validation[1])
     monitor = monitor_name(settings, validation is not None)
-    lower = lower_is_better(monitor)
-    n = X.shape[0]
+    n = len(X)
     batch_size = min(settings.batch_size or n, n)
-    n_batches = math.ceil(n / batch_size)
-    params = parameters(layers)
+    job = _Run(loss, settings, np.asarray(X, dtype=dtype), y, loss.encode(y, layers[-1].W.shape[1], dtype),
+               sample_weights, validation, batch_size, math.ceil(n / batch_size), monitor, lower_is_better(monitor))
     state = state or new_state(layers, settings, rng)
     history = History(best_epoch=state.best_epoch)
-
     while state.epoch < settings.epochs:
-        epoch = state.epoch + 1
-        started = time.perf_counter()
-        rng.bit_generator.state = state.rng_state  # a no-op unless going on from a saved state
-        order = rng.permutation(n) if settings.shuffle else np.arange(n)
-        # A diverging run overflows somewhere; it is caught at the step (the delta
-        # stops being finite) or after the epoch, so NumPy need not warn first.
-        with np.errstate(over="ignore", invalid="ignore"):
-            for step in range(state.step, n_batches):
-                rows = order[step * batch_size : (step + 1) * batch_size]
-                weights = None if sample_weights is None else sample_weights[rows]
-                grads = gradients(layers, loss, X[rows], T[rows], settings.l1, settings.l2, weights)
-                if not np.isfinite(grads[-1]).all():  # the output layer's bias gradient: sum of the delta
-                    history.diverged = True
-                    history.stop_reason = f"the loss is no longer finite at epoch {epoch}, step {step + 1}"
-                    return history
-                optimizer.update(params, grads, state.optimizer, state.learning_rate, settings.hyper)
-                state.step = step + 1
-                if should_stop is not None and should_stop() and state.step < n_batches:
-                    history.interrupted = True
-                    history.stop_reason = f"interrupted at epoch {epoch}, step {state.step} of {n_batches}"
-                    return history
-            train, activations = evaluate(layers, loss, X, y, settings.l1, settings.l2, sample_weights)
-            val = evaluate(layers, loss, *validation)[0] if validation is not None else None
-            health = layer_health(layers, activations, grads[0::2])
-
-        if not (np.isfinite(train.loss) and _weights_finite(layers)) or (val and not np.isfinite(val.data_loss)):
-            history.diverged = True
-            history.stop_reason = f"the loss is no longer finite at epoch {epoch}, step {n_batches}"
+        record = _run_epoch(job, layers, rng, state, history, should_stop)
+        if record is None:  # diverged or interrupted within the epoch
             return history
-        record = EpochRecord(epoch, train, val, state.learning_rate, time.perf_counter() - started, health)
         history.records.append(record)
         value = monitored_value(record, monitor)
-        better = improved(value, state.best_value, settings.min_delta, lower)
+        better = improved(value, state.best_value, settings.min_delta, job.lower)
         if better:
-            state.best_value, state.best_epoch, state.waited = value, epoch, 0
-            history.best_epoch = epoch
+            state.best_value, state.best_epoch, state.waited = value, record.epoch, 0
+            history.best_epoch = record.epoch
         else:
             state.waited += 1
-        state.epoch, state.step, state.rng_state = epoch, 0, rng.bit_generator.state
         state.learning_rate = next_learning_rate(settings.schedule, settings.learning_rate, state.learning_rate,
-                                                 epoch, value, lower, state.schedule)
+                                                 record.epoch, value, job.lower, state.schedule)
         if on_epoch is not None:
             on_epoch(record, layers, better, state)
-
-        if settings.target is not None and (value <= settings.target if lower else value >= settings.target):
-            history.stop_reason = f"target reached: {monitor} {value:.4g} at epoch {epoch} (target {settings.target:g})"
-            return history
-        if settings.patience is not None and state.waited >= settings.patience:
-            history.stop_reason = (f"no improvement in {monitor} for {state.waited} epochs "
-                                   f"(best at epoch {state.best_epoch})")
+        history.stop_reason = _stop_reason(job, state, value)
+        if history.stop_reason:
             return history
         if should_stop is not None and should_stop() and state.epoch < settings.epochs:
             history.interrupted = True
-            history.stop_reason = f"interrupted after epoch {epoch}"
+            history.stop_reason = f"interrupted after epoch {record.epoch}"
             return history
-
     history.stop_reason = f"all {settings.epochs} epochs done"
     return history
+
+
+def _run_epoch(job: _Run, layers: list[Layer], rng: np.random.Generator, state: TrainingState,
+               history: History, should_stop: Callable[[], bool] | None) -> EpochRecord | None:
+    """The steps of one epoch (from ``state.step`` on) and its evaluation; None when it
+    diverged or was interrupted, with ``history`` saying which."""
+    epoch, settings, optimizer = state.epoch + 1, job.settings, OPTIMIZERS[job.settings.optimizer]
+    params = parameters(layers)
+    started = time.perf_counter()
+    rng.bit_generator.state = state.rng_state  # a no-op unless going on from a saved state
+    order = rng.permutation(len(job.X)) if settings.shuffle else np.arange(len(job.X))
+    # A diverging run overflows somewhere; that is caught at the step (below), so
+    # NumPy need not warn first.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for step in range(state.step, job.n_batches):
+            rows = order[step * job.batch_size : (step + 1) * job.batch_size]
+            weights = None if job.weights is None else job.weights[rows]
+            grads = gradients(layers, job.loss, job.X[rows], job.T[rows], settings.l1, settings.l2, weights)
+            if not _finite_sums(grads[-1:]):  # the output bias gradient sums the delta: the loss broke
+                return _diverged(history, epoch, step + 1)
+            optimizer.update(params, grads, state.optimizer, state.learning_rate, settings.hyper)
+            if not _finite_sums(params):
+                return _diverged(history, epoch, step + 1)
+            state.step = step + 1
+            if should_stop is not None and should_stop() and state.step < job.n_batches:
+                history.interrupted = True
+                history.stop_reason = f"interrupted at epoch {epoch}, step {state.step} of {job.n_batches}"
+                return None
+        train, activations = evaluate(layers, job.loss, job.X, job.y, settings.l1, settings.l2, job.weights)
+        val = evaluate(layers, job.loss, *job.validation)[0] if job.validation is not None else None
+        health = layer_health(layers, activations, grads[0::2])
+    if not np.isfinite(train.loss) or (val is not None and not np.isfinite(val.data_loss)):
+        return _diverged(history, epoch, job.n_batches)
+    state.epoch, state.step, state.rng_state = epoch, 0, rng.bit_generator.state
+    return EpochRecord(epoch, train, val, state.learning_rate, time.perf_counter() - started, health)
+
+
+def _diverged(history: History, epoch: int, step: int) -> None:
+    history.diverged = True
+    history.stop_reason = f"the loss is no longer finite at epoch {epoch}, step {step}"
+    return None
+
+
+def _stop_reason(job: _Run, state: TrainingState, value: float) -> str:
+    """Why to stop after this epoch: the target is reached, or patience ran out ('' to go on)."""
+    target, patience = job.settings.target, job.settings.patience
+    if target is not None and (value <= target if job.lower else value >= target):
+        return f"target reached: {job.monitor} {value:.4g} at epoch {state.epoch} (target {target:g})"
+    if patience is not None and state.waited >= patience:
+        return f"no improvement in {job.monitor} for {state.waited} epochs (best at epoch {state.best_epoch})"
+    return ""
