@@ -17,7 +17,7 @@ import importlib
 import math
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -324,7 +324,16 @@ def _refuse_tag(loader: _Loader, node: yaml.Node) -> Any:
         None, None, f"the tag {tag!r} is not allowed (a config holds plain data only)", node.start_mark)
 
 
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    try:
+        return yaml.SafeLoader.construct_yaml_int(loader, node)
+    except ValueError:  # Python converts at most 4300 digits (sys.get_int_max_str_digits)
+        raise yaml.constructor.ConstructorError(
+            None, None, f"a whole number of {len(node.value)} characters is too long", node.start_mark) from None
+
+
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Loader.add_constructor(None, _refuse_tag)  # any tag SafeLoader does not know, e.g. !!python/object
 # YAML 1.1 wants a dot in every float; YAML 1.2 and users also write 1e-3, 1E5.
 _FLOAT = re.compile(r"""^[-+]?(?: [0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
@@ -347,6 +356,9 @@ def _parse_yaml(text: str, name: str) -> Any:
         message = f"{name}: {where}{exc.problem}{context}"
     except yaml.YAMLError as exc:  # e.g. a control character
         message = f"{name}: not readable as YAML: {exc}"
+    except RecursionError:  # brackets nested some hundreds deep; the reader stopped where it happened
+        mark = loader.get_mark()
+        message = f"{name}: line {mark.line + 1}, column {mark.column + 1}: values are nested too deeply"
     finally:
         if loader is not None:
             loader.dispose()
@@ -369,13 +381,20 @@ def _read(path: Path, name: str) -> Any:
     return _parse_yaml(text, name)
 
 
-def _locate(mapping: Mapping, prefix: str, where: dict[str, int | str], checker: _Checker) -> None:
-    """Fill ``where`` with the line of every key and report duplicate keys."""
+def _locate(mapping: Mapping, prefix: str, where: dict[str, int | str], checker: _Checker,
+            seen: set[int] | None = None) -> None:
+    """Fill ``where`` with the line of every key and report duplicate keys.
+
+    Each mapping is visited once: YAML aliases can make a mapping its own child
+    (``&a {b: *a}``) or reach one mapping by exponentially many paths.
+    """
+    seen = set() if seen is None else seen
+    seen.add(id(mapping))
     for key, line in getattr(mapping, "lines", {}).items():
         path = _join(prefix, key)
         where[path] = line
-        if isinstance(mapping[key], Mapping):
-            _locate(mapping[key], path, where, checker)
+        if isinstance(mapping[key], Mapping) and id(mapping[key]) not in seen:
+            _locate(mapping[key], path, where, checker, seen)
     for key, line, first in getattr(mapping, "duplicates", ()):
         checker.problem(_join(prefix, key), f"duplicate key (first at line {first})", at=line)
 
@@ -410,7 +429,7 @@ class _Checker:
         self.problems.append((order, len(self.problems), f"{prefix}{path}: {text}"))
 
     def unknown(self, path: str, key: Any, siblings: Sequence[str]) -> None:
-        close = difflib.get_close_matches(str(key), siblings, n=1)
+        close = difflib.get_close_matches(str(key).lower(), siblings, n=1)  # every key is lower case: L1, Seed
         if not close and str(key) in _ALIASES and _ALIASES[str(key)] in siblings:
             close = [_ALIASES[str(key)]]
         if not close:  # maybe it belongs in another section
@@ -435,21 +454,35 @@ class _Checker:
 
 
 def _show(value: Any) -> str:
-    """A value as a YAML user writes it: null, true, 'text', [1, 2], {a: 1}."""
-    text = _yaml_repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    """A value as a YAML user writes it: null, true, 'text', [1, 2], {a: 1}; at most 80 characters."""
+    text = ""
+    for piece in _yaml_pieces(value):  # piece by piece: aliases can make a value huge, even endless
+        text += piece
+        if len(text) > 80:
+            return text[:77] + "..."
+    return text
 
 
-def _yaml_repr(value: Any) -> str:
+def _yaml_pieces(value: Any) -> Iterator[str]:
     if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_yaml_repr(v) for v in value) + "]"
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}: {_yaml_repr(v)}" for k, v in value.items()) + "}"
-    return repr(value)
+        yield "null"
+    elif isinstance(value, bool):
+        yield "true" if value else "false"
+    elif isinstance(value, (list, tuple)):
+        yield "["
+        for i, item in enumerate(value):
+            if i:
+                yield ", "
+            yield from _yaml_pieces(item)
+        yield "]"
+    elif isinstance(value, Mapping):
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield f"{', ' if i else ''}{key}: "
+            yield from _yaml_pieces(item)
+        yield "}"
+    else:
+        yield repr(value)
 
 
 def _suggest(rule: _Rule, value: Any) -> str:

@@ -71,9 +71,12 @@ def read_table(path: str | Path) -> Table:
         if trailing and len(row) == len(columns) + 1 and not row[-1].strip():
             row = row[:-1]
         if len(row) != len(columns):
-            raise DataError(
-                f"{path}: line {line}: {len(row)} cells, but the header has {len(columns)} columns"
-            )
+            header = f"{len(columns)} column" + ("" if len(columns) == 1 else "s")
+            message = f"{path}: line {line}: {len(row)} cells, but the header has {header}"
+            delimiter = _other_delimiter(columns)
+            if delimiter:
+                message += f"; {_delimiter_hint(delimiter)}"
+            raise DataError(message)
         cells.append([cell.strip() for cell in row])
         lines.append(line)
     return Table(path, columns, cells, lines)
@@ -110,7 +113,8 @@ def _decode(path: Path, raw: bytes) -> str:
 def _parse_rows(path: Path, text: str) -> list[tuple[int, list[str]]]:
     """Non-blank rows, each with the physical line it starts on."""
     # newline="" keeps quoted line breaks inside their field and lets CRLF through to csv.
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # skipinitialspace: in `1, "2"` the quotes still quote, as cells are stripped anyway.
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
     rows = []
     lines_read = 0
     try:
@@ -121,7 +125,33 @@ def _parse_rows(path: Path, text: str) -> list[tuple[int, list[str]]]:
                 rows.append((start, row))
     except csv.Error as error:
         raise DataError(f"{path}: line {reader.line_num}: {error}") from None
+    # Rows can only have been swallowed when the last row spans lines: check just then.
+    if rows and _spans_lines(rows[-1][1]) and _ends_inside_quotes(text):
+        raise DataError(
+            f"{path}: line {rows[-1][0]}: a quoted cell opened on this line is never closed, "
+            "so the rest of the file would be read as that one cell; add the closing quote"
+        )
     return rows
+
+
+def _spans_lines(row: list[str]) -> bool:
+    return any("\n" in cell or "\r" in cell for cell in row)
+
+
+def _ends_inside_quotes(text: str) -> bool:
+    """Whether the text ends inside a quoted cell.
+
+    The lenient reader above (csv's default) then takes everything up to the end
+    of the file as that cell, silently swallowing the rows below.  The strict
+    reader says so, but it also refuses ``"a" ,b``, which the lenient one reads
+    as it should; so it only answers this one question.
+    """
+    try:
+        for _ in csv.reader(io.StringIO(text, newline=""), skipinitialspace=True, strict=True):
+            pass
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)
+    return False
 
 
 def _is_blank(row: list[str]) -> bool:
@@ -229,9 +259,10 @@ def load_features(
     table = read_table(path)
     missing = [name for name in feature_names if name not in table.columns]
     if missing:
+        delimiter = _other_delimiter(table.columns)
         raise DataError(
-            f"{table.path}: missing feature column(s) the model was trained on: "
-            f"{', '.join(missing)}; columns are: {', '.join(table.columns)}"
+            f"{table.path}: missing feature column(s) the model was trained on: {', '.join(missing)}; "
+            + (_delimiter_hint(delimiter) if delimiter else f"columns are: {', '.join(table.columns)}")
         )
     X = _numbers(table, tuple(feature_names))
     y, note = None, None
@@ -260,10 +291,9 @@ def _require_columns(table: Table, names: tuple[str, ...]) -> None:
     for name in names:
         if name not in table.columns:
             message = f"{table.path}: column '{name}' not found"
-            delimiter = _other_delimiter(table)
+            delimiter = _other_delimiter(table.columns)
             if delimiter:
-                raise DataError(f"{message}; the header seems to separate its names with {delimiter}, "
-                                "but nnctl reads comma-separated files: save the file with commas")
+                raise DataError(f"{message}; {_delimiter_hint(delimiter)}")
             message += f"; columns are: {', '.join(table.columns)}"
             close = difflib.get_close_matches(name, table.columns, n=1)
             if close:
@@ -271,11 +301,16 @@ def _require_columns(table: Table, names: tuple[str, ...]) -> None:
             raise DataError(message)
 
 
-def _other_delimiter(table: Table) -> str | None:
+def _other_delimiter(columns: Sequence[str]) -> str | None:
     """The name of another delimiter when the whole header came out as one column holding it."""
-    if len(table.columns) != 1:
+    if len(columns) != 1:
         return None
-    return next((word for char, word in OTHER_DELIMITERS.items() if char in table.columns[0]), None)
+    return next((word for char, word in OTHER_DELIMITERS.items() if char in columns[0]), None)
+
+
+def _delimiter_hint(delimiter: str) -> str:
+    return (f"the header seems to separate its names with {delimiter}, "
+            "but nnctl reads comma-separated files: save the file with commas")
 
 
 def _numbers(table: Table, names: tuple[str, ...]) -> np.ndarray:

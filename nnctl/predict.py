@@ -16,8 +16,8 @@ from nnctl.checkpoint import load_checkpoint
 from nnctl.core import metrics as metric_fns
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import logits
-from nnctl.data import load_features
-from nnctl.errors import NnctlError
+from nnctl.data import load_features, read_table
+from nnctl.errors import DataError, NnctlError
 
 
 @dataclass
@@ -46,7 +46,10 @@ def predict_file(checkpoint: str | Path, data: str | Path, proba: bool = False) 
         data, tuple(meta["feature_names"]), tuple(meta["target_names"]), meta["task"],
         tuple(classes) if classes is not None else None,
     )
-    Z = logits(ckpt.layers, ckpt.scaler.transform(X).astype(ckpt.layers[0].W.dtype))
+    scaled = ckpt.scaler.transform(X)
+    with np.errstate(over="ignore", invalid="ignore"):  # a row that overflows is refused just below
+        Z = logits(ckpt.layers, scaled.astype(ckpt.layers[0].W.dtype))
+    _check_finite(Z, scaled, X, data, meta["feature_names"], ckpt.layers[0].W.dtype)
     targets = meta["target_names"]
     if meta["task"] == "classification":
         predicted = loss.decide(Z)
@@ -65,6 +68,25 @@ def predict_file(checkpoint: str | Path, data: str | Path, proba: bool = False) 
     rows = [[_short(v) for v in values] for values in Z]
     found = metric_fns.regression_metrics(y, Z.astype(np.float64)) if y is not None else None
     return Predictions(columns, rows, "regression", found, None, None, ignored, note)
+
+
+def _check_finite(Z: np.ndarray, scaled: np.ndarray, X: np.ndarray, data: str | Path,
+                  features: list[str], dtype: np.dtype) -> None:
+    """Refuse the first row whose outputs are not finite: a feature value too large for the model.
+
+    Such a value is finite in the file but overflows in the model's precision
+    (float32 ends at 3.4e38), and NaN outputs would otherwise become class 0.
+    """
+    bad = np.flatnonzero(~np.isfinite(Z).all(axis=1))
+    if len(bad) == 0:
+        return
+    row = bad[0]
+    column = int(np.argmax(np.abs(scaled[row])))  # the feature that drove the row out of range
+    line = read_table(data).lines[row]  # read again: only this rare error needs the line numbers
+    raise DataError(
+        f"{data}: line {line}, column '{features[column]}': {X[row, column]:g} is out of this model's "
+        f"range (its outputs overflow {np.dtype(dtype).name})"
+    )
 
 
 def _short(value) -> float:
