@@ -565,6 +565,11 @@ def _cross_check(checker: _Checker, raw: Mapping, sections: dict, values: dict) 
     regression = loss in REGRESSION_LOSSES
     if regression and data.get("class_weight") is not None:
         checker.problem("data.class_weight", f"weighs classes, but loss {loss} is a regression loss")
+    floor = (sections.get("schedule") or {}).get("min_learning_rate")
+    rate = (sections.get("optimizer") or {}).get("learning_rate", OptimizerConfig.learning_rate)
+    if isinstance(floor, float) and isinstance(rate, float) and floor > rate:
+        checker.problem("schedule.min_learning_rate", f"must not be above optimizer.learning_rate ({rate:g}), "
+                        f"got {floor:g}")
     monitor = (sections.get("early_stopping") or {}).get("monitor")
     if isinstance(monitor, str) and monitor != "auto":
         where, what = monitor.split("_", 1)

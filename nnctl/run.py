@@ -32,7 +32,7 @@ from nnctl.core.schedules import Schedule
 from nnctl.core.training import EpochRecord, History, Settings, TrainingState, fit, new_state
 from nnctl.resume import HISTORY_KEY, STATE_KEY, adapt_state, decode_state, encode_state
 from nnctl.data import Dataset, Scaler, load_dataset, split_indices
-from nnctl.errors import ConfigError, DataError, TrainingError
+from nnctl.errors import ConfigError, DataError, OutputError, TrainingError
 
 CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE = "config.yaml", "history.csv", "summary.json"
 SAVE_SECONDS = 2.0  # the longest a run goes without writing its checkpoints
@@ -270,7 +270,10 @@ def train(
     data = prepare_data(config, split_rng)
     layers = build_network(config, data, init_rng)
     state, rows = None, []
-    out = ensure_directory(config.output)
+    try:
+        out = ensure_directory(config.output)
+    except OutputError as error:
+        raise OutputError(f"{error} (output{_in_file(config)})") from None
     remove_stale_temporaries(out)
     best, last = _Snapshot(layers), _Snapshot(layers)
     if resume_from is not None:

@@ -401,6 +401,8 @@ def test_configs_are_frozen(tmp_path):
      "data.sample_weight: must be a column of its own, not a target or feature, got 'y'"),
     ("schedule: {name: cosine}\n", "schedule.name: must be one of 'constant', 'step', 'exponential', 'plateau', got 'cosine'"),
     ("optimizer: {name: adam, beta2: 1.0}\n", "optimizer.beta2: must be a number >= 0 and < 1, got 1.0"),
+    ("optimizer: {learning_rate: 0.01}\nschedule: {name: plateau, min_learning_rate: 0.1}\n",
+     "schedule.min_learning_rate: must not be above optimizer.learning_rate (0.01), got 0.1"),
 ])
 def test_training_options_are_checked_against_each_other(tmp_path, text, message):
     base = "" if text.lstrip().startswith("data") or "\ndata" in text else MINIMAL
