@@ -25,11 +25,12 @@ from nnctl.config import dump_config, load_config, task_of_loss
 from nnctl.core.training import monitor_name
 from nnctl.data import write_csv, write_csv_to
 from nnctl.errors import NnctlError
+from nnctl.files import json_text
 from nnctl import boundary as boundaries
 from nnctl import plot, report, run, sweep
 from nnctl.checkpoint import load_checkpoint
 from nnctl.resume import STATE_KEY, load_resumable
-from nnctl.predict import predict_file
+from nnctl.predict import predict_file, predictions_document
 
 
 class NnctlGroup(TyperGroup):
@@ -52,6 +53,18 @@ config_app = typer.Typer(no_args_is_help=True, help="Look at configs.")
 data_app = typer.Typer(no_args_is_help=True, help="Make toy data sets.")
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
+
+
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout, without progress or tables.")
+
+
+def quiet_console() -> Console:
+    """A console that shows nothing: with --json, stdout holds the JSON document alone."""
+    return Console(file=io.StringIO())
+
+
+def print_json(document) -> None:
+    typer.echo(json_text(document))
 
 
 def out_console() -> Console:
@@ -115,6 +128,7 @@ def train(
     save_seconds: float = typer.Option(run.SAVE_SECONDS, "--save-seconds", min=0.0, max=86400.0,
                                        help="Write the checkpoints at most this often during training "
                                        "(0: after every epoch); always at the end."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Train the network a config describes and write checkpoints to its run directory."""
     cfg = load_config(config, set_ or ())
@@ -122,7 +136,7 @@ def train(
     if resume is not None:
         start = load_resumable(resume, cfg, force)
         cfg = replace(cfg, output=(resume if resume.is_dir() else resume.parent).resolve())
-    console = out_console()
+    console = quiet_console() if as_json else out_console()
     task = task_of_loss(cfg.loss)
     display = report.TrainingDisplay(console, cfg.optimizer.epochs, task, cfg.data.validation != 0, every, health)
 
@@ -147,6 +161,9 @@ def train(
         result.files,
     ))
     console.print(f"stopped: {result.history.stop_reason}", markup=False, soft_wrap=True)
+    if as_json:
+        print_json({**result.summary, "interrupted": result.history.interrupted, "run_dir": str(cfg.output),
+                    "files": {name: str(path) for name, path in result.files.items()}})
     if result.history.interrupted:
         again = f"nnctl train {config}" + "".join(f" --set {s}" for s in set_ or ()) + f" --resume {report.display_path(cfg.output)}"
         err_console().print(f"to go on: {again}", markup=False, soft_wrap=True)
@@ -159,9 +176,15 @@ def predict(
     data: Path = typer.Argument(..., help="CSV file with the feature columns (any order, extra columns ignored)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write predictions here instead of stdout."),
     proba: bool = typer.Option(False, "--proba", help="Add one probability column per class."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Predict one value or class per row of DATA with a trained checkpoint."""
     result = predict_file(checkpoint, data, proba)
+    if as_json:
+        if output:
+            write_csv(output, result.columns, result.rows)
+        print_json(predictions_document(result, str(output) if output else None))
+        return
     # With predictions on stdout, everything else goes to stderr so the CSV stays clean.
     info = out_console() if output else err_console()
     if result.ignored_columns:
@@ -193,12 +216,13 @@ def sweep_hidden(
     show_boundary: bool = typer.Option(False, "--boundary", help="Draw each candidate's decision regions side by side (2-feature classifiers)."),
     png: Optional[Path] = typer.Option(None, "--png", help="Write the decision regions as a PNG image (needs the 'plot' extra)."),
     set_: Optional[List[str]] = SET_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Train the config at several hidden-layer sizes and compare them side by side."""
     cfg = load_config(config, set_ or ())
     candidates = sweep.parse_sizes(sizes) if sizes is not None else list(sweep.DEFAULT_SIZES)
     directory = output or Path(f"{cfg.output}-sweep")
-    console = out_console()
+    console = quiet_console() if as_json else out_console()
     with report.SweepDisplay(console, len(candidates) * seeds, task_of_loss(cfg.loss)) as display:
         result = sweep.sweep(cfg, candidates, seeds, jobs or os.cpu_count() or 1, directory, display.on_run)
     console.print(report.sweep_table(result))
@@ -209,6 +233,8 @@ def sweep_hidden(
         console.print(f"{name}: {report.display_path(path)}", markup=False, soft_wrap=True)
     if show_boundary or png:
         _sweep_boundaries(console, result, show_boundary, png)
+    if as_json:
+        print_json({**sweep.results_document(result), "files": {k: str(v) for k, v in result.files.items()}})
 
 
 def _sweep_boundaries(console: Console, result: sweep.SweepResult, show: bool, png: Optional[Path]) -> None:

@@ -10,17 +10,45 @@ mix.  Operating-system errors become one-line ``OutputError`` messages.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import secrets
 import stat
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Any, BinaryIO, Callable
 
 from nnctl.errors import OutputError
 
 
 def _reason(error: OSError) -> str:
     return error.strerror or str(error)
+
+
+def json_text(document: Any, indent: int | None = 2) -> str:
+    """Strict JSON (no NaN or Infinity, which JSON does not have: they become null)."""
+    return json.dumps(_finite_or_none(document), indent=indent, allow_nan=False)
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and hasattr(value, "dtype"):  # a NumPy scalar
+        return _finite_or_none(value.item())
+    if hasattr(value, "tolist"):  # a NumPy array
+        return _finite_or_none(value.tolist())
+    return value
+
+
+def write_json(path: str | Path, document: Any) -> None:
+    """Write ``document`` as strict, indented JSON, atomically."""
+    atomic_write(path, lambda stream: stream.write((json_text(document) + "\n").encode()))
 
 
 def display_path(path: Path | str) -> str:

@@ -93,3 +93,15 @@ def _short(value) -> float:
     """A float with the digits its dtype holds (7 for float32, 15 for float64)."""
     digits = 7 if np.asarray(value).dtype == np.float32 else 15
     return float(f"{float(value):.{digits}g}")
+
+
+def predictions_document(result: Predictions, output: str | None = None) -> dict:
+    """The predictions as plain data, for ``predict --json`` (rows left out when written to a file)."""
+    document = {"task": result.task, "columns": result.columns, "metrics": result.metrics,
+                "confusion_matrix": None if result.confusion is None else result.confusion.tolist(),
+                "classes": result.classes, "ignored_columns": list(result.ignored_columns), "note": result.note}
+    if output is None:
+        document["predictions"] = [dict(zip(result.columns, row)) for row in result.rows]
+    else:
+        document["output"], document["rows"] = output, len(result.rows)
+    return document

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import numpy as np
 
 from nnctl import __version__
 from nnctl.checkpoint import BEST, LAST, Checkpoint, save_checkpoint
-from nnctl.files import atomic_write, display_path, ensure_directory
+from nnctl.files import atomic_write, display_path, ensure_directory, write_json
 from nnctl.config import Config, config_to_dict, dump_config, task_of_loss
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import Layer, init_network, layer_sizes, parameter_count
@@ -100,6 +99,7 @@ class RunResult:
     seconds: float
     rows: list[dict[str, Any]]  # every epoch of the run, resumed ones included (history.csv)
     best_row: dict[str, Any]  # the best epoch's row
+    summary: dict[str, Any]  # what summary.json holds
 
 
 def generators(config: Config) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
@@ -318,12 +318,12 @@ def train(
                             f"so nothing was written to {display_path(out)}")
     save()
     seconds = time.perf_counter() - started
-    files = write_run_files(config, rows, state.best_epoch, history.stop_reason, layers, out, seconds)
+    files, summary = write_run_files(config, rows, state.best_epoch, history.stop_reason, layers, out, seconds)
     if history.diverged:
         raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; the checkpoints in {display_path(out)} hold "
                             f"epoch {rows[-1]['epoch']}, the last finite one")
     best_row = next((row for row in rows if row["epoch"] == state.best_epoch), {})
-    return RunResult(config, best.layers, history, data, files, seconds, rows, best_row)
+    return RunResult(config, best.layers, history, data, files, seconds, rows, best_row, summary)
 
 
 def remove_stale_temporaries(out: Path) -> None:
@@ -365,8 +365,8 @@ def history_row(record: EpochRecord) -> dict[str, Any]:
 
 
 def write_run_files(config: Config, rows: list[dict], best_epoch: int, stop_reason: str, layers: list[Layer],
-                    out: Path, seconds: float) -> dict[str, Path]:
-    """The resolved config, the per-epoch history CSV and the JSON summary."""
+                    out: Path, seconds: float) -> tuple[dict[str, Path], dict[str, Any]]:
+    """The resolved config, the per-epoch history CSV and the JSON summary (returned too)."""
     files = {"best": out / BEST, "last": out / LAST, "config": out / CONFIG_FILE,
              "history": out / HISTORY_FILE, "summary": out / SUMMARY_FILE}
     atomic_write(files["config"], lambda s: s.write(dump_config(config, relative_to=out).encode()))
@@ -384,8 +384,8 @@ def write_run_files(config: Config, rows: list[dict], best_epoch: int, stop_reas
         "last": metrics(rows[-1]) if rows else {},
         "seconds": round(seconds, 3),
     }
-    atomic_write(files["summary"], lambda s: s.write((json.dumps(summary, indent=2) + "\n").encode()))
-    return files
+    write_json(files["summary"], summary)
+    return files, summary
 
 
 def history_csv(rows: list[dict]) -> str:

@@ -10,7 +10,6 @@ nor on how many run at once.  Never prints: progress goes to ``on_run``.
 
 from __future__ import annotations
 
-import json
 import math
 import multiprocessing
 import os
@@ -25,7 +24,7 @@ import numpy as np
 
 from nnctl import run
 from nnctl.checkpoint import BEST
-from nnctl.files import atomic_write, ensure_directory
+from nnctl.files import atomic_write, ensure_directory, write_json
 from nnctl.config import MAX_HIDDEN_UNITS, Config, dump_config, task_of_loss
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import count_parameters, parameter_count
@@ -288,9 +287,7 @@ def write_results(config: Config, directory: Path, result: SweepResult,
     write_csv(files["runs.csv"], list(run_rows[0]), [list(r.values()) for r in run_rows])
     flat = [_flat(c) for c in result.candidates]
     write_csv(files["candidates.csv"], list(flat[0]), [list(c.values()) for c in flat])
-    summary = {"task": result.task, "best": result.best, "simplest_within_one_se": result.simplest,
-               "candidates": flat, "runs": run_rows}
-    atomic_write(files["results.json"], lambda s: s.write((json.dumps(summary, indent=2) + "\n").encode()))
+    write_json(files["results.json"], results_document(result))
     top = best_run(result.runs, result.best, result.task)
     source = Path(top.output) / BEST
     atomic_write(files["best.npz"], lambda s: s.write(source.read_bytes()))
@@ -306,6 +303,13 @@ def best_run(runs: Sequence[RunOutcome], candidate: str, task: str) -> RunOutcom
     if task == "classification":
         return max(mine, key=lambda r: (r.val_metric, -r.val_loss))
     return min(mine, key=lambda r: r.val_mse)
+
+
+def results_document(result: SweepResult) -> dict:
+    """The sweep's results as plain data: results.json, and ``sweep-hidden --json``."""
+    return {"task": result.task, "best": result.best, "simplest_within_one_se": result.simplest,
+            "perceptron_note": result.perceptron_note, "candidates": [_flat(c) for c in result.candidates],
+            "runs": [asdict(r) for r in result.runs]}
 
 
 def _flat(c: CandidateSummary) -> dict:

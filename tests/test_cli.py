@@ -247,3 +247,26 @@ def test_data_make_to_stdout_and_row_limit(tmp_path):
     assert result.stdout.splitlines()[0] == "x1,x2,label" and len(result.stdout.splitlines()) == 5
     too_many = runner.invoke(app, ["data", "make", "circles", "-o", str(tmp_path / "big.csv"), "--n", "100000000"])
     assert too_many.exit_code == 2 and "1000000" in too_many.output and not (tmp_path / "big.csv").exists()
+
+
+def test_json_output_of_train_predict_and_sweep(tmp_path):
+    config = _config(tmp_path, ROOT / "datasets" / "circles.csv", epochs=3)
+    trained = runner.invoke(app, ["train", str(config), "--json"])
+    assert trained.exit_code == 0, trained.output
+    document = json.loads(trained.stdout)  # the whole of stdout is one JSON document
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert document["best"] == summary["best"] and document["epochs_run"] == 3
+    assert document["stop_reason"] == "all 3 epochs done" and document["interrupted"] is False
+    assert document["files"]["best"] == str(tmp_path / "run" / "best.npz")
+
+    predicted = runner.invoke(app, ["predict", str(tmp_path / "run"), str(ROOT / "datasets" / "circles.csv"), "--json"])
+    document = json.loads(predicted.stdout)
+    assert len(document["predictions"]) == 400 and set(document["predictions"][0]) == {"predicted_label"}
+    assert 0 <= document["metrics"]["accuracy"] <= 1 and len(document["confusion_matrix"]) == 2
+    assert sum(map(sum, document["confusion_matrix"])) == 400
+
+    swept = runner.invoke(app, ["sweep-hidden", str(config), "--sizes", "0,2", "--jobs", "1", "--json",
+                                "-o", str(tmp_path / "s")])
+    document = json.loads(swept.stdout)
+    assert [c["candidate"] for c in document["candidates"]] == ["0", "2"] and len(document["runs"]) == 2
+    assert document == {**json.loads((tmp_path / "s" / "results.json").read_text()), "files": document["files"]}
