@@ -117,6 +117,7 @@ def prepare_data(config: Config, split_rng: np.random.Generator) -> PreparedData
         dataset = load_dataset(d.train, d.target, d.features, task, loss_name=config.loss,
                                weight_column=d.sample_weight)
     _check_loss_fits(config, dataset)
+    _check_range(config, dataset)
     if isinstance(d.validation, Path):
         with _named_by(config, "data.validation"):
             X_val, y_val, _ = _load_validation_file(config, dataset)
@@ -187,6 +188,20 @@ def _load_validation_file(config: Config, dataset: Dataset):
         loss_name=config.loss, classes=dataset.classes,
     )
     return val.X, val.y, val
+
+
+def _check_range(config: Config, dataset: Dataset) -> None:
+    """Regression targets (and unscaled features) must fit the training dtype, with room for a square."""
+    limit = float(np.sqrt(np.finfo(config.model.dtype).max))
+    arrays = [] if config.data.standardize else [(dataset.X, dataset.feature_names)]
+    if dataset.task == "regression":
+        arrays.append((dataset.y, dataset.target_names))
+    for values, names in arrays:
+        too_big = np.flatnonzero((np.abs(values) > limit).any(axis=0))
+        if len(too_big):
+            raise DataError(f"{config.data.train}: column '{names[too_big[0]]}' holds values beyond "
+                            f"{limit:.3g}, too large for model.dtype {config.model.dtype}; rescale the column "
+                            "or use model.dtype: float64 (data.train)")
 
 
 def _check_loss_fits(config: Config, dataset: Dataset) -> None:

@@ -97,3 +97,17 @@ def test_a_run_that_diverges_at_once_leaves_an_earlier_run_untouched(tmp_path):
     with pytest.raises(TrainingError, match="no epoch finished with finite values, so nothing was written"):
         run.train(bad)
     assert {name: (tmp_path / "run" / name).read_bytes() for name in before} == before
+
+
+def test_targets_beyond_the_dtype_are_one_clear_error(tmp_path):
+    from nnctl.errors import DataError
+
+    data = tmp_path / "big.csv"
+    data.write_text("x,y\n1,2\n2,1e25\n3,4\n4,5\n5,6\n")
+    config = config_from_dict({"data": {"train": str(data), "target": "y"}, "loss": "mse",
+                               "output": str(tmp_path / "run")})
+    with pytest.raises(DataError, match="column 'y' holds values beyond 1.84e\\+19, too large for model.dtype float32"):
+        run.train(config)
+    wide = config_from_dict({"data": {"train": str(data), "target": "y"}, "loss": "mse", "model": {"dtype": "float64"},
+                             "optimizer": {"epochs": 1, "learning_rate": 1e-60}, "output": str(tmp_path / "run")})
+    assert run.train(wide).rows[0]["epoch"] == 1

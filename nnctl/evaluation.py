@@ -1,0 +1,170 @@
+"""Score a checkpoint on a labelled CSV file: the figures of ``nnctl evaluate``.
+
+No printing: ``evaluate_file`` returns an ``Evaluation`` that ``report_inspect``
+draws and ``evaluation_to_dict`` turns into JSON.
+
+Classification, from the confusion matrix C (rows: true class, columns:
+predicted class), for each class k:
+
+    precision_k = C[k, k] / sum_i C[i, k]    (of the rows predicted k, the share that are k)
+    recall_k    = C[k, k] / sum_j C[k, j]    (of the rows that are k, the share predicted k)
+    F1_k        = 2 precision_k recall_k / (precision_k + recall_k)
+    support_k   = sum_j C[k, j]              (rows of true class k)
+
+A ratio 0/0 (a class never predicted, a class absent from the file) is taken as 0,
+as scikit-learn's ``zero_division=0`` does; ``Evaluation.notes`` says when it
+happened.  Macro averages are the plain means over all the model's classes.
+
+Regression: MSE, RMSE, MAE and R^2 per target column and over all targets,
+the latter as ``nnctl.core.metrics`` computes them everywhere else (MSE and MAE
+over every value, RMSE = sqrt(MSE), R^2 the mean of the per-target R^2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nnctl.checkpoint import checkpoint_path, load_checkpoint
+from nnctl.core import metrics as metric_fns
+from nnctl.core.losses import LOSSES
+from nnctl.core.model import logits
+from nnctl.data import load_features, read_table
+from nnctl.errors import DataError
+from nnctl.predict import _check_finite
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    label: Any  # the class as written in the training file
+    precision: float
+    recall: float
+    f1: float
+    support: int  # rows of this true class
+
+
+@dataclass(frozen=True)
+class TargetScores:
+    name: str
+    mse: float
+    rmse: float
+    mae: float
+    r2: float
+
+
+@dataclass
+class Evaluation:
+    checkpoint: Path  # the checkpoint file used
+    data: Path
+    task: str
+    rows: int
+    epoch: int | None  # of the checkpoint
+    metrics: dict[str, float]  # classification: accuracy, zero_one_loss, macro_precision, macro_recall,
+    #                            macro_f1; regression: mse, rmse, mae, r2 over all targets
+    classes: list | None = None
+    confusion: np.ndarray | None = None  # (n_classes, n_classes), rows true, columns predicted
+    per_class: list[ClassScores] = field(default_factory=list)
+    per_target: list[TargetScores] = field(default_factory=list)
+    ignored_columns: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, with 0/0 taken as 0."""
+    numerator, denominator = np.asarray(numerator, np.float64), np.asarray(denominator, np.float64)
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator != 0)
+
+
+def precision_recall_f1(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per class (precision, recall, F1, support) from C[true, predicted]; 0/0 is taken as 0."""
+    C = np.asarray(confusion, dtype=np.int64)
+    hits = np.diag(C)
+    predicted, support = C.sum(axis=0), C.sum(axis=1)
+    precision, recall = _ratio(hits, predicted), _ratio(hits, support)
+    f1 = _ratio(2.0 * precision * recall, precision + recall)
+    return precision, recall, f1, support
+
+
+def evaluate_file(checkpoint: str | Path, data: str | Path) -> Evaluation:
+    """Apply the checkpoint to the rows of ``data`` and score it against the target column(s)."""
+    ckpt = load_checkpoint(checkpoint)
+    meta = ckpt.meta
+    classes, targets = meta.get("classes"), list(meta["target_names"])
+    X, y, ignored, note = load_features(
+        data, tuple(meta["feature_names"]), tuple(targets), meta["task"],
+        tuple(classes) if classes is not None else None,
+    )
+    if note is not None:  # the target column is there but cannot be scored
+        raise DataError(f"{note.removeprefix('no metrics: ')} (so the predictions cannot be scored)")
+    if y is None:
+        _missing_target(data, targets)
+    scaled = ckpt.scaler.transform(X)
+    with np.errstate(over="ignore", invalid="ignore"):  # a row that overflows is refused just below
+        Z = logits(ckpt.layers, scaled.astype(ckpt.layers[0].W.dtype))
+    _check_finite(Z, scaled, X, data, meta["feature_names"], ckpt.layers[0].W.dtype)
+    common = dict(checkpoint=checkpoint_path(checkpoint), data=Path(data), task=meta["task"], rows=len(X),
+                  epoch=meta.get("epoch"), ignored_columns=ignored)
+    if meta["task"] == "classification":
+        return _classification(LOSSES[meta["loss"]].decide(Z), y, classes, common)
+    return _regression(Z.astype(np.float64), y, targets, common)
+
+
+def _missing_target(data: str | Path, targets: list[str]) -> None:
+    columns = read_table(data).columns  # read again: only this error needs the header
+    missing = [name for name in targets if name not in columns]
+    plural = "s" if len(missing) > 1 else ""
+    raise DataError(
+        f"{data}: no target column{plural} {', '.join(repr(m) for m in missing)} to score the predictions "
+        f"against; columns are: {', '.join(columns)} (nnctl predict works without targets)"
+    )
+
+
+def _classification(predicted: np.ndarray, y: np.ndarray, classes: list, common: dict) -> Evaluation:
+    C = metric_fns.confusion_matrix(y, predicted, len(classes))
+    precision, recall, f1, support = precision_recall_f1(C)
+    per_class = [ClassScores(label, float(p), float(r), float(f), int(s))
+                 for label, p, r, f, s in zip(classes, precision, recall, f1, support)]
+    metrics = {
+        **metric_fns.classification_metrics(y, predicted),
+        "macro_precision": float(np.mean(precision)),
+        "macro_recall": float(np.mean(recall)),
+        "macro_f1": float(np.mean(f1)),
+    }
+    notes = []
+    never_predicted = [str(label) for label, n in zip(classes, C.sum(axis=0)) if n == 0]
+    absent = [str(label) for label, n in zip(classes, support) if n == 0]
+    if never_predicted:
+        notes.append(f"never predicted: class {', '.join(never_predicted)}; its precision (0/0) counts as 0")
+    if absent:
+        notes.append(f"no rows of class {', '.join(absent)} in the file; its recall (0/0) counts as 0")
+    return Evaluation(**common, metrics=metrics, classes=list(classes), confusion=C, per_class=per_class,
+                      notes=notes)
+
+
+def _regression(Z: np.ndarray, y: np.ndarray, targets: list[str], common: dict) -> Evaluation:
+    per_target = [
+        TargetScores(name, **metric_fns.regression_metrics(y[:, [k]], Z[:, [k]]))
+        for k, name in enumerate(targets)
+    ]
+    return Evaluation(**common, metrics=metric_fns.regression_metrics(y, Z), per_target=per_target)
+
+
+def evaluation_to_dict(evaluation: Evaluation) -> dict[str, Any]:
+    """The evaluation as plain JSON-ready data (for ``evaluate --json``)."""
+    e = evaluation
+    document: dict[str, Any] = {
+        "checkpoint": str(e.checkpoint), "data": str(e.data), "task": e.task, "rows": e.rows, "epoch": e.epoch,
+        "metrics": dict(e.metrics),
+    }
+    if e.task == "classification":
+        document["classes"] = e.classes
+        document["confusion_matrix"] = e.confusion.tolist()
+        document["per_class"] = [asdict(scores) for scores in e.per_class]
+    else:
+        document["per_target"] = [asdict(scores) for scores in e.per_target]
+    document["ignored_columns"] = list(e.ignored_columns)
+    document["notes"] = list(e.notes)
+    return document

@@ -1,0 +1,217 @@
+"""Gradient check: backpropagation against central finite differences, on a config's own network.
+
+The network is built as ``nnctl train`` builds it (same generators, same data split, same
+standardisation, same initial weights), but in float64, and fed the first ``rows`` training
+rows as they are, with their row weights if the config has any.  For every parameter theta
+(or a seeded sample of each large array) the objective
+
+    L(theta) = data loss (mean over the rows, weighted) + l1 sum |W| + l2 sum W^2
+
+is differentiated twice:
+
+    analytic  a = dL/dtheta from backpropagation (``core.training.gradients``, what training uses)
+    numerical n = (L(theta + eps) - L(theta - eps)) / (2 eps),   eps = 1e-5
+
+and compared entry by entry with the relative error
+
+    |a - n| / max(|a|, |n|, FLOOR),   FLOOR = 1e-4.
+
+The floor: a gradient of 1e-9 computed as 1.3e-9 is a 30% relative error but only round-off
+(the difference quotient carries an absolute error of about 1e-16 / eps = 1e-11, and more on
+the loss's scale).  Below FLOOR the error is taken relative to FLOOR, so a tiny gradient must
+agree to FLOOR * tolerance = 1e-10 in absolute terms.  An array passes when its largest
+relative error is at most ``tolerance`` (1e-6 by default; float64 with eps = 1e-5 usually gives
+1e-9 or better, a wrong derivative 1e-2 or worse).
+
+Kinks: relu and leaky_relu at z = 0, the mae loss at z = t, the hinge loss at its margin, and
+the L1 penalty at w = 0 have no derivative.  When a value sits within eps of its kink the two
+sides of the difference quotient see different slopes, and that entry can fail although
+backprop is right.  With float64 and the data rows as they are (no rounding onto a grid) this is
+rare; ``near_kinks`` counts the values within ``KINK_DISTANCE`` of a kink, so a FAIL next to a
+non-zero count can be told apart from a wrong derivative (which fails by far more, everywhere).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from nnctl import run
+from nnctl.config import Config
+from nnctl.core.losses import LOSSES, Loss
+from nnctl.core.model import Layer, forward, layer_sizes, logits
+from nnctl.core.regularizers import penalty
+from nnctl.core.training import gradients, parameters
+from nnctl.run import PreparedData
+
+Array = np.ndarray
+
+EPS = 1e-5  # central differences: truncation ~ eps^2, round-off ~ 1e-16 / eps; both ~ 1e-11
+FLOOR = 1e-4  # the least denominator of the relative error (see the module docstring)
+KINK_DISTANCE = 1e-4  # values closer than this to a kink are counted in ``near_kinks``
+
+
+@dataclass
+class Batch:
+    """The configured network, freshly initialised, and the first rows of its training data as
+    training sees them (standardised, in the network's dtype)."""
+
+    layers: list[Layer]
+    X: Array  # (rows, n_features), standardised
+    y: Array  # the targets as ``fit`` takes them: class indices or values
+    T: Array  # y encoded for the loss: (rows, n_outputs)
+    weights: Array | None  # (rows,) weights of the rows in the training loss; None when all are 1
+    loss: Loss
+    data: PreparedData  # every training and validation row, and the names of features and classes
+
+
+def first_rows(config: Config, rows: int, dtype: str | None = None) -> Batch:
+    """Build the network as ``run.train`` does and take the first ``rows`` training rows.
+
+    ``dtype`` overrides ``model.dtype`` (the initial weights are the same draws either way:
+    they are drawn in float64 and then cast).  ``rows`` larger than the training set takes it all.
+    """
+    if rows < 1:
+        raise ValueError(f"rows must be at least 1, got {rows}")
+    if dtype is not None:
+        config = replace(config, model=replace(config.model, dtype=dtype))
+    split_rng, init_rng, _ = run.generators(config)
+    data = run.prepare_data(config, split_rng)
+    layers = run.build_network(config, data, init_rng)
+    loss = LOSSES[config.loss]
+    take = slice(0, min(rows, len(data.X_train)))
+    network_dtype = layers[0].W.dtype
+    X = np.asarray(data.X_train[take], dtype=network_dtype)
+    y = data.y_train[take]
+    T = loss.encode(y, layers[-1].W.shape[1], network_dtype)
+    weights = None if data.w_train is None else data.w_train[take]
+    return Batch(layers, X, y, T, weights, loss, data)
+
+
+@dataclass(frozen=True)
+class ArrayCheck:
+    """The comparison for one parameter array: a layer's weights or its biases."""
+
+    layer: int  # 1-based, as in the math: Z_l = A_(l-1) W_l + b_l
+    kind: str  # "weights" or "biases"
+    shape: tuple[int, ...]
+    checked: int  # entries compared (all of them, or a sample of at most max_params)
+    max_abs_error: float  # max |a - n|
+    max_rel_error: float  # max |a - n| / max(|a|, |n|, FLOOR)
+    worst: tuple[int, ...]  # index of the entry with the largest relative error
+    passed: bool  # max_rel_error <= tolerance
+
+    @property
+    def name(self) -> str:
+        """'W1', 'b1', ...: the array's name in the math."""
+        return f"{'W' if self.kind == 'weights' else 'b'}{self.layer}"
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+
+@dataclass(frozen=True)
+class GradcheckResult:
+    """Per layer, weights and biases apart, in order (W1, b1, W2, b2, ...)."""
+
+    arrays: list[ArrayCheck]
+    layer_sizes: list[int]  # [n_inputs, *hidden, n_outputs]
+    activations: list[str]  # per layer: the hidden activations, then the output activation
+    loss: str
+    l1: float
+    l2: float
+    rows: int  # training rows the objective was computed on
+    objective: float  # L at the initial weights: data loss + penalty
+    eps: float
+    tolerance: float
+    floor: float
+    max_params: int  # the most entries checked per array
+    near_kinks: int  # values within KINK_DISTANCE of a kink (see the module docstring)
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.arrays)
+
+    @property
+    def checked(self) -> int:
+        return sum(check.checked for check in self.arrays)
+
+    @property
+    def sampled(self) -> bool:
+        """True when some array was checked on a sample of its entries."""
+        return any(check.checked < check.size for check in self.arrays)
+
+
+def gradcheck(config: Config, rows: int = 8, max_params: int = 2000, tolerance: float = 1e-6) -> GradcheckResult:
+    """Compare backprop with central differences for every parameter of the configured network.
+
+    Arrays with more than ``max_params`` entries are checked on ``max_params`` entries drawn
+    without replacement by a generator seeded with the config's seed (the same entries each run).
+    """
+    if max_params < 1:
+        raise ValueError(f"max_params must be at least 1, got {max_params}")
+    batch = first_rows(config, rows, dtype="float64")
+    layers, loss = batch.layers, batch.loss
+    l1, l2 = config.regularization.l1, config.regularization.l2
+
+    def objective() -> float:
+        return (loss.value(logits(layers, batch.X), batch.T, batch.weights)
+                + penalty([layer.W for layer in layers], l1, l2))
+
+    analytic = gradients(layers, loss, batch.X, batch.T, l1, l2, batch.weights)
+    rng = np.random.default_rng(config.seed)
+    checks = []
+    for position, (theta, a) in enumerate(zip(parameters(layers), analytic)):
+        flat_theta, flat_a = theta.reshape(-1), a.reshape(-1)  # views: writing flat_theta moves theta
+        if theta.size > max_params:
+            entries = np.sort(rng.choice(theta.size, size=max_params, replace=False))
+        else:
+            entries = np.arange(theta.size)
+        numerical = np.empty(len(entries))
+        for k, i in enumerate(entries):
+            kept = flat_theta[i]
+            flat_theta[i] = kept + EPS
+            up = objective()
+            flat_theta[i] = kept - EPS
+            down = objective()
+            flat_theta[i] = kept
+            numerical[k] = (up - down) / (2 * EPS)
+        chosen = flat_a[entries]
+        absolute = np.abs(chosen - numerical)
+        relative = absolute / np.maximum(np.maximum(np.abs(chosen), np.abs(numerical)), FLOOR)
+        worst = int(np.argmax(relative))
+        checks.append(ArrayCheck(
+            layer=position // 2 + 1, kind="weights" if position % 2 == 0 else "biases", shape=theta.shape,
+            checked=len(entries), max_abs_error=float(absolute.max()), max_rel_error=float(relative[worst]),
+            worst=tuple(int(j) for j in np.unravel_index(entries[worst], theta.shape)),
+            passed=bool(relative[worst] <= tolerance),
+        ))
+    return GradcheckResult(
+        arrays=checks, layer_sizes=layer_sizes(layers), activations=[layer.activation for layer in layers],
+        loss=config.loss, l1=l1, l2=l2, rows=len(batch.X), objective=objective(), eps=EPS, tolerance=tolerance,
+        floor=FLOOR, max_params=max_params, near_kinks=near_kinks(layers, loss, batch.X, batch.T, l1),
+    )
+
+
+def near_kinks(layers: list[Layer], loss: Loss, X: Array, T: Array, l1: float) -> int:
+    """How many values lie within KINK_DISTANCE of a point without a derivative: relu-like
+    pre-activations at 0, weights at 0 under L1, mae residuals at 0, hinge margins at 0."""
+    _, sums = forward(layers, X)
+    close = 0
+    for layer, Z in zip(layers[:-1], sums[:-1]):
+        if layer.activation in ("relu", "leaky_relu"):
+            close += int(np.sum(np.abs(Z) < KINK_DISTANCE))
+    if l1:
+        close += sum(int(np.sum(np.abs(layer.W) < KINK_DISTANCE)) for layer in layers)
+    Z = sums[-1]
+    if loss.name == "mae":
+        close += int(np.sum(np.abs(Z - T) < KINK_DISTANCE))
+    elif loss.name == "hinge":
+        if Z.shape[1] == 1:
+            margins = 1.0 - T * Z  # the kink of max(0, 1 - t z)
+        else:  # the kinks of max(0, z_j - z_y + 1), j != y
+            margins = (Z - np.sum(T * Z, axis=1, keepdims=True) + 1.0)[T == 0]
+        close += int(np.sum(np.abs(margins) < KINK_DISTANCE))
+    return close
