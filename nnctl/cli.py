@@ -27,7 +27,9 @@ from nnctl.data import write_csv, write_csv_to
 from nnctl.errors import NnctlError
 from nnctl.files import json_text
 from nnctl import boundary as boundaries
-from nnctl import plot, report, run, sweep
+from nnctl import curves, evaluation, inspection, plot, report, report_explain, report_inspect, run, sweep
+from nnctl import explain as explanations
+from nnctl import gradcheck as gradchecks
 from nnctl.checkpoint import load_checkpoint
 from nnctl.resume import STATE_KEY, load_resumable
 from nnctl.predict import predict_file, predictions_document
@@ -274,6 +276,90 @@ def boundary(
     console.print(report.boundary_legend(grid), markup=False)
     if png:  # a finer grid than the terminal's
         plot.boundary_png(png, [(str(checkpoint), boundaries.predict_grid(ckpt, points, labels, 200, 200))])
+        console.print(f"wrote {png}", markup=False)
+
+
+@app.command()
+def gradcheck(
+    config: Path = typer.Argument(..., help="The YAML config file."),
+    set_: Optional[List[str]] = SET_OPTION,
+    rows: int = typer.Option(8, min=1, max=10_000, help="Training rows to check the gradients on."),
+    max_params: int = typer.Option(2000, min=1, help="Check at most this many entries per array (a seeded sample)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Compare backpropagation with finite differences, layer by layer (exit 1 when one fails)."""
+    result = gradchecks.gradcheck(load_config(config, set_ or ()), rows, max_params)
+    if as_json:
+        print_json(report_explain.gradcheck_to_dict(result))
+    else:
+        out_console().print(report_explain.gradcheck_view(result))
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def explain(
+    config: Path = typer.Argument(..., help="The YAML config file."),
+    set_: Optional[List[str]] = SET_OPTION,
+    rows: int = typer.Option(2, min=1, max=100, help="Training rows in the worked batch."),
+    spread: bool = typer.Option(False, "--spread", help="For a one-output perceptron: also train from [1, 0, 0, ...] "
+                                "with no penalty, L1 and L2, and show where the weights end."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """One training step worked through on real numbers, in the order of the math."""
+    cfg = load_config(config, set_ or ())
+    worked = explanations.explain(cfg, rows)
+    runs = explanations.spread_runs(cfg) if spread else None
+    if as_json:
+        document = report_explain.explanation_to_dict(worked)
+        print_json({**document, "spread": report_explain.spread_to_dict(runs)} if runs else document)
+        return
+    console = out_console()
+    console.print(report_explain.explanation_view(worked))
+    if runs:
+        console.print(report_explain.spread_table(runs))
+
+
+@app.command("inspect")
+def inspect_command(
+    checkpoint: Path = typer.Argument(..., help="A checkpoint file, or a run directory (its best checkpoint)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show what a checkpoint holds: the architecture, parameters, weight statistics, metadata."""
+    found = inspection.inspect_checkpoint(checkpoint)
+    if as_json:
+        print_json(inspection.inspection_to_dict(found))
+    else:
+        out_console().print(report_inspect.inspection_view(found))
+
+
+@app.command()
+def evaluate(
+    checkpoint: Path = typer.Argument(..., help="A checkpoint file, or a run directory (its best checkpoint)."),
+    data: Path = typer.Argument(..., help="CSV file with the feature and target columns."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Score a checkpoint on labelled rows: accuracy, confusion, precision/recall/F1, or MSE, MAE, R^2."""
+    scored = evaluation.evaluate_file(checkpoint, data)
+    if as_json:
+        print_json(evaluation.evaluation_to_dict(scored))
+    else:
+        out_console().print(report_inspect.evaluation_view(scored))
+
+
+@app.command("plot")
+def plot_command(
+    run_dirs: List[Path] = typer.Argument(..., help="One or more run directories (their history.csv)."),
+    width: int = typer.Option(60, min=10, max=400, help="Chart width in characters."),
+    height: int = typer.Option(12, min=4, max=200, help="Chart height in lines."),
+    png: Optional[Path] = typer.Option(None, "--png", help="Also write the curves as an image (needs the 'plot' extra)."),
+) -> None:
+    """Draw training and validation loss and the metric per epoch, several runs overlaid."""
+    found = curves.load_curves(run_dirs)
+    console = out_console()
+    console.print(report_inspect.curves_view(found, width, height))
+    if png:
+        plot.curves_png(png, found)
         console.print(f"wrote {png}", markup=False)
 
 

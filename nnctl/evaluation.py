@@ -31,10 +31,9 @@ import numpy as np
 from nnctl.checkpoint import checkpoint_path, load_checkpoint
 from nnctl.core import metrics as metric_fns
 from nnctl.core.losses import LOSSES
-from nnctl.core.model import logits
 from nnctl.data import load_features, read_table
 from nnctl.errors import DataError
-from nnctl.predict import _check_finite
+from nnctl.predict import apply_checkpoint
 
 
 @dataclass(frozen=True)
@@ -72,22 +71,6 @@ class Evaluation:
     notes: list[str] = field(default_factory=list)
 
 
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator, with 0/0 taken as 0."""
-    numerator, denominator = np.asarray(numerator, np.float64), np.asarray(denominator, np.float64)
-    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator != 0)
-
-
-def precision_recall_f1(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per class (precision, recall, F1, support) from C[true, predicted]; 0/0 is taken as 0."""
-    C = np.asarray(confusion, dtype=np.int64)
-    hits = np.diag(C)
-    predicted, support = C.sum(axis=0), C.sum(axis=1)
-    precision, recall = _ratio(hits, predicted), _ratio(hits, support)
-    f1 = _ratio(2.0 * precision * recall, precision + recall)
-    return precision, recall, f1, support
-
-
 def evaluate_file(checkpoint: str | Path, data: str | Path) -> Evaluation:
     """Apply the checkpoint to the rows of ``data`` and score it against the target column(s)."""
     ckpt = load_checkpoint(checkpoint)
@@ -101,10 +84,7 @@ def evaluate_file(checkpoint: str | Path, data: str | Path) -> Evaluation:
         raise DataError(f"{note.removeprefix('no metrics: ')} (so the predictions cannot be scored)")
     if y is None:
         _missing_target(data, targets)
-    scaled = ckpt.scaler.transform(X)
-    with np.errstate(over="ignore", invalid="ignore"):  # a row that overflows is refused just below
-        Z = logits(ckpt.layers, scaled.astype(ckpt.layers[0].W.dtype))
-    _check_finite(Z, scaled, X, data, meta["feature_names"], ckpt.layers[0].W.dtype)
+    Z = apply_checkpoint(ckpt, X, data)
     common = dict(checkpoint=checkpoint_path(checkpoint), data=Path(data), task=meta["task"], rows=len(X),
                   epoch=meta.get("epoch"), ignored_columns=ignored)
     if meta["task"] == "classification":
@@ -124,7 +104,7 @@ def _missing_target(data: str | Path, targets: list[str]) -> None:
 
 def _classification(predicted: np.ndarray, y: np.ndarray, classes: list, common: dict) -> Evaluation:
     C = metric_fns.confusion_matrix(y, predicted, len(classes))
-    precision, recall, f1, support = precision_recall_f1(C)
+    precision, recall, f1, support = metric_fns.precision_recall_f1(C)
     per_class = [ClassScores(label, float(p), float(r), float(f), int(s))
                  for label, p, r, f, s in zip(classes, precision, recall, f1, support)]
     metrics = {

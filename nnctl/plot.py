@@ -63,3 +63,42 @@ def boundary_png(path: str | Path, panels: Sequence[tuple[str, object]]) -> None
     figure.savefig(buffer, format=image_format(path), dpi=100)
     plt.close(figure)
     atomic_write(Path(path), lambda stream: stream.write(buffer.getvalue()))
+
+
+def curves_png(path: str | Path, curves: Sequence[object]) -> None:
+    """Training curves of several runs (``nnctl.curves.Curves``), written atomically.
+
+    Two panels: the loss per epoch (train data loss solid, validation loss dashed,
+    one colour per run, a dot at the best epoch) and the metric per epoch (one
+    line per run: validation accuracy or R^2, or the training figure).
+    """
+    image_format(path)
+    plt = _pyplot()
+    figure, (loss_axis, metric_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    for index, c in enumerate(curves):
+        colour = f"C{index % 10}"
+        loss_axis.plot(c.epochs, c.train_data_loss, color=colour, label=f"{c.name} train")
+        if c.val_loss is not None:
+            loss_axis.plot(c.epochs, c.val_loss, color=colour, linestyle="--", label=f"{c.name} val")
+        metric_axis.plot(c.epochs, c.metric, color=colour, label=f"{c.name} {c.metric_label}")
+        if c.best_epoch is not None and c.best_epoch in c.epochs:
+            at = list(c.epochs).index(c.best_epoch)
+            best = c.val_loss if c.val_loss is not None else c.train_data_loss
+            loss_axis.plot([c.best_epoch], [best[at]], "o", color=colour, markersize=4)
+    labels = sorted({c.metric_label.split(" ", 1)[1] for c in curves})
+    loss_axis.set_title("loss (train: data loss, without the penalty)", fontsize=9)
+    metric_axis.set_title(" / ".join(labels), fontsize=9)
+    from matplotlib.ticker import MaxNLocator
+
+    for axis in (loss_axis, metric_axis):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    loss_axis.set_ylabel("loss")
+    metric_axis.set_ylabel(" / ".join(labels))
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=image_format(path), dpi=100)
+    plt.close(figure)
+    atomic_write(Path(path), lambda stream: stream.write(buffer.getvalue()))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnctl.checkpoint import load_checkpoint
+from nnctl.checkpoint import Checkpoint, load_checkpoint
 from nnctl.core import metrics as metric_fns
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import logits
@@ -46,10 +46,7 @@ def predict_file(checkpoint: str | Path, data: str | Path, proba: bool = False) 
         data, tuple(meta["feature_names"]), tuple(meta["target_names"]), meta["task"],
         tuple(classes) if classes is not None else None,
     )
-    scaled = ckpt.scaler.transform(X)
-    with np.errstate(over="ignore", invalid="ignore"):  # a row that overflows is refused just below
-        Z = logits(ckpt.layers, scaled.astype(ckpt.layers[0].W.dtype))
-    _check_finite(Z, scaled, X, data, meta["feature_names"], ckpt.layers[0].W.dtype)
+    Z = apply_checkpoint(ckpt, X, data)
     targets = meta["target_names"]
     if meta["task"] == "classification":
         predicted = loss.decide(Z)
@@ -68,6 +65,15 @@ def predict_file(checkpoint: str | Path, data: str | Path, proba: bool = False) 
     rows = [[_short(v) for v in values] for values in Z]
     found = metric_fns.regression_metrics(y, Z.astype(np.float64)) if y is not None else None
     return Predictions(columns, rows, "regression", found, None, None, ignored, note)
+
+
+def apply_checkpoint(ckpt: Checkpoint, X: np.ndarray, data: str | Path) -> np.ndarray:
+    """The logits for raw features ``X`` (read from ``data``): stored scaling, then the network."""
+    scaled = ckpt.scaler.transform(X)
+    with np.errstate(over="ignore", invalid="ignore"):  # a row that overflows is refused just below
+        Z = logits(ckpt.layers, scaled.astype(ckpt.layers[0].W.dtype))
+    _check_finite(Z, scaled, X, data, ckpt.meta["feature_names"], ckpt.layers[0].W.dtype)
+    return Z
 
 
 def _check_finite(Z: np.ndarray, scaled: np.ndarray, X: np.ndarray, data: str | Path,

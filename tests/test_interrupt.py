@@ -62,12 +62,16 @@ def test_ctrl_c_saves_a_checkpoint_prints_the_resume_command_and_exits_130(tmp_p
 
 def test_a_second_ctrl_c_quits_at_once_and_damages_no_file(tmp_path):
     output = tmp_path / "run"
-    process = _start(output, "--set", "model.hidden=[256, 256]")
+    # Wide layers make each checkpoint ~8 MB, so the orderly stop after the first Ctrl-C
+    # (finish the step, write two checkpoints) lasts long enough for the second to land in it.
+    process = _start(output, "--set", "model.hidden=[1024, 1024]")
     _wait_for_epochs(process, 2)
     time.sleep(2.5)  # past the first timed save, so checkpoints exist on disk
     process.send_signal(signal.SIGINT)
-    time.sleep(0.01)
-    process.send_signal(signal.SIGINT)
+    note = process.stderr.readline()
+    while note and "stopping after this step" not in note:
+        note = process.stderr.readline()
+    process.send_signal(signal.SIGINT)  # the first one has been seen: this is the second
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert "to go on:" not in err  # it quit at once, without the orderly stop of a single Ctrl-C

@@ -1,7 +1,7 @@
 """The architecture, held by an AST walk over nnctl/.
 
 * nnctl/core imports only NumPy, the standard library and nnctl.core;
-* only cli.py imports Typer, only cli.py and report.py import Rich;
+* only cli.py imports Typer, only cli.py and the report*.py renderers import Rich;
 * nothing uses pickle, an unsafe YAML loader or ``allow_pickle=True``;
 * nothing touches the global ``np.random`` state (a Generator is passed in);
 * nothing in nnctl/core prints or opens files.
@@ -13,6 +13,7 @@ Each checker takes source text and a display name and returns one
 from __future__ import annotations
 
 import ast
+import fnmatch
 import sys
 from pathlib import Path
 
@@ -91,12 +92,12 @@ def check_core_imports(source: str, name: str, module: str = "nnctl.core.x") -> 
 
 
 def check_ui_imports(source: str, name: str) -> list[str]:
-    """Typer only in cli.py; Rich only in cli.py and report.py."""
-    allowed = {"typer": {"nnctl/cli.py"}, "rich": {"nnctl/cli.py", "nnctl/report.py"}, "click": {"nnctl/cli.py"}}
+    """Typer only in cli.py; Rich only in cli.py and the renderers, nnctl/report*.py."""
+    allowed = {"typer": {"nnctl/cli.py"}, "rich": {"nnctl/cli.py", "nnctl/report*.py"}, "click": {"nnctl/cli.py"}}
     problems = []
     for line, imported in _imports(ast.parse(source), "nnctl.x"):
         top = imported.split(".")[0]
-        if top in allowed and name not in allowed[top]:
+        if top in allowed and not any(fnmatch.fnmatch(name, pattern) for pattern in allowed[top]):
             problems.append(f"{name}:{line}: imports {imported} (allowed only in {', '.join(sorted(allowed[top]))})")
     return problems
 

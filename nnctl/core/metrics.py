@@ -38,6 +38,26 @@ def _columns(y_true: Array, y_pred: Array) -> tuple[Array, Array]:
     return y_true, y_pred
 
 
+def _ratio(numerator: Array, denominator: Array) -> Array:
+    """numerator / denominator, with 0/0 taken as 0 (as scikit-learn's zero_division=0)."""
+    numerator, denominator = np.asarray(numerator, np.float64), np.asarray(denominator, np.float64)
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator != 0)
+
+
+def precision_recall_f1(confusion: Array) -> tuple[Array, Array, Array, Array]:
+    """Per class (precision, recall, F1, support) from C[true, predicted]:
+
+        precision_c = C[c, c] / sum_i C[i, c]    recall_c = C[c, c] / sum_j C[c, j]
+        F1_c = 2 precision_c recall_c / (precision_c + recall_c)
+    """
+    C = np.asarray(confusion, dtype=np.int64)
+    hits = np.diag(C)
+    predicted, support = C.sum(axis=0), C.sum(axis=1)
+    precision, recall = _ratio(hits, predicted), _ratio(hits, support)
+    f1 = _ratio(2.0 * precision * recall, precision + recall)
+    return precision, recall, f1, support
+
+
 def mean_squared_error(y_true: Array, y_pred: Array) -> float:
     """1/(n k) sum (y - y_hat)^2."""
     y_true, y_pred = _columns(y_true, y_pred)

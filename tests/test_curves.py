@@ -1,0 +1,154 @@
+"""nnctl plot: curves read back from history.csv, the character chart, the PNG."""
+
+from __future__ import annotations
+
+import builtins
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from nnctl import plot, report_inspect
+from nnctl.config import load_config
+from nnctl.curves import load_curves
+from nnctl.errors import NnctlError
+from nnctl.run import train
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("curves")
+    train(load_config(ROOT / "configs" / "circles.yaml", ["optimizer.epochs=5", f"output={tmp / 'c'}"]))
+    train(load_config(ROOT / "configs" / "regression.yaml", ["optimizer.epochs=5", f"output={tmp / 'r'}"]))
+    train(load_config(ROOT / "configs" / "circles.yaml",
+                      ["optimizer.epochs=4", "data.validation=0", f"output={tmp / 'noval'}"]))
+    return tmp
+
+
+def _column(path: Path, name: str) -> list[float]:
+    with open(path, newline="") as stream:
+        return [float(row[name]) for row in csv.DictReader(stream)]
+
+
+def test_values_read_back_equal_history_csv(runs):
+    circles, regression, noval = load_curves([runs / "c", runs / "r", runs / "noval"])
+    for curves, run_dir in ((circles, runs / "c"), (regression, runs / "r"), (noval, runs / "noval")):
+        history = run_dir / "history.csv"
+        assert curves.epochs.tolist() == [int(e) for e in _column(history, "epoch")]
+        assert curves.train_loss.tolist() == _column(history, "train_loss")
+        assert curves.train_data_loss.tolist() == _column(history, "train_data_loss")
+        assert curves.metric.tolist() == _column(history, curves.metric_name)
+        assert curves.best_epoch == json.loads((run_dir / "summary.json").read_text())["best_epoch"]
+        assert curves.path == run_dir and curves.name == run_dir.name
+    assert circles.val_loss.tolist() == _column(runs / "c" / "history.csv", "val_loss")
+    assert regression.val_loss.tolist() == _column(runs / "r" / "history.csv", "val_loss")
+    assert (circles.task, circles.metric_name) == ("classification", "val_accuracy")
+    assert circles.metric_label == "val accuracy"
+    assert (regression.task, regression.metric_name, regression.metric_label) == ("regression", "val_r2", "val R^2")
+    # without validation rows: no validation loss, and the metric is the training figure
+    assert noval.val_loss is None and noval.metric_name == "train_accuracy" and len(noval.epochs) == 4
+
+
+def test_a_directory_without_history_is_one_error_naming_it(runs, tmp_path):
+    with pytest.raises(NnctlError) as caught:
+        load_curves([runs / "c", tmp_path])
+    assert str(caught.value).startswith(f"{tmp_path}: no history.csv") and "\n" not in str(caught.value)
+    with pytest.raises(NnctlError, match="no such directory"):
+        load_curves([tmp_path / "nowhere"])
+    (tmp_path / "history.csv").write_text("epoch,train_loss\n1,abc\n")
+    with pytest.raises(NnctlError, match=r"history.csv: line 2, column 'train_loss': 'abc' is not a number"):
+        load_curves([tmp_path])
+
+
+def test_runs_of_the_same_name_are_told_apart(runs, tmp_path):
+    import shutil
+
+    shutil.copytree(runs / "c", tmp_path / "c")
+    names = [c.name for c in load_curves([runs / "c", tmp_path / "c"])]
+    assert len(set(names)) == 2 and all(name.endswith("c") for name in names)
+
+
+def _plot_rows(text: str, height: int) -> list[str]:
+    """The ``height`` rows of the plotting area: what follows the axis character of each row."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if "┤" in line)
+    rows = lines[start:start + height]
+    return [line[line.index("┤" if "┤" in line else "│") + 1:] for line in rows], lines[start + height]
+
+
+def test_the_chart_has_the_requested_size_and_every_marker():
+    xs = np.arange(1, 11)
+    series = [("falls", xs, 11.0 - xs), ("rises", xs, xs * 1.0), ("flat", xs, np.full(10, 5.5))]
+    for width, height in ((40, 10), (23, 7), (80, 20)):
+        text = report_inspect.line_chart(series, width, height, title="t").plain
+        rows, axis = _plot_rows(text, height)
+        assert len(rows) == height and all(len(row) == width for row in rows)
+        assert axis.strip().startswith("└") and axis.count("─") == width
+        grid = "".join(rows)
+        for marker in report_inspect.MARKERS[:3]:
+            assert marker in grid
+        assert rows[0][0] == "o" and rows[-1][-1] == "o"  # 'falls' starts at the top left, ends bottom right
+        assert rows[0][-1] == "x" and rows[-1][0] == "x"
+        assert text.splitlines()[0] == "t" and "10 ┤" in text and " 1 ┤" in text  # the y range 1 .. 10
+        assert text.rstrip().endswith("epoch") and " 1 " in text.splitlines()[-1]
+    legend = report_inspect.chart_legend(["falls", "rises", "flat"]).plain
+    assert legend == "o falls   x rises   + flat"
+
+
+def test_the_chart_copes_with_one_point_gaps_and_flat_lines():
+    one = report_inspect.line_chart([("one", np.array([3]), np.array([0.25]))], 10, 4).plain
+    rows, _ = _plot_rows(one, 4)
+    assert "".join(rows).count("o") == 1
+    gaps = report_inspect.line_chart([("gap", np.arange(4), np.array([1.0, np.nan, 3.0, 4.0]))], 12, 5).plain
+    rows, _ = _plot_rows(gaps, 5)
+    assert all(len(row) == 12 for row in rows) and "o" in "".join(rows)
+    with pytest.raises(ValueError):
+        report_inspect.line_chart([], 1, 5)
+
+
+def test_more_epochs_than_columns_keep_the_extremes():
+    xs, ys = np.arange(1, 201), np.ones(200)
+    ys[36], ys[123] = 5.0, -3.0  # one spike up, one down, between the columns' centres
+    rows, _ = _plot_rows(report_inspect.line_chart([("s", xs, ys)], 10, 9).plain, 9)
+    assert "o" in rows[0] and "o" in rows[-1]
+
+
+def test_curves_view_overlays_runs_in_a_loss_and_a_metric_chart(runs):
+    curves = load_curves([runs / "c", runs / "r", runs / "noval"])
+    console = Console(width=120, record=True, file=open("/dev/null", "w"))
+    console.print(report_inspect.curves_view(curves, width=50, height=8))
+    out = console.export_text()
+    assert "loss per epoch" in out and "accuracy per epoch" in out and "R^2 per epoch" in out
+    for label in ("o c train data loss", "x c val loss", "+ r train data loss", "* r val loss",
+                  "# noval train data loss", "o c val accuracy", "x noval train accuracy", "o r val R^2"):
+        assert label in out, label
+    assert "best epoch" in out and "runs" in out
+
+
+def test_png_is_written_with_matplotlib(runs, tmp_path):
+    pytest.importorskip("matplotlib")
+    plot.curves_png(tmp_path / "curves.png", load_curves([runs / "c", runs / "r"]))
+    data = (tmp_path / "curves.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) == (1000, 400)
+    assert [p.name for p in tmp_path.iterdir()] == ["curves.png"]  # no temporary left behind
+
+
+def test_png_without_matplotlib_says_how_to_install_it(runs, tmp_path, monkeypatch):
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    curves = load_curves([runs / "c"])
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    with pytest.raises(NnctlError, match=r"needs matplotlib.*pip install 'nnctl\[plot\]'"):
+        plot.curves_png(tmp_path / "curves.png", curves)
+    assert not (tmp_path / "curves.png").exists()
