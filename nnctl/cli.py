@@ -15,24 +15,50 @@ from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
 
-import numpy as np
+import importlib.util
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from nnctl import __version__, toydata
-from nnctl.config import dump_config, load_config, task_of_loss
-from nnctl.core.training import monitor_name
-from nnctl.data import write_csv, write_csv_to
+from nnctl import __version__
 from nnctl.errors import NnctlError
 from nnctl.files import json_text
-from nnctl import boundary as boundaries
-from nnctl import curves, evaluation, inspection, plot, report, report_explain, report_inspect, run, sweep
-from nnctl import explain as explanations
-from nnctl import gradcheck as gradchecks
-from nnctl.checkpoint import load_checkpoint
-from nnctl.resume import STATE_KEY, load_resumable
-from nnctl.predict import predict_file, predictions_document
+
+
+def _lazy(name: str):
+    """The module ``name``, loaded on first use: ``nnctl --help`` need not import NumPy."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+boundaries = _lazy("nnctl.boundary")
+checkpoints = _lazy("nnctl.checkpoint")
+configs = _lazy("nnctl.config")
+curves = _lazy("nnctl.curves")
+datafiles = _lazy("nnctl.data")
+evaluation = _lazy("nnctl.evaluation")
+explanations = _lazy("nnctl.explain")
+gradchecks = _lazy("nnctl.gradcheck")
+inspection = _lazy("nnctl.inspection")
+plot = _lazy("nnctl.plot")
+predictions = _lazy("nnctl.predict")
+report = _lazy("nnctl.report")
+report_explain = _lazy("nnctl.report_explain")
+report_inspect = _lazy("nnctl.report_inspect")
+resumes = _lazy("nnctl.resume")
+run = _lazy("nnctl.run")
+sweep = _lazy("nnctl.sweep")
+toydata = _lazy("nnctl.toydata")
+training = _lazy("nnctl.core.training")
+
+TOY_KINDS = ("linear", "xor", "circles", "moons", "spirals", "gaussians", "regression")  # toydata.KINDS
+SAVE_SECONDS = 2.0  # run.SAVE_SECONDS, here so that the help text needs no import
 
 
 class NnctlGroup(TyperGroup):
@@ -127,19 +153,19 @@ def train(
     force: bool = typer.Option(False, "--force", help="With --resume: go on even if the data or model section changed."),
     health: bool = typer.Option(False, "--health", help="Show gradient and weight norms, saturated or dead units "
                                 "and weight sparsity per layer (always in history.csv)."),
-    save_seconds: float = typer.Option(run.SAVE_SECONDS, "--save-seconds", min=0.0, max=86400.0,
+    save_seconds: float = typer.Option(SAVE_SECONDS, "--save-seconds", min=0.0, max=86400.0,
                                        help="Write the checkpoints at most this often during training "
                                        "(0: after every epoch); always at the end."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train the network a config describes and write checkpoints to its run directory."""
-    cfg = load_config(config, set_ or ())
+    cfg = configs.load_config(config, set_ or ())
     start = None
     if resume is not None:
-        start = load_resumable(resume, cfg, force)
+        start = resumes.load_resumable(resume, cfg, force)
         cfg = replace(cfg, output=(resume if resume.is_dir() else resume.parent).resolve())
     console = quiet_console() if as_json else out_console()
-    task = task_of_loss(cfg.loss)
+    task = configs.task_of_loss(cfg.loss)
     display = report.TrainingDisplay(console, cfg.optimizer.epochs, task, cfg.data.validation != 0, every, health)
 
     def on_start(layers, data):
@@ -147,7 +173,7 @@ def train(
         lines = [f"network: {report.architecture(layers, cfg.model.hidden_activations)}",
                  f"rows: {len(data.X_train)} training, {n_val} validation"]
         if start is not None:
-            state = start.meta[STATE_KEY]
+            state = start.meta[resumes.STATE_KEY]
             lines.append(f"resuming {report.display_path(cfg.output)} after epoch {state['epoch']}"
                          + (f", step {state['step']}" if state["step"] else ""))
         for line in lines:
@@ -159,7 +185,7 @@ def train(
     console.print(report.summary(
         report.architecture(result.layers, cfg.model.hidden_activations),
         {k: v for k, v in result.best_row.items() if k.startswith(("train_", "val_"))},
-        result.best_row.get("epoch", 0), monitor_name(run.settings_of(cfg), result.data.X_val is not None),
+        result.best_row.get("epoch", 0), training.monitor_name(run.settings_of(cfg), result.data.X_val is not None),
         result.files,
     ))
     console.print(f"stopped: {result.history.stop_reason}", markup=False, soft_wrap=True)
@@ -181,11 +207,11 @@ def predict(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Predict one value or class per row of DATA with a trained checkpoint."""
-    result = predict_file(checkpoint, data, proba)
+    result = predictions.predict_file(checkpoint, data, proba)
     if as_json:
         if output:
-            write_csv(output, result.columns, result.rows)
-        print_json(predictions_document(result, str(output) if output else None))
+            datafiles.write_csv(output, result.columns, result.rows)
+        print_json(predictions.predictions_document(result, str(output) if output else None))
         return
     # With predictions on stdout, everything else goes to stderr so the CSV stays clean.
     info = out_console() if output else err_console()
@@ -195,11 +221,11 @@ def predict(
     if result.note:
         info.print(report.note_text(result.note), soft_wrap=True)
     if output:
-        write_csv(output, result.columns, result.rows)
+        datafiles.write_csv(output, result.columns, result.rows)
         count = len(result.rows)
         info.print(f"wrote {count} prediction{'s' if count != 1 else ''} to {output}", markup=False)
     else:
-        write_csv_to(sys.stdout, result.columns, result.rows)
+        datafiles.write_csv_to(sys.stdout, result.columns, result.rows)
     if result.metrics is not None:
         info.print(report.metrics_table(result.metrics))
         if result.confusion is not None:
@@ -221,11 +247,11 @@ def sweep_hidden(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train the config at several hidden-layer sizes and compare them side by side."""
-    cfg = load_config(config, set_ or ())
+    cfg = configs.load_config(config, set_ or ())
     candidates = sweep.parse_sizes(sizes) if sizes is not None else list(sweep.DEFAULT_SIZES)
     directory = output or Path(f"{cfg.output}-sweep")
     console = quiet_console() if as_json else out_console()
-    with report.SweepDisplay(console, len(candidates) * seeds, task_of_loss(cfg.loss)) as display:
+    with report.SweepDisplay(console, len(candidates) * seeds, configs.task_of_loss(cfg.loss)) as display:
         result = sweep.sweep(cfg, candidates, seeds, jobs or os.cpu_count() or 1, directory, display.on_run)
     console.print(report.sweep_table(result))
     console.print(report.sweep_verdict(result), markup=False, soft_wrap=True)
@@ -267,7 +293,7 @@ def boundary(
     png: Optional[Path] = typer.Option(None, "--png", help="Also write the picture as a PNG image (needs the 'plot' extra)."),
 ) -> None:
     """Draw a 2-feature classifier's predicted class regions, with the data on top."""
-    ckpt = load_checkpoint(checkpoint)
+    ckpt = checkpoints.load_checkpoint(checkpoint)
     boundaries.check_drawable(ckpt, str(checkpoint))
     points, labels = boundaries.load_points(ckpt, data)
     grid = boundaries.predict_grid(ckpt, points, labels, width, height)
@@ -288,7 +314,7 @@ def gradcheck(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Compare backpropagation with finite differences, layer by layer (exit 1 when one fails)."""
-    result = gradchecks.gradcheck(load_config(config, set_ or ()), rows, max_params)
+    result = gradchecks.gradcheck(configs.load_config(config, set_ or ()), rows, max_params)
     if as_json:
         print_json(report_explain.gradcheck_to_dict(result))
     else:
@@ -307,7 +333,7 @@ def explain(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """One training step worked through on real numbers, in the order of the math."""
-    cfg = load_config(config, set_ or ())
+    cfg = configs.load_config(config, set_ or ())
     worked = explanations.explain(cfg, rows)
     runs = explanations.spread_runs(cfg) if spread else None
     if as_json:
@@ -369,27 +395,29 @@ def config_show(
     set_: Optional[List[str]] = SET_OPTION,
 ) -> None:
     """Print the resolved config, with every default filled in."""
-    cfg = load_config(config, set_ or ())
-    typer.echo(dump_config(cfg, relative_to=Path(config).resolve().parent), nl=False)
+    cfg = configs.load_config(config, set_ or ())
+    typer.echo(configs.dump_config(cfg, relative_to=Path(config).resolve().parent), nl=False)
 
 
 @data_app.command("make")
 def data_make(
-    kind: str = typer.Argument(..., help=f"One of: {', '.join(toydata.KINDS)}."),
+    kind: str = typer.Argument(..., help=f"One of: {', '.join(TOY_KINDS)}."),
     output: Path = typer.Option(..., "--output", "-o", help="The CSV file to write ('-' for stdout)."),
     n: int = typer.Option(400, "--n", min=1, max=MAX_TOY_ROWS, help="Number of rows."),
     noise: float = typer.Option(0.1, "--noise", min=0.0, max=100.0, help="Standard deviation of the Gaussian jitter."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the random generator."),
 ) -> None:
     """Write one of the classic toy data sets as CSV."""
-    if kind not in toydata.KINDS:
-        raise typer.BadParameter(f"unknown kind {kind!r}; choose one of: {', '.join(toydata.KINDS)}", param_hint="KIND")
+    import numpy as np
+
+    if kind not in TOY_KINDS:
+        raise typer.BadParameter(f"unknown kind {kind!r}; choose one of: {', '.join(TOY_KINDS)}", param_hint="KIND")
     X, y, features, target = toydata.make(kind, n, noise, np.random.default_rng(seed))
     rows = [[*np.round(x, 6).tolist(), label] for x, label in zip(X, np.round(y, 6).tolist() if y.dtype.kind == "f" else y.tolist())]
     if str(output) == "-":
-        write_csv_to(sys.stdout, [*features, target], rows)
+        datafiles.write_csv_to(sys.stdout, [*features, target], rows)
         return
-    write_csv(output, [*features, target], rows)
+    datafiles.write_csv(output, [*features, target], rows)
     out_console().print(f"wrote {n} row{'s' if n != 1 else ''} of {kind} to {output}", markup=False)
 
 

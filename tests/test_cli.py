@@ -270,3 +270,15 @@ def test_json_output_of_train_predict_and_sweep(tmp_path):
     document = json.loads(swept.stdout)
     assert [c["candidate"] for c in document["candidates"]] == ["0", "2"] and len(document["runs"]) == 2
     assert document == {**json.loads((tmp_path / "s" / "results.json").read_text()), "files": document["files"]}
+
+
+def test_help_needs_no_numpy_and_the_help_constants_match():
+    import subprocess
+    import sys
+
+    from nnctl import cli, run, toydata
+
+    assert cli.TOY_KINDS == tuple(toydata.KINDS) and cli.SAVE_SECONDS == run.SAVE_SECONDS
+    probe = "import sys; from nnctl.cli import app; print('numpy' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"

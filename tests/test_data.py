@@ -15,7 +15,7 @@ from nnctl.data import (
     write_csv,
     write_csv_to,
 )
-from nnctl.errors import DataError, NnctlError
+from nnctl.errors import NnctlError
 
 
 def write(tmp_path, text, name="d.csv"):

@@ -1,6 +1,5 @@
 """Optimizers, schedules, early stopping, divergence, weights, exact resume and health."""
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -222,7 +221,7 @@ def test_balanced_class_weights_and_a_sample_weight_column(tmp_path):
     prepared = run.prepare_data(config, run.generators(config)[0])
     assert prepared.dataset.feature_names == ("x1", "x2")  # the weight column is not a feature
     y, w = prepared.y_train, prepared.w_train
-    n, counts = len(y), np.bincount(y)
+    counts = np.bincount(y)
     assert set(np.unique(prepared.dataset.weights)) == {1.0, 2.0, 3.0}
     split_rng = run.generators(config)[0]
     from nnctl.data import split_indices
