@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -116,11 +116,67 @@ def prepare_data(config: Config, split_rng: np.random.Generator) -> PreparedData
     with _named_by(config, "data.train"):
         dataset = load_dataset(d.train, d.target, d.features, task, loss_name=config.loss,
                                weight_column=d.sample_weight)
-    _check_loss_fits(config, dataset)
-    _check_range(config, dataset)
+    validation = None
     if isinstance(d.validation, Path):
         with _named_by(config, "data.validation"):
-            X_val, y_val, _ = _load_validation_file(config, dataset)
+            validation = _load_validation_file(config, dataset)
+    return split_and_scale(config, dataset, split_rng, validation)
+
+
+def prepare_arrays(config: Config, X, y, split_rng: np.random.Generator, X_val=None, y_val=None,
+                   sample_weight=None, feature_names: Sequence[str] | None = None) -> PreparedData:
+    """The same as ``prepare_data`` for NumPy arrays: ``X: (n_samples, n_features)``; ``y``
+    class labels (any values: they are kept and given back) or regression targets."""
+    task = task_of_loss(config.loss)
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or not np.isfinite(X).all():
+        raise DataError(f"X must be a 2-d array of finite numbers, got shape {X.shape}")
+    names = tuple(feature_names or config.data.features or (f"x{i + 1}" for i in range(X.shape[1])))
+    if len(names) != X.shape[1]:
+        raise DataError(f"{len(names)} feature names for {X.shape[1]} columns of X")
+    targets, classes = _targets_of(config, y, task, len(X))
+    outputs = targets.shape[1] if task == "regression" else 1
+    target_names = config.data.target if len(config.data.target) == outputs else tuple(
+        f"y{i + 1}" for i in range(outputs))
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    dataset = Dataset(X, targets, names, target_names, classes, task, weights)
+    validation = None
+    if X_val is not None:
+        val_targets, _ = _targets_of(config, y_val, task, len(X_val), classes)
+        validation = (np.asarray(X_val, dtype=np.float64), val_targets)
+    return split_and_scale(config, dataset, split_rng, validation)
+
+
+def _targets_of(config: Config, y, task: str, n: int, classes: tuple | None = None):
+    """(targets as training takes them, classes): class indices and the sorted labels, or float columns."""
+    y = np.asarray(y)
+    if len(y) != n:
+        raise DataError(f"y has {len(y)} rows but X has {n}")
+    if task == "regression":
+        values = y.astype(np.float64).reshape(n, -1)
+        if not np.isfinite(values).all():
+            raise DataError("y must hold finite numbers")
+        return values, None
+    labels = [v.item() if hasattr(v, "item") else v for v in y.reshape(-1)]
+    if classes is None:
+        classes = tuple(sorted(set(labels)))
+        if len(classes) < 2:
+            raise DataError(f"y has a single class ({classes[0]!r}); a classifier needs at least two")
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = [label for label in labels if label not in index]
+    if unknown:
+        raise DataError(f"y_val holds class {unknown[0]!r}, which y does not have")
+    return np.array([index[label] for label in labels], dtype=np.int64), classes
+
+
+def split_and_scale(config: Config, dataset: Dataset, split_rng: np.random.Generator,
+                    validation: tuple[np.ndarray, np.ndarray] | None = None) -> PreparedData:
+    """Check the loss fits the target, hold out the validation rows (unless given), standardise."""
+    d, task = config.data, dataset.task
+    _check_loss_fits(config, dataset)
+    _check_range(config, dataset)
+    if validation is not None:
+        X_val, y_val = validation
         X_train, y_train, w_train = dataset.X, dataset.y, dataset.weights
     else:
         stratify = task == "classification"
@@ -182,12 +238,12 @@ def _named_by(config: Config, key: str) -> Iterator[None]:
         raise DataError(f"{error} ({key}{_in_file(config)})") from None
 
 
-def _load_validation_file(config: Config, dataset: Dataset):
+def _load_validation_file(config: Config, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
     val = load_dataset(
         config.data.validation, dataset.target_names, dataset.feature_names, dataset.task,
         loss_name=config.loss, classes=dataset.classes,
     )
-    return val.X, val.y, val
+    return val.X, val.y
 
 
 def _check_range(config: Config, dataset: Dataset) -> None:
@@ -271,6 +327,8 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     resume_from: Checkpoint | None = None,
     save_seconds: float = SAVE_SECONDS,
+    data: PreparedData | None = None,
+    write_files: bool = True,
 ) -> RunResult:
     """Train as the config says, writing best/last checkpoints as it goes, then
     the resolved config, the history and a summary into ``config.output``.
@@ -278,18 +336,21 @@ def train(
     ``resume_from`` (a ``last`` checkpoint, see resume.py) goes on from where
     that run stopped.  ``should_stop()`` is asked after every step (Ctrl-C).
     Checkpoints reach the disk at most every ``save_seconds`` (0: after every
-    epoch) and at the end.
+    epoch) and at the end.  ``data`` (from ``prepare_arrays``) replaces the
+    CSV files of the config; ``write_files=False`` keeps everything in memory.
     """
     started = time.perf_counter()
     split_rng, init_rng, shuffle_rng = generators(config)
-    data = prepare_data(config, split_rng)
+    data = data or prepare_data(config, split_rng)
     layers = build_network(config, data, init_rng)
     state, rows = None, []
-    try:
-        out = ensure_directory(config.output)
-    except OutputError as error:
-        raise OutputError(f"{error} (output{_in_file(config)})") from None
-    remove_stale_temporaries(out)
+    out = None
+    if write_files:
+        try:
+            out = ensure_directory(config.output)
+        except OutputError as error:
+            raise OutputError(f"{error} (output{_in_file(config)})") from None
+        remove_stale_temporaries(out)
     best, last = _Snapshot(layers), _Snapshot(layers)
     if resume_from is not None:
         state, rows = _restore(resume_from, config, layers, best)
@@ -301,8 +362,9 @@ def train(
     def save() -> None:
         # The first save replaces both checkpoints of an earlier run in this directory
         # (best.save and last.save each write atomically).
-        best.save(out / BEST, data.scaler)
-        last.save(out / LAST, data.scaler)
+        if out is not None:
+            best.save(out / BEST, data.scaler)
+            last.save(out / LAST, data.scaler)
 
     def after_epoch(record: EpochRecord, current: list[Layer], improved: bool, now: TrainingState) -> None:
         nonlocal saved_at
@@ -328,14 +390,18 @@ def train(
         epoch_meta = {**static_meta, "epoch": state.epoch,
                       "metrics": (last.meta or {}).get("metrics", {}), "step": state.step}
         last.take(layers, epoch_meta, state, rows, best)
+    where = display_path(out) if out is not None else "memory"
     if not rows and not history.interrupted:  # diverged in the first epoch: leave an earlier run as it was
         raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; no epoch finished with finite values, "
-                            f"so nothing was written to {display_path(out)}")
+                            f"so nothing was written to {where}")
     save()
     seconds = time.perf_counter() - started
-    files, summary = write_run_files(config, rows, state.best_epoch, history.stop_reason, layers, out, seconds)
+    if out is not None:
+        files, summary = write_run_files(config, rows, state.best_epoch, history.stop_reason, layers, out, seconds)
+    else:
+        files, summary = {}, run_summary(rows, state.best_epoch, history.stop_reason, layers, seconds)
     if history.diverged:
-        raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; the checkpoints in {display_path(out)} hold "
+        raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; the checkpoints in {where} hold "
                             f"epoch {rows[-1]['epoch']}, the last finite one")
     best_row = next((row for row in rows if row["epoch"] == state.best_epoch), {})
     return RunResult(config, best.layers, history, data, files, seconds, rows, best_row, summary)
@@ -386,9 +452,17 @@ def write_run_files(config: Config, rows: list[dict], best_epoch: int, stop_reas
              "history": out / HISTORY_FILE, "summary": out / SUMMARY_FILE}
     atomic_write(files["config"], lambda s: s.write(dump_config(config, relative_to=out).encode()))
     atomic_write(files["history"], lambda s: s.write(history_csv(rows).encode()))
+    summary = run_summary(rows, best_epoch, stop_reason, layers, seconds)
+    write_json(files["summary"], summary)
+    return files, summary
+
+
+def run_summary(rows: list[dict], best_epoch: int, stop_reason: str, layers: list[Layer],
+                seconds: float) -> dict[str, Any]:
+    """What summary.json holds: sizes, parameters, epochs, why it stopped, best and last figures."""
     metrics = lambda row: {k: v for k, v in row.items() if k.startswith(("train_", "val_"))}  # noqa: E731
     best = next((row for row in rows if row["epoch"] == best_epoch), {})
-    summary = {
+    return {
         "nnctl_version": __version__,
         "layer_sizes": layer_sizes(layers),
         "parameters": parameter_count(layers),
@@ -399,8 +473,6 @@ def write_run_files(config: Config, rows: list[dict], best_epoch: int, stop_reas
         "last": metrics(rows[-1]) if rows else {},
         "seconds": round(seconds, 3),
     }
-    write_json(files["summary"], summary)
-    return files, summary
 
 
 def history_csv(rows: list[dict]) -> str:

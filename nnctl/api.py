@@ -1,0 +1,116 @@
+"""The Python API: build a model from a config, fit it on NumPy arrays, predict, save, load.
+
+    import nnctl
+    model = nnctl.Model.from_config("configs/circles.yaml")          # or a dict, or a Config
+    model.fit(X, y)                                                   # the same training as `nnctl train`
+    model.predict(X_new), model.predict_proba(X_new)
+    model.save("model.npz"); nnctl.Model.load("model.npz")
+
+``fit`` runs ``nnctl.run.train``, the code path of the command line, on arrays
+instead of CSV files; it writes no files unless ``save_run=True``.  Errors
+are ``nnctl.errors.NnctlError`` with the same one-line messages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from nnctl import run
+from nnctl.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from nnctl.config import Config, config_from_dict, load_config
+from nnctl.core.losses import LOSSES
+from nnctl.core.model import logits
+from nnctl.core.training import EpochRecord
+from nnctl.errors import NnctlError
+
+ARRAYS = {"train": "<arrays>", "target": "y"}  # the data section when a dict gives none: fit takes arrays
+
+
+class Model:
+    """A network as a config describes it; trained weights after ``fit`` or ``load``."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self._checkpoint: Checkpoint | None = None
+        self.history_: list[dict[str, Any]] = []  # one row per epoch, as history.csv
+        self.summary_: dict[str, Any] = {}
+
+    @classmethod
+    def from_config(cls, source: str | Path | Mapping | Config, overrides: Sequence[str] = (),
+                    base_dir: str | Path = ".") -> "Model":
+        """From a YAML file, a dict with the config's shape (its data section optional), or a Config."""
+        if isinstance(source, Config):
+            return cls(source)
+        if isinstance(source, Mapping):
+            raw = {"data": dict(ARRAYS), **source}
+            return cls(config_from_dict(raw, base_dir=base_dir))
+        return cls(load_config(source, overrides))
+
+    def fit(self, X, y, X_val=None, y_val=None, sample_weight=None, feature_names: Sequence[str] | None = None,
+            on_epoch: Callable[[EpochRecord], None] | None = None, save_run: bool = False) -> "Model":
+        """Train on ``X: (n_samples, n_features)`` and ``y`` (class labels or target values).
+
+        Without ``X_val``, the config's validation fraction is held out.  The
+        model ends with the weights of its best epoch.
+        """
+        split_rng = run.generators(self.config)[0]
+        data = run.prepare_arrays(self.config, X, y, split_rng, X_val, y_val, sample_weight, feature_names)
+        result = run.train(self.config, on_epoch=on_epoch, data=data, write_files=save_run)
+        meta = {**run.checkpoint_meta(self.config, data), "epoch": result.best_row.get("epoch", 0),
+                "metrics": {k: v for k, v in result.best_row.items() if k.startswith(("train_", "val_"))}}
+        self._checkpoint = Checkpoint(result.layers, data.scaler, meta)
+        self.history_, self.summary_ = result.rows, result.summary
+        return self
+
+    @property
+    def classes_(self) -> list | None:
+        return self._trained().meta.get("classes")
+
+    def decision_function(self, X) -> np.ndarray:
+        """The logits Z_L: (n_samples, n_outputs)."""
+        ckpt = self._trained()
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != ckpt.layers[0].W.shape[0]:
+            raise NnctlError(f"X must have shape (n, {ckpt.layers[0].W.shape[0]}), got {X.shape}")
+        return logits(ckpt.layers, ckpt.scaler.transform(X).astype(ckpt.layers[0].W.dtype))
+
+    def predict(self, X) -> np.ndarray:
+        """Class labels as they were in ``y`` (classification) or values (regression)."""
+        Z = self.decision_function(X)
+        meta = self._trained().meta
+        if meta["task"] == "regression":
+            return Z[:, 0] if Z.shape[1] == 1 else Z
+        classes = np.array(meta["classes"], dtype=object)
+        return classes[LOSSES[meta["loss"]].decide(Z)]
+
+    def predict_proba(self, X) -> np.ndarray:
+        """(n_samples, n_classes) probabilities, for the cross-entropy losses."""
+        loss = LOSSES[self._trained().meta["loss"]]
+        if loss.probabilities is None:
+            raise NnctlError(f"loss {loss.name} gives scores, not probabilities")
+        return loss.probabilities(self.decision_function(X))
+
+    def save(self, path: str | Path) -> None:
+        """A checkpoint that ``Model.load`` and ``nnctl predict`` read."""
+        ckpt = self._trained()
+        save_checkpoint(path, ckpt.layers, ckpt.scaler, ckpt.meta)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Model":
+        ckpt = load_checkpoint(path)
+        config = config_from_dict(ckpt.meta["config"]) if ckpt.meta.get("config") else None
+        model = cls(config)
+        model._checkpoint = ckpt
+        return model
+
+    @property
+    def layers(self):
+        return self._trained().layers
+
+    def _trained(self) -> Checkpoint:
+        if self._checkpoint is None:
+            raise NnctlError("the model is not trained yet: call fit, or Model.load a checkpoint")
+        return self._checkpoint
