@@ -10,6 +10,7 @@ whichever gives the cheapest exact formula (the docstring says which).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -20,8 +21,10 @@ Array = np.ndarray
 LEAKY_RELU_SLOPE = 0.01
 
 
+@functools.lru_cache(maxsize=None)
 def _exp_limit(dtype: np.dtype) -> float:
-    """Largest |z| for which exp(z) and exp(-z) stay normal numbers in ``dtype``."""
+    """Largest |z| for which exp(z) and exp(-z) stay normal numbers in ``dtype`` (cached: it is
+    asked on every step)."""
     return 0.9 * float(np.log(np.finfo(dtype).max))
 
 
