@@ -68,7 +68,9 @@ class NnctlGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except NnctlError as error:
-            err_console().print(report.error_text(str(error)), soft_wrap=True)
+            # One line, always: a cell quoted from a file may hold line breaks; show them escaped.
+            message = str(error).replace("\r", "\\r").replace("\n", "\\n")
+            err_console().print(report.error_text(message), soft_wrap=True)
             raise typer.Exit(1) from None
 
 

@@ -282,3 +282,12 @@ def test_help_needs_no_numpy_and_the_help_constants_match():
     probe = "import sys; from nnctl.cli import app; print('numpy' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "False"
+
+
+def test_an_error_quoting_a_cell_with_line_breaks_stays_on_one_line(tmp_path):
+    data = _write(tmp_path / "multiline.csv", 'x1,x2,label\n0,",0\n0,0,0\n0,"4",0\n1,2,1\n')
+    config = _config(tmp_path, data, epochs=1)
+    result = runner.invoke(app, ["train", str(config)])
+    assert result.exit_code == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "line 2, column 'x2'" in result.stderr and "\\n" in result.stderr
