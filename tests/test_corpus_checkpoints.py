@@ -30,6 +30,7 @@ from nnctl.cli import app
 from nnctl.core.model import init_network
 from nnctl.data import Scaler
 from nnctl.errors import CheckpointError
+from test_checkpoint import _refused  # the same refusal rule: one line naming the file
 
 MARKER = "pickle-ran"  # the file a pickle payload would create beside the corpus file
 MEMORY_LIMIT = 50 * 2**20  # bytes traced while refusing the bomb and the huge-shape files
@@ -336,17 +337,6 @@ def _build(case: Case, tmp_path: Path) -> Path:
     path = tmp_path / f"{case.name}.npz"
     case.build(source, path)
     return path
-
-
-def _refused(path: Path, *fragments: str) -> str:
-    with pytest.raises(CheckpointError) as caught:
-        load_checkpoint(path)
-    message = str(caught.value)
-    assert str(path) in message
-    assert "\n" not in message
-    for fragment in fragments:
-        assert fragment in message
-    return message
 
 
 def test_corpus_has_at_least_20_distinct_files():
