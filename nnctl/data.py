@@ -189,7 +189,8 @@ def _check_header(path: Path, line: int, names: list[str]) -> tuple[str, ...]:
 class Dataset:
     """Raw (not standardised) arrays and the names needed to read them back."""
 
-    X: np.ndarray  # (n_samples, n_features) float64; from the fast path, often a view of a wider array
+    X: np.ndarray  # (n_samples, n_features) float64; from the fast path, often a view of a wider array;
+    #                from the API, the caller's array as given (any numeric dtype, not copied)
     y: np.ndarray  # classification: (n_samples,) int64 indices into `classes`;
     #                regression: (n_samples, n_targets) float64
     feature_names: tuple[str, ...]
@@ -754,6 +755,47 @@ def _pick_per_class(rows: np.ndarray, fraction: float, rng: np.random.Generator)
 # --------------------------------------------------------------------------- scaling
 
 
+# Arrays from the caller are used as they are: no float64 copy of the data.  Whatever is
+# computed from them is computed in float64, a few thousand rows at a time, with the same
+# operations in the same order as on a float64 copy, so the results are the same bits.
+_CHUNK_ELEMENTS = 1 << 18  # values per chunk: 2 MiB in float64
+
+
+def numeric_array(X) -> np.ndarray:
+    """``X`` as an array, not copied when it already holds numbers (bool, integers, floats);
+    anything else is converted to float64 (and refused by NumPy if it cannot be)."""
+    X = np.asarray(X)
+    return X if X.dtype.kind in "biuf" else np.asarray(X, dtype=np.float64)
+
+
+def _row_chunks(n_rows: int, n_columns: int) -> Iterator[tuple[int, int]]:
+    step = max(1, _CHUNK_ELEMENTS // max(n_columns, 1))
+    for start in range(0, n_rows, step):
+        yield start, min(n_rows, start + step)
+
+
+def _rows_of(X: np.ndarray, rows: np.ndarray | None, start: int, stop: int) -> np.ndarray:
+    return X[start:stop] if rows is None else X[rows[start:stop]]
+
+
+def all_finite(X: np.ndarray) -> bool:
+    """Whether every value of ``X`` is finite, checked chunk by chunk (no full-size temporary)."""
+    if X.dtype.kind != "f":
+        return True
+    if X.ndim != 2:
+        return bool(np.isfinite(X).all())
+    return all(np.isfinite(X[a:b]).all() for a, b in _row_chunks(len(X), X.shape[1]))
+
+
+def first_column_beyond(X: np.ndarray, limit: float) -> int | None:
+    """The first column of ``X`` holding a value with ``|value| > limit`` (compared in float64), or None."""
+    beyond = np.zeros(X.shape[1], dtype=bool)
+    for a, b in _row_chunks(len(X), X.shape[1]):
+        beyond |= (np.abs(X[a:b].astype(np.float64, copy=False)) > limit).any(axis=0)
+    columns = np.flatnonzero(beyond)
+    return int(columns[0]) if len(columns) else None
+
+
 @dataclass(frozen=True, eq=False)
 class Scaler:
     """Standardisation ``X_std = (X - mean) / scale``, fitted on training rows only."""
@@ -762,13 +804,43 @@ class Scaler:
     scale: np.ndarray  # (n_features,) standard deviation; 1.0 where a column is constant
 
     @classmethod
-    def fit(cls, X: np.ndarray) -> Scaler:
-        """Column means and (population) standard deviations of ``X``."""
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or len(X) == 0:
+    def fit(cls, X: np.ndarray, rows: np.ndarray | None = None) -> Scaler:
+        """Column means and (population) standard deviations of ``X`` (of ``X[rows]`` if given).
+
+        Accumulated in float64 whatever ``X`` holds, and bit for bit what ``X.mean(axis=0)``
+        and ``X.std(axis=0)`` give on a float64 copy of those rows, without the copy: NumPy
+        sums a C-ordered array's columns row after row, as done here chunk by chunk (and
+        pairwise when there is a single column, or in another order for other layouts: then
+        the statistics are taken on a float64 copy).
+        """
+        X = numeric_array(X)
+        n = len(X) if rows is None else len(rows)
+        if X.ndim != 2 or n == 0:
             raise ValueError(f"Scaler.fit needs a non-empty 2-D array, got shape {X.shape}")
-        constant = np.ptp(X, axis=0) == 0  # exactly constant: std would be 0 (or rounding noise)
-        return cls(X.mean(axis=0), np.where(constant, 1.0, X.std(axis=0)))
+        if X.shape[1] < 2 or (rows is None and not X.flags.c_contiguous):
+            X = np.asarray(X, dtype=np.float64) if rows is None else X[rows].astype(np.float64)
+            constant = np.ptp(X, axis=0) == 0  # exactly constant: std would be 0 (or rounding noise)
+            return cls(X.mean(axis=0), np.where(constant, 1.0, X.std(axis=0)))
+        m = X.shape[1]
+        chunks = list(_row_chunks(n, m))
+        buffer = np.empty((chunks[0][1] - chunks[0][0] + 1, m))  # row 0: the running sum
+        total = low = high = None
+        for a, b in chunks:
+            chunk = buffer[1 : b - a + 1]
+            chunk[...] = _rows_of(X, rows, a, b)
+            low = chunk.min(axis=0) if low is None else np.minimum(low, chunk.min(axis=0))
+            high = chunk.max(axis=0) if high is None else np.maximum(high, chunk.max(axis=0))
+            total = _running_sum(buffer, total, b - a)
+        mean = total / n
+        squares = None
+        for a, b in chunks:
+            chunk = buffer[1 : b - a + 1]
+            chunk[...] = _rows_of(X, rows, a, b)
+            np.subtract(chunk, mean, out=chunk)
+            np.square(chunk, out=chunk)
+            squares = _running_sum(buffer, squares, b - a)
+        constant = high == low  # exactly constant (max - min == 0 for finite values)
+        return cls(mean, np.where(constant, 1.0, np.sqrt(squares / n)))
 
     @classmethod
     def identity(cls, n_features: int) -> Scaler:
@@ -780,6 +852,37 @@ class Scaler:
         if X.ndim != 2 or X.shape[1] != len(self.mean):
             raise ValueError(f"expected (n, {len(self.mean)}) features, got shape {X.shape}")
         return (X - self.mean) / self.scale
+
+    def transform_to(self, X: np.ndarray, dtype, rows: np.ndarray | None = None) -> np.ndarray:
+        """``transform(X[rows])`` rounded once to ``dtype``, the same bits, written chunk by chunk
+        into one array of ``dtype`` (computed in float64); ``X`` itself when nothing changes it
+        (an identity scaler, all rows, ``X`` already C-ordered ``dtype``)."""
+        X, dtype = numeric_array(X), np.dtype(dtype)
+        if X.ndim != 2 or X.shape[1] != len(self.mean):
+            raise ValueError(f"expected (n, {len(self.mean)}) features, got shape {X.shape}")
+        identity = not (self.mean.any() or np.signbit(self.mean).any() or (self.scale != 1).any())
+        if identity and rows is None and X.dtype == dtype and X.flags.c_contiguous:
+            return X
+        n = len(X) if rows is None else len(rows)
+        out = np.empty((n, X.shape[1]), dtype=dtype)
+        for a, b in _row_chunks(n, X.shape[1]):
+            chunk = _rows_of(X, rows, a, b)
+            if not identity:
+                chunk = chunk.astype(np.float64)
+                np.subtract(chunk, self.mean, out=chunk)
+                np.divide(chunk, self.scale, out=chunk)
+            elif chunk.dtype != dtype:
+                chunk = chunk.astype(np.float64, copy=False)  # through float64, as before: one rounding
+            out[a:b] = chunk
+        return out
+
+
+def _running_sum(buffer: np.ndarray, total: np.ndarray | None, k: int) -> np.ndarray:
+    """The column sums so far plus those of ``buffer[1:k+1]``, added row after row."""
+    if total is None:
+        return np.add.reduce(buffer[1 : k + 1], axis=0)
+    buffer[0] = total
+    return np.add.reduce(buffer[: k + 1], axis=0)
 
 
 # --------------------------------------------------------------------------- writing

@@ -14,7 +14,7 @@ import csv
 import io
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -30,7 +30,7 @@ from nnctl.core.optimizers import Hyper
 from nnctl.core.schedules import Schedule
 from nnctl.core.training import EpochRecord, History, Settings, TrainingState, fit, new_state
 from nnctl.resume import HISTORY_KEY, STATE_KEY, adapt_state, decode_state, encode_state
-from nnctl.data import Dataset, Scaler, load_dataset, split_indices
+from nnctl.data import Dataset, Scaler, all_finite, first_column_beyond, load_dataset, numeric_array, split_indices
 from nnctl.errors import ConfigError, DataError, OutputError, TrainingError
 
 CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE = "config.yaml", "history.csv", "summary.json"
@@ -128,8 +128,8 @@ def prepare_arrays(config: Config, X, y, split_rng: np.random.Generator, X_val=N
     """The same as ``prepare_data`` for NumPy arrays: ``X: (n_samples, n_features)``; ``y``
     class labels (any values: they are kept and given back) or regression targets."""
     task = task_of_loss(config.loss)
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or not np.isfinite(X).all():
+    X = numeric_array(X)  # as given: no float64 copy (split_and_scale computes in float64 chunk by chunk)
+    if X.ndim != 2 or not all_finite(X):
         raise DataError(f"X must be a 2-d array of finite numbers, got shape {X.shape}")
     names = tuple(feature_names or config.data.features or (f"x{i + 1}" for i in range(X.shape[1])))
     if len(names) != X.shape[1]:
@@ -143,7 +143,7 @@ def prepare_arrays(config: Config, X, y, split_rng: np.random.Generator, X_val=N
     validation = None
     if X_val is not None:
         val_targets, _ = _targets_of(config, y_val, task, len(X_val), classes)
-        validation = (np.asarray(X_val, dtype=np.float64), val_targets)
+        validation = (numeric_array(X_val), val_targets)
     return split_and_scale(config, dataset, split_rng, validation)
 
 
@@ -174,25 +174,48 @@ def split_and_scale(config: Config, dataset: Dataset, split_rng: np.random.Gener
     """Check the loss fits the target, hold out the validation rows (unless given), standardise."""
     d, task = config.data, dataset.task
     _check_loss_fits(config, dataset)
-    _check_range(config, dataset)
+    if d.standardize:
+        _check_range(config, dataset)
+    else:  # the targets there; the features here, chunk by chunk in float64 (no full-size temporaries)
+        _check_range(replace(config, data=replace(d, standardize=True)), dataset)
+        limit = float(np.sqrt(np.finfo(config.model.dtype).max))
+        column = first_column_beyond(dataset.X, limit)
+        if column is not None:
+            raise DataError(f"{config.data.train}: column '{dataset.feature_names[column]}' holds values beyond "
+                            f"{limit:.3g}, too large for model.dtype {config.model.dtype}; rescale the column "
+                            "or use model.dtype: float64 (data.train)")
+    n = len(dataset.X)
     if validation is not None:
-        X_val, y_val = validation
-        X_train, y_train, w_train = dataset.X, dataset.y, dataset.weights
+        X_val_raw, y_val = validation
+        train_rows = val_rows = None
+        y_train, w_train = dataset.y, dataset.weights
     else:
         stratify = task == "classification"
         try:
             train_rows, val_rows = split_indices(dataset.y, d.validation, split_rng, stratify)
         except DataError as error:
             raise DataError(f"{d.train}: {error} (data.validation{_in_file(config)})") from None
-        X_train, y_train = dataset.X[train_rows], dataset.y[train_rows]
+        y_train = dataset.y[train_rows]
         w_train = dataset.weights[train_rows] if dataset.weights is not None else None
-        X_val, y_val = (dataset.X[val_rows], dataset.y[val_rows]) if len(val_rows) else (None, None)
-    scaler = Scaler.fit(X_train) if d.standardize else Scaler.identity(X_train.shape[1])
+        y_val = dataset.y[val_rows] if len(val_rows) else None
+    # The rows training takes, standardised and rounded once to model.dtype: one copy of the
+    # data (none with an identity scaler on C-ordered model.dtype rows, all of them, in order).
+    dtype = np.dtype(config.model.dtype)
+    if d.standardize:
+        scaler = Scaler.fit(dataset.X, train_rows)
+    else:
+        scaler = Scaler.identity(dataset.X.shape[1])
+    all_rows = train_rows is None or len(train_rows) == n  # sorted and distinct: 0..n-1
+    X_train = scaler.transform_to(dataset.X, dtype, None if all_rows else train_rows)
+    if validation is not None:
+        X_val = scaler.transform_to(X_val_raw, dtype) if X_val_raw is not None else None
+    else:
+        X_val = scaler.transform_to(dataset.X, dtype, val_rows) if len(val_rows) else None
     return PreparedData(
         dataset=dataset,
-        X_train=scaler.transform(X_train),
+        X_train=X_train,
         y_train=y_train,
-        X_val=scaler.transform(X_val) if X_val is not None else None,
+        X_val=X_val,
         y_val=y_val,
         scaler=scaler,
         w_train=row_weights(config, dataset, y_train, w_train),

@@ -5,6 +5,10 @@ activation ``a = f(z)``.  Backpropagation needs ``f'(z)``; every derivative
 here takes both the pre-activation ``Z`` and the output ``A = f(Z)`` and uses
 whichever gives the cheapest exact formula (the docstring says which).
 
+Each function takes an optional ``out`` array to write into, so that training
+can reuse the buffers of one step in the next (see workspace.py); without it
+a new array is returned.  The results are the same either way, bit for bit.
+
 ``ACTIVATIONS`` maps the names used in config files to these pairs.
 """
 
@@ -28,7 +32,7 @@ def _exp_limit(dtype: np.dtype) -> float:
     return 0.9 * float(np.log(np.finfo(dtype).max))
 
 
-def sigmoid(Z: Array) -> Array:
+def sigmoid(Z: Array, out: Array | None = None) -> Array:
     """sigma(z) = 1 / (1 + e^-z), computed without overflow for any finite z.
 
     With e = exp(-|z|) (never overflows): sigma(z) = 1/(1+e) for z >= 0 and
@@ -39,52 +43,73 @@ def sigmoid(Z: Array) -> Array:
     """
     limit = _exp_limit(Z.dtype) if np.issubdtype(Z.dtype, np.floating) else 700.0
     e = np.exp(-np.minimum(np.abs(Z), limit))
-    return np.where(Z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(Z.dtype, copy=False)
+    if out is None:
+        return np.where(Z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(Z.dtype, copy=False)
+    ones_plus_e = 1.0 + e
+    np.divide(1.0, ones_plus_e, out=out)  # 1/(1+e) where z >= 0 (and NaN where z is)
+    return np.divide(e, ones_plus_e, out=out, where=Z < 0)  # e/(1+e) where z < 0
 
 
-def sigmoid_derivative(Z: Array, A: Array) -> Array:
+def sigmoid_derivative(Z: Array, A: Array, out: Array | None = None) -> Array:
     """sigma'(z) = sigma(z) (1 - sigma(z)), from the output A."""
-    return A * (1.0 - A)
+    if out is None:
+        return A * (1.0 - A)
+    np.subtract(1.0, A, out=out)
+    return np.multiply(out, A, out=out)
 
 
-def tanh(Z: Array) -> Array:
+def tanh(Z: Array, out: Array | None = None) -> Array:
     """tanh(z) = (e^z - e^-z) / (e^z + e^-z)."""
-    return np.tanh(Z)
+    return np.tanh(Z, out=out)
 
 
-def tanh_derivative(Z: Array, A: Array) -> Array:
+def tanh_derivative(Z: Array, A: Array, out: Array | None = None) -> Array:
     """tanh'(z) = 1 - tanh(z)^2, from the output A."""
-    return 1.0 - A * A
+    out = np.multiply(A, A, out=out)
+    return np.subtract(1.0, out, out=out)
 
 
-def relu(Z: Array) -> Array:
+def relu(Z: Array, out: Array | None = None) -> Array:
     """relu(z) = max(0, z)."""
-    return np.maximum(Z, 0)
+    return np.maximum(Z, 0, out=out)
 
 
-def relu_derivative(Z: Array, A: Array) -> Array:
+def relu_derivative(Z: Array, A: Array, out: Array | None = None) -> Array:
     """relu'(z) = 1 if z > 0 else 0, from the pre-activation Z."""
-    return (Z > 0).astype(Z.dtype)
+    if out is None:
+        return (Z > 0).astype(Z.dtype)
+    return np.greater(Z, 0, out=out)
 
 
-def leaky_relu(Z: Array) -> Array:
+def leaky_relu(Z: Array, out: Array | None = None) -> Array:
     """leaky_relu(z) = z if z > 0 else 0.01 z."""
-    return np.where(Z > 0, Z, LEAKY_RELU_SLOPE * Z)
+    if out is None:
+        return np.where(Z > 0, Z, LEAKY_RELU_SLOPE * Z)
+    np.multiply(Z, LEAKY_RELU_SLOPE, out=out)
+    np.copyto(out, Z, where=Z > 0)
+    return out
 
 
-def leaky_relu_derivative(Z: Array, A: Array) -> Array:
+def leaky_relu_derivative(Z: Array, A: Array, out: Array | None = None) -> Array:
     """leaky_relu'(z) = 1 if z > 0 else 0.01, from the pre-activation Z."""
-    return np.where(Z > 0, 1.0, LEAKY_RELU_SLOPE).astype(Z.dtype)
+    if out is None:
+        return np.where(Z > 0, 1.0, LEAKY_RELU_SLOPE).astype(Z.dtype)
+    out[...] = LEAKY_RELU_SLOPE
+    np.copyto(out, 1.0, where=Z > 0)
+    return out
 
 
-def identity(Z: Array) -> Array:
-    """identity(z) = z."""
+def identity(Z: Array, out: Array | None = None) -> Array:
+    """identity(z) = z (``out`` is not needed: Z itself is the result)."""
     return Z
 
 
-def identity_derivative(Z: Array, A: Array) -> Array:
+def identity_derivative(Z: Array, A: Array, out: Array | None = None) -> Array:
     """identity'(z) = 1."""
-    return np.ones_like(Z)
+    if out is None:
+        return np.ones_like(Z)
+    out[...] = 1.0
+    return out
 
 
 def softmax(Z: Array) -> Array:
@@ -95,10 +120,10 @@ def softmax(Z: Array) -> Array:
     Used only as an output activation: its derivative is folded into the
     softmax cross-entropy delta (see losses.py).
     """
-    shifted = Z - Z.max(axis=1, keepdims=True)
+    shifted = Z - Z.max(axis=-1, keepdims=True)
     limit = _exp_limit(Z.dtype)
     E = np.exp(np.maximum(shifted, -limit))
-    return E / E.sum(axis=1, keepdims=True)
+    return E / E.sum(axis=-1, keepdims=True)
 
 
 @dataclass(frozen=True)
@@ -106,8 +131,8 @@ class Activation:
     """An activation f and its derivative f'(Z, A)."""
 
     name: str
-    forward: Callable[[Array], Array]
-    derivative: Callable[[Array, Array], Array]
+    forward: Callable[..., Array]  # (Z, out=None) -> A
+    derivative: Callable[..., Array]  # (Z, A, out=None) -> f'(Z)
 
 
 ACTIVATIONS: dict[str, Activation] = {

@@ -9,7 +9,8 @@ activation is not a free choice in a config: it follows from the loss.
 
 Every loss is a mean over the samples of the batch (weighted, when class or
 sample weights are given), so its delta carries the factor 1/n.  Shapes:
-``Z, T: (n_samples, n_outputs)``.
+``Z, T: (n_samples, n_outputs)``; the gradients work on the last axis, so they
+also take a stack of batches ``(n_networks, n_samples, n_outputs)``.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def mse_samples(Z: Array, T: Array) -> Array:
 
 def mse_gradient(Z: Array, T: Array) -> Array:
     """dl_i/dz_ij = 2 (z_ij - t_ij) / k."""
-    return (2.0 / Z.shape[1]) * (Z - T)
+    return (2.0 / Z.shape[-1]) * (Z - T)
 
 
 # --- mean absolute error, identity output ----------------------------------
@@ -61,7 +62,7 @@ def mae_samples(Z: Array, T: Array) -> Array:
 
 def mae_gradient(Z: Array, T: Array) -> Array:
     """dl_i/dz_ij = sign(z_ij - t_ij) / k  (0 where z = t)."""
-    return np.sign(Z - T) * (1.0 / Z.shape[1])
+    return np.sign(Z - T) * (1.0 / Z.shape[-1])
 
 
 # --- binary cross-entropy, sigmoid output (one unit, t in {0, 1}) ----------
@@ -106,15 +107,15 @@ def hinge_samples(Z: Array, T: Array) -> Array:
 def hinge_gradient(Z: Array, T: Array) -> Array:
     """Binary: dl_i/dz_i = -t_i [t_i z_i < 1].
     Multi-class: dl_i/dz_ij = [margin_ij > 0] for j != y_i, and minus their count for j = y_i."""
-    if Z.shape[1] == 1:
+    if Z.shape[-1] == 1:
         return np.where(T * Z < 1.0, -T, 0.0).astype(Z.dtype)
     active = (_multiclass_margins(Z, T) > 0).astype(Z.dtype)
-    return active - T * active.sum(axis=1, keepdims=True)
+    return active - T * active.sum(axis=-1, keepdims=True)
 
 
 def _multiclass_margins(Z: Array, T: Array) -> Array:
     """max(0, z_j - z_y + 1) for every j != y, and 0 at j = y."""
-    z_true = np.sum(T * Z, axis=1, keepdims=True)
+    z_true = np.sum(T * Z, axis=-1, keepdims=True)
     return np.maximum(0.0, Z - z_true + 1.0) * (1.0 - T)
 
 
@@ -164,11 +165,14 @@ class Loss:
         return float(np.mean(l) if weights is None else np.dot(weights, l) / l.shape[0])
 
     def delta(self, Z: Array, T: Array, weights: Array | None = None) -> Array:
-        """dL/dZ = w_i dl_i/dz_i / n: the output delta that backpropagation starts from."""
+        """dL/dZ = w_i dl_i/dz_i / n: the output delta that backpropagation starts from.
+
+        Also for a stack of batches, ``Z, T: (n_networks, n, k)`` and ``weights: (n_networks, n)``."""
+        n = Z.shape[-2]
         G = self.gradient(Z, T)
         if weights is None:
-            return G * (1.0 / Z.shape[0])
-        return G * (weights / Z.shape[0]).astype(Z.dtype)[:, None]
+            return G * (1.0 / n)
+        return G * (weights / n).astype(Z.dtype)[..., None]
 
     def n_outputs(self, n_classes_or_targets: int) -> int:
         """Output units: one per class or regression target, or one for two classes."""

@@ -33,6 +33,7 @@ from nnctl.core.model import Layer, backward, forward
 from nnctl.core.optimizers import OPTIMIZERS, Hyper
 from nnctl.core.regularizers import penalty, penalty_gradient
 from nnctl.core.schedules import Schedule, improved, initial_state, next_learning_rate
+from nnctl.core.workspace import Workspace
 
 Array = np.ndarray
 
@@ -176,15 +177,10 @@ def new_state(layers: Sequence[Layer], settings: Settings, rng: np.random.Genera
                          optimizer_name=settings.optimizer, learning_rate=settings.learning_rate)
 
 
-def _finite_sums(arrays: Sequence[Array]) -> bool:
-    """True when every array is finite, judged by its float64 sum: one cheap reduction each,
-    and an inf or nan anywhere makes the sum so."""
-    return all(np.isfinite(a.sum(dtype=np.float64)) for a in arrays)
-
-
 @dataclass
 class _Run:
-    """What stays fixed while fit runs: the data as arrays of the network's dtype, and the rules."""
+    """What stays fixed while fit runs: the data as arrays of the network's dtype, the rules,
+    and the buffers a step reuses."""
 
     loss: Loss
     settings: Settings
@@ -197,6 +193,36 @@ class _Run:
     n_batches: int
     monitor: str
     lower: bool
+    workspace: Workspace | None = None
+    batch: tuple[Array, Array, Array | None] | None = None  # buffers for one batch's X, T and row weights
+    batch_views: dict = field(default_factory=dict)  # views of them for a batch of m rows, by m
+
+    def prepare(self, nets: list[list[Layer]], stack: bool = False) -> None:
+        """Pack the networks' parameters and allocate the buffers of a step, once per fit."""
+        self.workspace = Workspace(nets, self.batch_size, stack)
+        lead = self.workspace.lead + (self.batch_size,)
+        self.batch = (np.empty(lead + self.X.shape[1:], self.X.dtype), np.empty(lead + self.T.shape[1:], self.T.dtype),
+                      None if self.weights is None else np.empty(lead, self.weights.dtype))
+
+    def gather(self, rows: Array) -> tuple[Array, Array, Array | None]:
+        """The batch of ``rows`` ((m,), or (S, m) for a stack) copied into the batch buffers."""
+        m = rows.shape[-1]
+        if m not in self.batch_views:
+            self.batch_views[m] = tuple(None if buffer is None else buffer[..., :m, :] if buffer.ndim > rows.ndim
+                                        else buffer[..., :m] for buffer in self.batch)
+        X, T, w = self.batch_views[m]
+        self.X.take(rows, axis=0, out=X, mode="clip")  # rows are valid indices: clip only skips a copy
+        self.T.take(rows, axis=0, out=T, mode="clip")
+        if w is not None:
+            self.weights.take(rows, axis=0, out=w, mode="clip")
+        return X, T, w
+
+
+def _flat_optimizer_state(workspace: Workspace, state: dict) -> dict:
+    """The optimizer's state over the flat parameter vector: each per-parameter list of
+    arrays is packed into one vector, and the list's items become views of it, so that
+    ``state`` (what a checkpoint saves) follows every update."""
+    return {key: [workspace.pack(value)] if isinstance(value, list) else value for key, value in state.items()}
 
 
 def fit(
@@ -233,9 +259,11 @@ def fit(
     job = _Run(loss, settings, np.asarray(X, dtype=dtype), y, loss.encode(y, layers[-1].W.shape[1], dtype),
                sample_weights, validation, batch_size, math.ceil(n / batch_size), monitor, lower_is_better(monitor))
     state = state or new_state(layers, settings, rng)
+    job.prepare([layers])
+    optimizer_state = _flat_optimizer_state(job.workspace, state.optimizer)
     history = History(best_epoch=state.best_epoch)
     while state.epoch < settings.epochs:
-        record = _run_epoch(job, layers, rng, state, history, should_stop)
+        record = _run_epoch(job, layers, rng, state, optimizer_state, history, should_stop)
         if record is None:  # diverged or interrupted within the epoch
             return history
         history.records.append(record)
@@ -262,11 +290,13 @@ def fit(
 
 
 def _run_epoch(job: _Run, layers: list[Layer], rng: np.random.Generator, state: TrainingState,
-               history: History, should_stop: Callable[[], bool] | None) -> EpochRecord | None:
+               optimizer_state: dict, history: History, should_stop: Callable[[], bool] | None) -> EpochRecord | None:
     """The steps of one epoch (from ``state.step`` on) and its evaluation; None when it
     diverged or was interrupted, with ``history`` saying which."""
     epoch, settings, optimizer = state.epoch + 1, job.settings, OPTIMIZERS[job.settings.optimizer]
-    params = parameters(layers)
+    space = job.workspace
+    params, grads = [space.theta], [space.grad]
+    counters = [key for key, value in optimizer_state.items() if not isinstance(value, list)]
     started = time.perf_counter()
     rng.bit_generator.state = state.rng_state  # a no-op unless going on from a saved state
     order = rng.permutation(len(job.X)) if settings.shuffle else np.arange(len(job.X))
@@ -275,12 +305,13 @@ def _run_epoch(job: _Run, layers: list[Layer], rng: np.random.Generator, state: 
     with np.errstate(over="ignore", invalid="ignore"):
         for step in range(state.step, job.n_batches):
             rows = order[step * job.batch_size : (step + 1) * job.batch_size]
-            weights = None if job.weights is None else job.weights[rows]
-            grads = gradients(layers, job.loss, job.X[rows], job.T[rows], settings.l1, settings.l2, weights)
-            if not _finite_sums(grads[-1:]):  # the output bias gradient sums the delta: the loss broke
+            space.gradients(job.loss, *job.gather(rows), settings.l1, settings.l2)
+            if not space.finite(space.output_bias_gradient()):  # it sums the output delta: the loss broke
                 return _diverged(history, epoch, step + 1)
-            optimizer.update(params, grads, state.optimizer, state.learning_rate, settings.hyper)
-            if not _finite_sums(params):
+            optimizer.update(params, grads, optimizer_state, state.learning_rate, settings.hyper)
+            for key in counters:  # Adam's step count
+                state.optimizer[key] = optimizer_state[key]
+            if not space.finite(space.theta):
                 return _diverged(history, epoch, step + 1)
             state.step = step + 1
             if should_stop is not None and should_stop() and state.step < job.n_batches:
@@ -289,7 +320,7 @@ def _run_epoch(job: _Run, layers: list[Layer], rng: np.random.Generator, state: 
                 return None
         train, activations = evaluate(layers, job.loss, job.X, job.y, settings.l1, settings.l2, job.weights)
         val = evaluate(layers, job.loss, *job.validation)[0] if job.validation is not None else None
-        health = layer_health(layers, activations, grads[0::2])
+        health = layer_health(layers, activations, space.dW)
     if not np.isfinite(train.loss) or (val is not None and not np.isfinite(val.data_loss)):
         return _diverged(history, epoch, job.n_batches)
     state.epoch, state.step, state.rng_state = epoch, 0, rng.bit_generator.state

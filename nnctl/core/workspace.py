@@ -1,0 +1,148 @@
+"""The arrays of a training step, allocated once per fit and reused.
+
+All the parameters of a network live in one flat vector ``theta`` (each
+layer's W and b are views into it) and all their gradients in one flat vector
+``g`` of the same layout.  An optimizer step is then a few whole-vector
+operations, and "is every weight still finite?" one reduction.  The passes
+write into buffers sized for one batch of m rows:
+
+    Z_l = A_{l-1} W_l + b_l                    -> Z[l]
+    A_l = f_l(Z_l)                             -> A[l]  (hidden layers)
+    dZ_L = dL/dZ_L                             from the loss
+    dW_l = A_{l-1}^T dZ_l                      -> a view of g
+    db_l = sum over the m rows of dZ_l         -> a view of g
+    dZ_{l-1} = (dZ_l W_l^T) * f'_{l-1}(Z_{l-1})  -> dZ[l-1], scaled in place
+
+The input layer's gradient dA_0 is never computed.  The same code trains S
+networks of one shape at once (``stack=True``): every array gains a leading
+axis of length S, and each product becomes a batched matrix product, one BLAS
+call per network, so the S results are those of S separate runs.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from nnctl.core.activations import ACTIVATIONS
+from nnctl.core.losses import Loss
+from nnctl.core.model import Layer
+from nnctl.core.regularizers import penalty_gradient
+
+Array = np.ndarray
+
+
+class Workspace:
+    """Packed parameters, gradients and step buffers for networks of one shape.
+
+    ``nets`` are lists of layers; their W and b are copied into ``theta`` and
+    then rebound to views of it, so the callers' ``Layer`` objects see every
+    update.  Without ``stack`` there is one network and no leading axis.
+    """
+
+    def __init__(self, nets: Sequence[list[Layer]], batch_size: int, stack: bool = False):
+        if not stack and len(nets) != 1:
+            raise ValueError("several networks need stack=True")
+        first = nets[0]
+        self.dtype = first[0].W.dtype
+        self.activations = [layer.activation for layer in first]
+        self.lead = (len(nets),) if stack else ()
+        self.shapes = [layer.W.shape for layer in first]
+        self.spans = []  # (start, end) of each parameter in the flat vector: W_0, b_0, W_1, ...
+        start = 0
+        for fan_in, fan_out in self.shapes:
+            self.spans += [(start, start + fan_in * fan_out), (start + fan_in * fan_out, start + (fan_in + 1) * fan_out)]
+            start += (fan_in + 1) * fan_out
+        self.size = start
+        self.theta = np.empty(self.lead + (self.size,), self.dtype)
+        self.grad = np.zeros_like(self.theta)
+        self.W, self.b = self._layer_views(self.theta)
+        self.dW, self.db = self._layer_views(self.grad)
+        for index, layers in enumerate(nets):
+            self.adopt(layers, index if stack else None)
+        rows = self.lead + (batch_size,)
+        self.Z = [np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes]
+        self.A = [np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes[:-1]]
+        self.dZ = [np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes[:-1]]
+        self.scratch = [np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes[:-1]]
+        self._rows: dict[int, tuple] = {}  # views of the buffers for a batch of m rows, by m
+
+    def _layer_views(self, flat: Array) -> tuple[list[Array], list[Array]]:
+        """(weights, biases) of every layer as views of a flat vector (or stack of them)."""
+        weights, biases = [], []
+        for (fan_in, fan_out), (w_span, b_span) in zip(self.shapes, zip(self.spans[0::2], self.spans[1::2])):
+            weights.append(flat[..., w_span[0]:w_span[1]].reshape(self.lead + (fan_in, fan_out)))
+            biases.append(flat[..., b_span[0]:b_span[1]])
+        return weights, biases
+
+    def adopt(self, layers: list[Layer], index: int | None = None) -> None:
+        """Copy a network's arrays into theta (at ``index`` of the stack) and make its
+        layers views of theta."""
+        flat = self.theta if index is None else self.theta[index]
+        for layer, (w_span, b_span) in zip(layers, zip(self.spans[0::2], self.spans[1::2])):
+            W = flat[w_span[0]:w_span[1]].reshape(layer.W.shape)
+            b = flat[b_span[0]:b_span[1]]
+            np.copyto(W, layer.W)
+            np.copyto(b, layer.b)
+            layer.W, layer.b = W, b
+
+    def pack(self, arrays: list[Array]) -> Array:
+        """One flat vector holding per-parameter arrays (W_0, b_0, ...), laid out as theta
+        is; the list's items become views of it.  For the optimizer's state."""
+        flat = np.empty(self.size, self.dtype)
+        for i, (array, (start, end)) in enumerate(zip(arrays, self.spans)):
+            view = flat[start:end].reshape(array.shape)
+            np.copyto(view, array)
+            arrays[i] = view
+        return flat
+
+    def unpack(self, flat: Array) -> list[Array]:
+        """Per-parameter views (W_0, b_0, ...) of one flat vector laid out as theta is."""
+        weights, biases = self._layer_views(flat)
+        return [array for pair in zip(weights, biases) for array in pair]
+
+    def gradients(self, loss: Loss, X: Array, T: Array, weights: Array | None, l1: float, l2: float) -> None:
+        """g <- dL/dtheta for the batch ``X: (..., m, n_inputs)`` with targets T.
+
+        L is the (weighted) mean data loss over the m rows plus the weight penalty.
+        """
+        last = len(self.shapes) - 1
+        Zs, As, dZs, scratch = self._buffers(X.shape[-2])
+        inputs = [X]
+        for l, name in enumerate(self.activations):
+            Z = Zs[l]
+            np.matmul(inputs[l], self.W[l], out=Z)
+            Z += self.b[l][..., None, :]
+            if l < last:
+                inputs.append(ACTIVATIONS[name].forward(Z, out=As[l]))
+        dZ = loss.delta(Z, T, weights)
+        for l in range(last, -1, -1):
+            np.matmul(inputs[l].swapaxes(-1, -2), dZ, out=self.dW[l])
+            np.add.reduce(dZ, axis=-2, out=self.db[l])
+            if l > 0:
+                below = ACTIVATIONS[self.activations[l - 1]]
+                dA = dZs[l - 1]
+                np.matmul(dZ, self.W[l].swapaxes(-1, -2), out=dA)
+                if below.name != "identity":  # f' = 1: nothing to scale
+                    dA *= below.derivative(Zs[l - 1], inputs[l], out=scratch[l - 1])
+                dZ = dA
+        if l1 or l2:
+            for dW, W in zip(self.dW, self.W):
+                dW += penalty_gradient(W, l1, l2)
+
+    def _buffers(self, m: int) -> tuple[list[Array], ...]:
+        """(Z, A, dZ, scratch) views for a batch of m rows (every batch but the last has the same m)."""
+        if m not in self._rows:
+            self._rows[m] = tuple([buffer[..., :m, :] for buffer in group]
+                                  for group in (self.Z, self.A, self.dZ, self.scratch))
+        return self._rows[m]
+
+    def finite(self, flat: Array) -> Array | bool:
+        """Whether every entry is finite, per network of the stack: one float64 sum each,
+        which an inf or NaN anywhere makes non-finite."""
+        return np.isfinite(flat.sum(axis=-1, dtype=np.float64))
+
+    def output_bias_gradient(self) -> Array:
+        """db_L, which sums the output delta: not finite when the loss broke."""
+        return self.db[-1]
