@@ -30,7 +30,7 @@ def test_gradcheck_passes_and_fails_by_exit_code(monkeypatch):
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["passed"] is True and document["layer_sizes"] == [2, 16, 16, 2]
-    wrong = activations.Activation("relu", activations.relu, lambda Z, A: 2.0 * (Z > 0))
+    wrong = activations.Activation("relu", activations.relu, lambda Z, A, out=None: 2.0 * (Z > 0))
     monkeypatch.setitem(activations.ACTIVATIONS, "relu", wrong)
     failed = runner.invoke(app, ["gradcheck", str(ROOT / "configs" / "moons.yaml")])
     assert failed.exit_code == 1 and "FAIL" in failed.stdout

@@ -29,9 +29,9 @@ import numpy as np
 from nnctl.core import metrics as metric_fns
 from nnctl.core.health import layer_health
 from nnctl.core.losses import LOSSES, Loss
-from nnctl.core.model import Layer, backward, forward
+from nnctl.core.model import Layer, forward
 from nnctl.core.optimizers import OPTIMIZERS, Hyper
-from nnctl.core.regularizers import penalty, penalty_gradient
+from nnctl.core.regularizers import penalty
 from nnctl.core.schedules import Schedule, improved, initial_state, next_learning_rate
 from nnctl.core.workspace import Workspace
 
@@ -156,13 +156,13 @@ def gradients(layers: Sequence[Layer], loss: Loss, X: Array, T: Array, l1: float
     """dL/dtheta for every parameter, flat in the order (W_0, b_0, W_1, b_1, ...).
 
     L is the (weighted) mean data loss over the batch plus the weight penalty.
+    Computed by the training step itself (``Workspace.gradients``) on a copy of
+    the parameters, so a gradient check checks what training uses.
     """
-    inputs, sums = forward(layers, X)
-    flat = []
-    for layer, (dW, db) in zip(layers, backward(layers, inputs, sums, loss.delta(sums[-1], T, weights))):
-        extra = penalty_gradient(layer.W, l1, l2)
-        flat += [dW if extra is None else dW + extra, db]
-    return flat
+    X = np.asarray(X, dtype=layers[0].W.dtype)
+    space = Workspace([[Layer(layer.W, layer.b, layer.activation) for layer in layers]], len(X))
+    space.gradients(loss, X, np.asarray(T, dtype=X.dtype), weights, l1, l2)
+    return [array.copy() for array in space.unpack(space.grad)]
 
 
 def parameters(layers: Sequence[Layer]) -> list[Array]:
