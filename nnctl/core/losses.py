@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from nnctl.core.activations import _exp_limit, sigmoid, softmax
+from nnctl.core.activations import _exp_limit, row_max, row_sum, sigmoid, softmax
 
 Array = np.ndarray
 
@@ -32,9 +32,9 @@ def _softplus(Z: Array) -> Array:
 
 def logsumexp(Z: Array) -> Array:
     """log sum_j e^{z_j} per row = m + log sum_j e^{z_j - m}, with m the row maximum."""
-    m = Z.max(axis=1)
-    shifted = np.maximum(Z - m[:, None], -_exp_limit(Z.dtype))
-    return m + np.log(np.exp(shifted).sum(axis=1))
+    m = row_max(Z)
+    shifted = np.maximum(Z - m[..., None], -_exp_limit(Z.dtype))
+    return m + np.log(row_sum(np.exp(shifted)))
 
 
 # Each loss is given per sample: l_i(z_i, t_i) and its gradient dl_i/dz_i, for
@@ -45,7 +45,7 @@ def logsumexp(Z: Array) -> Array:
 
 def mse_samples(Z: Array, T: Array) -> Array:
     """l_i = 1/k sum_j (z_ij - t_ij)^2  (mean over the k outputs)."""
-    return np.mean(np.square(Z - T, dtype=np.float64), axis=1)
+    return np.mean(np.square(Z - T, dtype=np.float64), axis=-1)
 
 
 def mse_gradient(Z: Array, T: Array) -> Array:
@@ -57,7 +57,7 @@ def mse_gradient(Z: Array, T: Array) -> Array:
 
 def mae_samples(Z: Array, T: Array) -> Array:
     """l_i = 1/k sum_j |z_ij - t_ij|."""
-    return np.mean(np.abs(Z - T), axis=1, dtype=np.float64)
+    return np.mean(np.abs(Z - T), axis=-1, dtype=np.float64)
 
 
 def mae_gradient(Z: Array, T: Array) -> Array:
@@ -72,7 +72,7 @@ def bce_samples(Z: Array, T: Array) -> Array:
 
     Written in z to stay finite for any logit: l_i = softplus(z) - t z.
     """
-    return np.sum(_softplus(Z) - T * Z, axis=1, dtype=np.float64)
+    return np.sum(_softplus(Z) - T * Z, axis=-1, dtype=np.float64)
 
 
 def bce_gradient(Z: Array, T: Array) -> Array:
@@ -84,7 +84,7 @@ def bce_gradient(Z: Array, T: Array) -> Array:
 
 def softmax_ce_samples(Z: Array, T: Array) -> Array:
     """l_i = -log(e^{z_{i,y_i}} / sum_j e^{z_ij}) = logsumexp(z_i) - z_{i,y_i}."""
-    return (logsumexp(Z) - np.sum(T * Z, axis=1)).astype(np.float64)
+    return (logsumexp(Z) - row_sum(T * Z)).astype(np.float64)
 
 
 def softmax_ce_gradient(Z: Array, T: Array) -> Array:
@@ -99,9 +99,9 @@ def softmax_ce_gradient(Z: Array, T: Array) -> Array:
 def hinge_samples(Z: Array, T: Array) -> Array:
     """Binary: l_i = max(0, 1 - t_i z_i).
     Multi-class: l_i = sum_{j != y_i} max(0, z_ij - z_{i,y_i} + 1)."""
-    if Z.shape[1] == 1:
-        return np.maximum(0.0, 1.0 - T * Z)[:, 0].astype(np.float64)
-    return np.sum(_multiclass_margins(Z, T), axis=1, dtype=np.float64)
+    if Z.shape[-1] == 1:
+        return np.maximum(0.0, 1.0 - T * Z)[..., 0].astype(np.float64)
+    return np.sum(_multiclass_margins(Z, T), axis=-1, dtype=np.float64)
 
 
 def hinge_gradient(Z: Array, T: Array) -> Array:
@@ -161,7 +161,11 @@ class Loss:
 
     def value(self, Z: Array, T: Array, weights: Array | None = None) -> float:
         """L = 1/n sum_i w_i l_i, with w_i = 1 unless row weights are given."""
-        l = self.samples(Z, T)
+        return self.mean(self.samples(Z, T), weights)
+
+    @staticmethod
+    def mean(l: Array, weights: Array | None = None) -> float:
+        """1/n sum_i w_i l_i of per-sample losses ``l: (n,)``."""
         return float(np.mean(l) if weights is None else np.dot(weights, l) / l.shape[0])
 
     def delta(self, Z: Array, T: Array, weights: Array | None = None) -> Array:
@@ -183,9 +187,9 @@ class Loss:
     @staticmethod
     def decide(Z: Array) -> Array:
         """Class indices from logits: the sign of a single output unit, else the argmax."""
-        if Z.shape[1] == 1:
-            return (Z[:, 0] >= 0).astype(np.int64)
-        return np.argmax(Z, axis=1)
+        if Z.shape[-1] == 1:
+            return (Z[..., 0] >= 0).astype(np.int64)
+        return np.argmax(Z, axis=-1)
 
 
 LOSSES: dict[str, Loss] = {

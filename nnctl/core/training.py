@@ -143,12 +143,17 @@ def evaluate(layers: Sequence[Layer], loss: Loss, X: Array, y: Array, l1: float 
     activations, sums = forward(layers, X)
     Z = sums[-1]
     T = loss.encode(y, Z.shape[1], Z.dtype)
+    return _evaluation(loss, layers, y, Z, loss.samples(Z, T), l1, l2, weights), activations
+
+
+def _evaluation(loss: Loss, layers: Sequence[Layer], y: Array, Z: Array, samples: Array, l1: float, l2: float,
+                weights: Array | None) -> Evaluation:
+    """An Evaluation from the logits ``Z`` and per-sample losses of one network."""
     if loss.task == "classification":
         found = metric_fns.classification_metrics(y, loss.decide(Z))
     else:
         found = metric_fns.regression_metrics(y, Z)
-    data_loss = loss.value(Z, T, weights)
-    return Evaluation(data_loss, penalty([layer.W for layer in layers], l1, l2), found), activations
+    return Evaluation(loss.mean(samples, weights), penalty([layer.W for layer in layers], l1, l2), found)
 
 
 def gradients(layers: Sequence[Layer], loss: Loss, X: Array, T: Array, l1: float, l2: float,
@@ -200,6 +205,7 @@ class _Run:
     def prepare(self, nets: list[list[Layer]], stack: bool = False) -> None:
         """Pack the networks' parameters and allocate the buffers of a step, once per fit."""
         self.workspace = Workspace(nets, self.batch_size, stack)
+        self.batch_views = {}
         lead = self.workspace.lead + (self.batch_size,)
         self.batch = (np.empty(lead + self.X.shape[1:], self.X.dtype), np.empty(lead + self.T.shape[1:], self.T.dtype),
                       None if self.weights is None else np.empty(lead, self.weights.dtype))
@@ -249,15 +255,7 @@ def fit(
     A loss or weight that stops being finite ends the run at that step, with
     ``history.diverged`` set; the weights are then not to be kept.
     """
-    loss = LOSSES[settings.loss]
-    dtype = layers[0].W.dtype
-    if validation is not None:
-        validation = (np.asarray(validation[0], dtype=dtype), validation[1])
-    monitor = monitor_name(settings, validation is not None)
-    n = len(X)
-    batch_size = min(settings.batch_size or n, n)
-    job = _Run(loss, settings, np.asarray(X, dtype=dtype), y, loss.encode(y, layers[-1].W.shape[1], dtype),
-               sample_weights, validation, batch_size, math.ceil(n / batch_size), monitor, lower_is_better(monitor))
+    job = _job(layers, X, y, settings, validation, sample_weights)
     state = state or new_state(layers, settings, rng)
     job.prepare([layers])
     optimizer_state = _flat_optimizer_state(job.workspace, state.optimizer)
@@ -266,20 +264,7 @@ def fit(
         record = _run_epoch(job, layers, rng, state, optimizer_state, history, should_stop)
         if record is None:  # diverged or interrupted within the epoch
             return history
-        history.records.append(record)
-        value = monitored_value(record, monitor)
-        better = improved(value, state.best_value, settings.min_delta, job.lower)
-        if better:
-            state.best_value, state.best_epoch, state.waited = value, record.epoch, 0
-            history.best_epoch = record.epoch
-        else:
-            state.waited += 1
-        state.learning_rate = next_learning_rate(settings.schedule, settings.learning_rate, state.learning_rate,
-                                                 record.epoch, value, job.lower, state.schedule)
-        if on_epoch is not None:
-            on_epoch(record, layers, better, state)
-        history.stop_reason = _stop_reason(job, state, value)
-        if history.stop_reason:
+        if _close_epoch(job, record, layers, state, history, on_epoch):
             return history
         if should_stop is not None and should_stop() and state.epoch < settings.epochs:
             history.interrupted = True
@@ -287,6 +272,41 @@ def fit(
             return history
     history.stop_reason = f"all {settings.epochs} epochs done"
     return history
+
+
+def _job(layers: list[Layer], X: Array, y: Array, settings: Settings, validation: tuple[Array, Array] | None,
+         sample_weights: Array | None) -> _Run:
+    """The data in the network's dtype, the targets encoded for the loss, and the rules."""
+    loss = LOSSES[settings.loss]
+    dtype = layers[0].W.dtype
+    if validation is not None:
+        validation = (np.asarray(validation[0], dtype=dtype), validation[1])
+    monitor = monitor_name(settings, validation is not None)
+    n = len(X)
+    batch_size = min(settings.batch_size or n, n)
+    return _Run(loss, settings, np.asarray(X, dtype=dtype), y, loss.encode(y, layers[-1].W.shape[1], dtype),
+                sample_weights, validation, batch_size, math.ceil(n / batch_size), monitor, lower_is_better(monitor))
+
+
+def _close_epoch(job: _Run, record: EpochRecord, layers: list[Layer], state: TrainingState, history: History,
+                 on_epoch: Callable | None) -> bool:
+    """Keep the epoch: best so far?, the next learning rate, ``on_epoch``; True when the run
+    is to stop here (target reached or patience run out), with ``history.stop_reason`` set."""
+    history.records.append(record)
+    settings = job.settings
+    value = monitored_value(record, job.monitor)
+    better = improved(value, state.best_value, settings.min_delta, job.lower)
+    if better:
+        state.best_value, state.best_epoch, state.waited = value, record.epoch, 0
+        history.best_epoch = record.epoch
+    else:
+        state.waited += 1
+    state.learning_rate = next_learning_rate(settings.schedule, settings.learning_rate, state.learning_rate,
+                                             record.epoch, value, job.lower, state.schedule)
+    if on_epoch is not None:
+        on_epoch(record, layers, better, state)
+    history.stop_reason = _stop_reason(job, state, value)
+    return bool(history.stop_reason)
 
 
 def _run_epoch(job: _Run, layers: list[Layer], rng: np.random.Generator, state: TrainingState,
@@ -318,9 +338,27 @@ def _run_epoch(job: _Run, layers: list[Layer], rng: np.random.Generator, state: 
                 history.interrupted = True
                 history.stop_reason = f"interrupted at epoch {epoch}, step {state.step} of {job.n_batches}"
                 return None
+    return _evaluate_epoch(job, layers, space.dW, rng, state, history, started)
+
+
+def _evaluate_epoch(job: _Run, layers: list[Layer], weight_grads: Sequence[Array], rng: np.random.Generator,
+                    state: TrainingState, history: History, started: float) -> EpochRecord | None:
+    """The epoch's figures on the training and validation rows, and ``state`` moved to the
+    next epoch; None (diverged) when a loss is no longer finite."""
+    settings = job.settings
+    with np.errstate(over="ignore", invalid="ignore"):
         train, activations = evaluate(layers, job.loss, job.X, job.y, settings.l1, settings.l2, job.weights)
         val = evaluate(layers, job.loss, *job.validation)[0] if job.validation is not None else None
-        health = layer_health(layers, activations, space.dW)
+        health = layer_health(layers, activations, weight_grads)
+    return _end_epoch(job, layers, rng, state, history, started, train, val, health)
+
+
+def _end_epoch(job: _Run, layers: list[Layer], rng: np.random.Generator, state: TrainingState, history: History,
+               started: float, train: Evaluation, val: Evaluation | None, health: dict[str, float]
+               ) -> EpochRecord | None:
+    """The epoch's record from its figures, and ``state`` moved to the next epoch;
+    None (diverged) when a loss is no longer finite."""
+    epoch = state.epoch + 1
     if not np.isfinite(train.loss) or (val is not None and not np.isfinite(val.data_loss)):
         return _diverged(history, epoch, job.n_batches)
     state.epoch, state.step, state.rng_state = epoch, 0, rng.bit_generator.state

@@ -71,8 +71,9 @@ class Workspace:
     def _layer_views(self, flat: Array) -> tuple[list[Array], list[Array]]:
         """(weights, biases) of every layer as views of a flat vector (or stack of them)."""
         weights, biases = [], []
+        lead = flat.shape[:-1]
         for (fan_in, fan_out), (w_span, b_span) in zip(self.shapes, zip(self.spans[0::2], self.spans[1::2])):
-            weights.append(flat[..., w_span[0]:w_span[1]].reshape(self.lead + (fan_in, fan_out)))
+            weights.append(flat[..., w_span[0]:w_span[1]].reshape(lead + (fan_in, fan_out)))
             biases.append(flat[..., b_span[0]:b_span[1]])
         return weights, biases
 
@@ -87,10 +88,11 @@ class Workspace:
             np.copyto(b, layer.b)
             layer.W, layer.b = W, b
 
-    def pack(self, arrays: list[Array]) -> Array:
-        """One flat vector holding per-parameter arrays (W_0, b_0, ...), laid out as theta
-        is; the list's items become views of it.  For the optimizer's state."""
-        flat = np.empty(self.size, self.dtype)
+    def pack(self, arrays: list[Array], into: Array | None = None) -> Array:
+        """One flat vector (``into``, or a new one) holding per-parameter arrays (W_0, b_0,
+        ...), laid out as theta is; the list's items become views of it.  For the
+        optimizer's state."""
+        flat = np.empty(self.size, self.dtype) if into is None else into
         for i, (array, (start, end)) in enumerate(zip(arrays, self.spans)):
             view = flat[start:end].reshape(array.shape)
             np.copyto(view, array)
@@ -98,7 +100,8 @@ class Workspace:
         return flat
 
     def unpack(self, flat: Array) -> list[Array]:
-        """Per-parameter views (W_0, b_0, ...) of one flat vector laid out as theta is."""
+        """Per-parameter views (W_0, b_0, ...) of a flat vector laid out as theta is (or of
+        a stack of them)."""
         weights, biases = self._layer_views(flat)
         return [array for pair in zip(weights, biases) for array in pair]
 
