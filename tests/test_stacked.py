@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from nnctl.core.health import layer_health, stack_health
+from nnctl.core.health import activation_counts, layer_health, stack_health
 from nnctl.core.model import init_network
 from nnctl.core.schedules import Schedule
 from nnctl.core.stacked import fit_stacked
@@ -125,12 +125,28 @@ def test_networks_of_different_shapes_are_refused():
                     [np.random.default_rng(0)] * 2)
 
 
+def test_evaluation_in_chunks_of_rows_gives_the_figures_of_one_pass(monkeypatch):
+    from nnctl.core import training
+    from nnctl.core.losses import LOSSES
+
+    layers = init_network([5, 6, 4, 3], ["sigmoid", "relu"], "identity", np.random.default_rng(0))
+    whole = training.evaluate(layers, LOSSES["softmax_cross_entropy"], X, Y_CLASSES)
+    monkeypatch.setattr(training, "EVALUATION_VALUES", 6 * 7)  # chunks of 7 rows
+    chunked = training.evaluate(layers, LOSSES["softmax_cross_entropy"], X, Y_CLASSES)
+    assert chunked[0].metrics == whole[0].metrics
+    assert chunked[0].data_loss == pytest.approx(whole[0].data_loss, rel=1e-6)
+    for a, b in zip(chunked[1], whole[1]):
+        assert np.array_equal(a, b)
+    hidden = np.maximum(1 / (1 + np.exp(-(X @ layers[0].W + layers[0].b))) @ layers[1].W + layers[1].b, 0)
+    assert np.array_equal(whole[1][1], (hidden > 0).any(axis=0))
+
+
 def test_stack_health_equals_each_networks_health():
     nets = [init_network([5, 6, 3], ["relu"], "identity", np.random.default_rng(seed)) for seed in range(4)]
     W = [np.stack([layers[l].W for layers in nets]) for l in range(2)]
     hidden = np.stack([np.maximum(X @ layers[0].W + layers[0].b, 0) for layers in nets])
     grads = [w * 0.5 for w in W]
-    stacked = stack_health(W, ["relu", "identity"], [X, hidden], grads)
+    stacked = stack_health(W, ["relu", "identity"], [activation_counts("relu", hidden)], len(X), grads)
     for row, layers in enumerate(nets):
         alone = layer_health(layers, [X, hidden[row]], [g[row] for g in grads])
         assert {name: float(values[row]) for name, values in stacked.items()} == alone

@@ -31,16 +31,35 @@ def layer_health(layers: Sequence[Layer], activations: Sequence[np.ndarray],
     returns it, ``activations[0]`` being the input); ``weight_grads`` the
     last step's dL/dW per layer.
     """
-    figures = stack_health([layer.W for layer in layers], [layer.activation for layer in layers],
-                           activations, weight_grads)
+    names = [layer.activation for layer in layers]
+    counts = [activation_counts(name, A) for name, A in zip(names, activations[1:])]
+    figures = stack_health([layer.W for layer in layers], names, counts, len(activations[0]), weight_grads)
     return {name: float(value) for name, value in figures.items()}
 
 
-def stack_health(weights: Sequence[np.ndarray], names: Sequence[str], activations: Sequence[np.ndarray],
-                 weight_grads: Sequence[np.ndarray] | None) -> dict[str, np.ndarray]:
-    """``layer_health``'s figures for one network (2-d weights) or for a stack of them
-    (a leading axis of networks on every array but the shared input): each figure is an
-    array with one value per network."""
+def activation_counts(activation: str, A: np.ndarray) -> np.ndarray | None:
+    """What the health figures need of a hidden layer's outputs ``A: (..., rows, units)``,
+    in a form that adds up over chunks of rows (``add_counts``): the number of saturated
+    values (sigmoid, tanh), or which units were ever positive (relu)."""
+    if activation in SATURATED:
+        return np.count_nonzero(SATURATED[activation](A), axis=(-2, -1))
+    if activation == "relu":
+        return (A > 0).any(axis=-2)
+    return None
+
+
+def add_counts(total: list | None, chunk: list) -> list:
+    """The counts of two chunks of rows together."""
+    if total is None:
+        return chunk
+    return [None if a is None else (a | b if a.dtype == bool else a + b) for a, b in zip(total, chunk)]
+
+
+def stack_health(weights: Sequence[np.ndarray], names: Sequence[str], counts: Sequence[np.ndarray | None],
+                 n_rows: int, weight_grads: Sequence[np.ndarray] | None) -> dict[str, np.ndarray]:
+    """``layer_health``'s figures for one network (2-d weights) or for a stack of them (a
+    leading axis of networks), from the hidden layers' ``activation_counts`` over
+    ``n_rows`` rows: each figure is an array with one value per network."""
     out: dict[str, np.ndarray] = {}
     for index, (W, activation) in enumerate(zip(weights, names)):
         prefix = f"layer{index + 1}_"
@@ -48,12 +67,12 @@ def stack_health(weights: Sequence[np.ndarray], names: Sequence[str], activation
         if weight_grads is not None:
             out[prefix + "grad_norm"] = _norms(weight_grads[index])
         out[prefix + "sparsity"] = np.mean(np.abs(W) < SPARSE_BELOW, axis=(-2, -1))
-        if index + 1 < len(activations):  # a hidden layer: its output is activations[index + 1]
-            A = activations[index + 1]
-            if activation in SATURATED:
-                out[prefix + "saturated"] = np.mean(SATURATED[activation](A), axis=(-2, -1))
-            elif activation == "relu":
-                out[prefix + "dead"] = np.mean(~(A > 0).any(axis=-2), axis=-1)
+        if index < len(counts):  # a hidden layer
+            units = W.shape[-1]
+            if activation in SATURATED:  # share of saturated values
+                out[prefix + "saturated"] = counts[index] / float(n_rows * units)
+            elif activation == "relu":  # share of units never positive
+                out[prefix + "dead"] = np.mean(~counts[index], axis=-1)
     return out
 
 

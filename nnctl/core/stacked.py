@@ -23,15 +23,14 @@ from typing import Callable, Sequence
 import numpy as np
 
 from nnctl.core import metrics as metric_fns
-from nnctl.core.activations import ACTIVATIONS
 from nnctl.core.health import stack_health
 from nnctl.core.losses import Loss
 from nnctl.core.model import Layer
 from nnctl.core.optimizers import OPTIMIZERS
 from nnctl.core.regularizers import penalty
 from nnctl.core.training import (
-    EpochRecord, Evaluation, History, Settings, TrainingState, _close_epoch, _diverged, _end_epoch,
-    _job, _Run, new_state,
+    EpochRecord, Evaluation, History, Settings, TrainingState, _close_epoch, _diverged, _end_epoch, _job, _Run,
+    forward_all, new_state,
 )
 from nnctl.core.workspace import Workspace
 
@@ -124,7 +123,7 @@ def fit_stacked(
                                                  job.weights)
             vals = (evaluate_stack(space, active, job.loss, *job.validation)[0] if job.validation is not None
                     else [None] * len(active))
-            health = stack_health(space.W, space.activations, activations, space.dW)
+            health = stack_health(space.W, space.activations, activations, len(job.X), space.dW)
         for row, i in enumerate(stack.active):
             record = _end_epoch(job, nets[i], rngs[i], states[i], histories[i], started, trains[row], vals[row],
                                 {name: float(values[row]) for name, values in health.items()})
@@ -176,21 +175,16 @@ def _leave(stack: _Stack, broken: Array, histories: list[History], epoch: int, s
 
 
 def evaluate_stack(space: Workspace, nets: list[list[Layer]], loss: Loss, X: Array, y: Array, l1: float = 0.0,
-                   l2: float = 0.0, weights: Array | None = None) -> tuple[list[Evaluation], list[Array]]:
+                   l2: float = 0.0, weights: Array | None = None) -> tuple[list[Evaluation], list]:
     """``training.evaluate`` for every network of the stack at once: one batched forward
-    pass of all the rows (X is shared), then each network's loss and metrics.  Also the
-    activations, stacked (but the shared input)."""
-    A, activations = X, [X]
-    for l, name in enumerate(space.activations):
-        Z = np.matmul(A, space.W[l]) + space.b[l][:, None, :]
-        if l < len(space.activations) - 1:
-            A = ACTIVATIONS[name].forward(Z)
-            activations.append(A)
-    samples = loss.samples(Z, loss.encode(y, Z.shape[-1], Z.dtype))
+    pass of the rows (X is shared), then each network's loss and metrics; also the
+    hidden layers' activation counts, stacked."""
+    found = forward_all(space.W, space.b, space.activations, loss, X, y)
     if loss.task == "classification":
-        found = metric_fns.classification_metrics_of_rows(y, loss.decide(Z))
+        metrics = metric_fns.classification_metrics_of_rows(y, found.outputs)
     else:
-        found = [metric_fns.regression_metrics(y, Z[row]) for row in range(len(nets))]
+        metrics = [metric_fns.regression_metrics(y, outputs) for outputs in found.outputs]
+    samples = found.samples
     data_loss = np.mean(samples, axis=-1) if weights is None else [loss.mean(row, weights) for row in samples]
-    return [Evaluation(float(data_loss[row]), penalty([layer.W for layer in layers], l1, l2), found[row])
-            for row, layers in enumerate(nets)], activations
+    return [Evaluation(float(data_loss[row]), penalty([layer.W for layer in layers], l1, l2), metrics[row])
+            for row, layers in enumerate(nets)], found.counts

@@ -27,9 +27,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from nnctl.core import metrics as metric_fns
-from nnctl.core.health import layer_health
+from nnctl.core.activations import ACTIVATIONS
+from nnctl.core.health import activation_counts, add_counts, stack_health
 from nnctl.core.losses import LOSSES, Loss
-from nnctl.core.model import Layer, forward
+from nnctl.core.model import Layer
 from nnctl.core.optimizers import OPTIMIZERS, Hyper
 from nnctl.core.regularizers import penalty
 from nnctl.core.schedules import Schedule, improved, initial_state, next_learning_rate
@@ -136,23 +137,57 @@ def lower_is_better(name: str) -> bool:
     return LOWER_IS_BETTER[name.split("_", 1)[1]]
 
 
+EVALUATION_VALUES = 1 << 20  # a layer's outputs for one chunk of rows in an evaluation: 4 MiB in float32
+
+
 def evaluate(layers: Sequence[Layer], loss: Loss, X: Array, y: Array, l1: float = 0.0, l2: float = 0.0,
-             weights: Array | None = None) -> tuple[Evaluation, list[Array]]:
+             weights: Array | None = None) -> tuple[Evaluation, list[Array | None]]:
     """Data loss (weighted when row weights are given), penalty and metrics (accuracy and
-    0-1 loss, or MSE, RMSE, MAE, R^2); also the activations of the forward pass."""
-    activations, sums = forward(layers, X)
-    Z = sums[-1]
-    T = loss.encode(y, Z.shape[1], Z.dtype)
-    return _evaluation(loss, layers, y, Z, loss.samples(Z, T), l1, l2, weights), activations
+    0-1 loss, or MSE, RMSE, MAE, R^2); also what the health figures need of the hidden
+    layers' outputs (``health.activation_counts``)."""
+    found = forward_all([layer.W for layer in layers], [layer.b for layer in layers],
+                        [layer.activation for layer in layers], loss, X, y)
+    return _evaluation(loss, layers, y, found.outputs, found.samples, l1, l2, weights), found.counts
 
 
-def _evaluation(loss: Loss, layers: Sequence[Layer], y: Array, Z: Array, samples: Array, l1: float, l2: float,
+@dataclass
+class Pass:
+    """What an evaluation keeps of a forward pass over all rows."""
+
+    samples: Array  # per-sample losses: (..., n)
+    outputs: Array  # class decisions (..., n), or the logits (..., n, k) for regression
+    counts: list  # health.activation_counts of each hidden layer
+
+
+def forward_all(weights: Sequence[Array], biases: Sequence[Array], names: Sequence[str], loss: Loss, X: Array,
+                y: Array) -> Pass:
+    """The forward pass of every row of X, for one network (2-d weights) or a stack of
+    them (a leading axis), chunk by chunk of rows, so that no layer's outputs for all the
+    rows are ever held at once (EVALUATION_VALUES per chunk)."""
+    rows = max(1, EVALUATION_VALUES // max(W.shape[-1] for W in weights))
+    classify, last = loss.task == "classification", len(weights) - 1
+    samples, outputs, counts = [], [], None
+    for start in range(0, len(X), rows):
+        A, chunk = X[start:start + rows], []
+        for l, (W, b, name) in enumerate(zip(weights, biases, names)):
+            Z = np.matmul(A, W) + b[..., None, :]  # Z_l = A_{l-1} W_l + b_l
+            if l < last:
+                A = ACTIVATIONS[name].forward(Z)
+                chunk.append(activation_counts(name, A))
+        samples.append(loss.samples(Z, loss.encode(y[start:start + rows], Z.shape[-1], Z.dtype)))
+        outputs.append(loss.decide(Z) if classify else Z)
+        counts = add_counts(counts, chunk)
+    return Pass(np.concatenate(samples, axis=-1), np.concatenate(outputs, axis=-1 if classify else -2), counts or [])
+
+
+def _evaluation(loss: Loss, layers: Sequence[Layer], y: Array, outputs: Array, samples: Array, l1: float, l2: float,
                 weights: Array | None) -> Evaluation:
-    """An Evaluation from the logits ``Z`` and per-sample losses of one network."""
+    """An Evaluation of one network from its decisions (or logits, for regression) and
+    per-sample losses."""
     if loss.task == "classification":
-        found = metric_fns.classification_metrics(y, loss.decide(Z))
+        found = metric_fns.classification_metrics(y, outputs)
     else:
-        found = metric_fns.regression_metrics(y, Z)
+        found = metric_fns.regression_metrics(y, outputs)
     return Evaluation(loss.mean(samples, weights), penalty([layer.W for layer in layers], l1, l2), found)
 
 
@@ -347,9 +382,11 @@ def _evaluate_epoch(job: _Run, layers: list[Layer], weight_grads: Sequence[Array
     next epoch; None (diverged) when a loss is no longer finite."""
     settings = job.settings
     with np.errstate(over="ignore", invalid="ignore"):
-        train, activations = evaluate(layers, job.loss, job.X, job.y, settings.l1, settings.l2, job.weights)
+        train, counts = evaluate(layers, job.loss, job.X, job.y, settings.l1, settings.l2, job.weights)
         val = evaluate(layers, job.loss, *job.validation)[0] if job.validation is not None else None
-        health = layer_health(layers, activations, weight_grads)
+        figures = stack_health([layer.W for layer in layers], [layer.activation for layer in layers], counts,
+                               len(job.X), weight_grads)
+        health = {name: float(value) for name, value in figures.items()}
     return _end_epoch(job, layers, rng, state, history, started, train, val, health)
 
 
