@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+from contextlib import contextmanager
 import signal
 import sys
 from dataclasses import replace
@@ -21,7 +22,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from nnctl import __version__
-from nnctl.errors import NnctlError
+from nnctl.errors import ConfigError, NnctlError
 from nnctl.files import json_text
 
 
@@ -38,6 +39,7 @@ def _lazy(name: str):
 
 
 boundaries = _lazy("nnctl.boundary")
+clusters = _lazy("nnctl.cluster")  # imports Dask only when a sweep asks for --cluster
 checkpoints = _lazy("nnctl.checkpoint")
 configs = _lazy("nnctl.config")
 curves = _lazy("nnctl.curves")
@@ -242,6 +244,10 @@ def sweep_hidden(
         "Default: 0,1,2,3,4,8,16,32."),
     seeds: int = typer.Option(1, min=1, help="Train each candidate this many times, with seeds spawned from the config's."),
     jobs: Optional[int] = typer.Option(None, min=1, help="Parallel processes (default: the number of cores)."),
+    cluster: Optional[str] = typer.Option(
+        None, "--cluster", metavar="tcp://HOST:PORT",
+        help="Run the sweep on the workers of this Dask scheduler instead of local processes "
+        "(needs: pip install 'nnctl[dask]')."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="The sweep directory (default: the run directory + '-sweep')."),
     show_boundary: bool = typer.Option(False, "--boundary", help="Draw each candidate's decision regions side by side (2-feature classifiers)."),
     png: Optional[Path] = typer.Option(None, "--png", help="Write the decision regions as a PNG image (needs the 'plot' extra)."),
@@ -252,9 +258,13 @@ def sweep_hidden(
     cfg = configs.load_config(config, set_ or ())
     candidates = sweep.parse_sizes(sizes) if sizes is not None else list(sweep.DEFAULT_SIZES)
     directory = output or Path(f"{cfg.output}-sweep")
+    if cluster is not None and jobs is not None:
+        raise ConfigError("--jobs and --cluster: give one; on a cluster, the workers set how many runs go at once")
     console = quiet_console() if as_json else out_console()
-    with report.SweepDisplay(console, len(candidates) * seeds, configs.task_of_loss(cfg.loss)) as display:
-        result = sweep.sweep(cfg, candidates, seeds, jobs or os.cpu_count() or 1, directory, display.on_run)
+    with _sweep_executor(cluster) as executor, \
+            report.SweepDisplay(console, len(candidates) * seeds, configs.task_of_loss(cfg.loss)) as display:
+        result = sweep.sweep(cfg, candidates, seeds, jobs or os.cpu_count() or 1, directory, display.on_run,
+                             executor=executor)
     console.print(report.sweep_table(result))
     console.print(report.sweep_verdict(result), markup=False, soft_wrap=True)
     if result.perceptron_note:
@@ -265,6 +275,16 @@ def sweep_hidden(
         _sweep_boundaries(console, result, show_boundary, png)
     if as_json:
         print_json({**sweep.results_document(result), "files": {k: str(v) for k, v in result.files.items()}})
+
+
+@contextmanager
+def _sweep_executor(address: Optional[str]):
+    """The Dask cluster at ``address`` as an executor; None (local processes) without one."""
+    if address is None:
+        yield None
+        return
+    with clusters.connect(address) as executor:
+        yield executor
 
 
 def _sweep_boundaries(console: Console, result: sweep.SweepResult, show: bool, png: Optional[Path]) -> None:

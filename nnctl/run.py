@@ -100,6 +100,7 @@ class RunResult:
     rows: list[dict[str, Any]]  # every epoch of the run, resumed ones included (history.csv)
     best_row: dict[str, Any]  # the best epoch's row
     summary: dict[str, Any]  # what summary.json holds
+    checkpoints: "tuple[_Snapshot, _Snapshot] | None" = None  # (best, last) as written: see finished_run
 
 
 def generators(config: Config) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
@@ -423,11 +424,12 @@ def train(
         files, summary = write_run_files(config, rows, state.best_epoch, history.stop_reason, layers, out, seconds)
     else:
         files, summary = {}, run_summary(rows, state.best_epoch, history.stop_reason, layers, seconds)
-    if history.diverged:
-        raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; the checkpoints in {where} hold "
-                            f"epoch {rows[-1]['epoch']}, the last finite one")
     best_row = next((row for row in rows if row["epoch"] == state.best_epoch), {})
-    return RunResult(config, best.layers, history, data, files, seconds, rows, best_row, summary)
+    result = RunResult(config, best.layers, history, data, files, seconds, rows, best_row, summary, (best, last))
+    if history.diverged:
+        raise RunDiverged(f"{history.stop_reason}: {_remedy(config)}; the checkpoints in {where} hold "
+                          f"epoch {rows[-1]['epoch']}, the last finite one", result)
+    return result
 
 
 def remove_stale_temporaries(out: Path) -> None:
@@ -506,3 +508,47 @@ def history_csv(rows: list[dict]) -> str:
     writer.writeheader()
     writer.writerows({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()} for row in rows)
     return stream.getvalue()
+
+
+# --------------------------------------------------------------------------- runs written elsewhere
+
+
+class RunDiverged(TrainingError):
+    """The loss stopped being finite after some epochs; ``result`` holds the run up to the last finite one."""
+
+    def __init__(self, message: str, result: RunResult):
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class FinishedRun:
+    """A run trained with ``write_files=False``, without its data: everything ``write_run_directory``
+    needs to write the files ``train`` writes, small enough to send from a worker process or machine."""
+
+    config: Config
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any]
+    seconds: float
+    best: _Snapshot
+    last: _Snapshot
+
+
+def finished_run(result: RunResult) -> FinishedRun:
+    best, last = result.checkpoints
+    return FinishedRun(result.config, result.rows, result.summary, result.seconds, best, last)
+
+
+def write_run_directory(run: FinishedRun, scaler: Scaler) -> dict[str, Path]:
+    """Write into ``run.config.output`` the files ``train`` writes there: best.npz, last.npz,
+    config.yaml, history.csv and summary.json, from the same values, so they are the same files."""
+    try:
+        out = ensure_directory(run.config.output)
+    except OutputError as error:
+        raise OutputError(f"{error} (output{_in_file(run.config)})") from None
+    remove_stale_temporaries(out)
+    run.best.save(out / BEST, scaler)
+    run.last.save(out / LAST, scaler)
+    files, _ = write_run_files(run.config, run.rows, run.summary["best_epoch"], run.summary["stop_reason"],
+                               run.best.layers, out, run.seconds)
+    return files

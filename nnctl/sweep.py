@@ -5,7 +5,14 @@ candidates and keep the one that does best on held-out rows.  Each candidate
 is trained with ``--seeds`` seeds spawned from the config's seed
 (``np.random.SeedSequence.spawn``), all on the config's train/validation split
 (``data.split_seed``), so a result depends neither on the order of the runs
-nor on how many run at once.  Never prints: progress goes to ``on_run``.
+nor on how many run at once, nor where.  Never prints: progress goes to ``on_run``.
+
+Where the runs go: any ``concurrent.futures``-style executor.  The unit of work
+is ``train_group``: all seeds of one candidate, trained in memory on the
+sweep's data, which reaches the executor once (``share``).  The groups come
+back as they finish, in any order, and this process writes each run's
+directory, so local processes (``--jobs``) and a Dask cluster (``--cluster``,
+see cluster.py) share one path and write the same files.
 """
 
 from __future__ import annotations
@@ -14,11 +21,11 @@ import math
 import multiprocessing
 import os
 import statistics
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -29,7 +36,7 @@ from nnctl.config import MAX_HIDDEN_UNITS, Config, dump_config, task_of_loss
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import count_parameters, parameter_count
 from nnctl.data import write_csv
-from nnctl.errors import ConfigError, TrainingError
+from nnctl.errors import ConfigError, DataError, NnctlError, OutputError, TrainingError
 
 DEFAULT_SIZES: tuple[tuple[int, ...], ...] = ((), (1,), (2,), (3,), (4,), (8,), (16,), (32,))
 FAR_BELOW = 0.1  # a perceptron this far below the best (accuracy or R^2) is called out
@@ -99,18 +106,44 @@ class RunOutcome:
     diverged: bool = False  # the loss stopped being finite; the figures are NaN
 
 
-def train_one(config: Config) -> RunOutcome:
-    """Train one run (in this process or a worker) and sum it up.
+@dataclass(frozen=True)
+class TrainedRun:
+    """One run as it comes back from wherever it was trained: its figures, and the files of its
+    directory (None for a run that diverged in its first epoch: ``nnctl train`` writes nothing then)."""
+
+    outcome: RunOutcome
+    files: run.FinishedRun | None
+
+
+def train_group(configs: list[Config], data: run.PreparedData) -> list[TrainedRun]:
+    """Train all seeds of one candidate: the unit of work an executor runs.
+
+    Touches no file: the data comes as an argument, the results go back."""
+    return [train_one(config, data) for config in configs]
+
+
+def train_one(config: Config, data: run.PreparedData) -> TrainedRun:
+    """Train one run in memory and sum it up.
 
     A run that diverges is recorded as such, so one unlucky candidate does not
     end the sweep."""
     try:
-        result = run.train(config)
+        result = run.train(config, data=data, write_files=False)
+    except run.RunDiverged as error:  # its directory holds the last finite epoch, as with nnctl train
+        return TrainedRun(_diverged(config), run.finished_run(error.result))
     except TrainingError:
-        nan = float("nan")
-        return RunOutcome(candidate=label(config.model.hidden), seed=config.seed, parameters=0, train_loss=nan,
-                          val_loss=nan, val_metric=nan, val_mse=nan if task_of_loss(config.loss) == "regression" else None,
-                          best_epoch=0, epochs=0, seconds=0.0, output=str(config.output), diverged=True)
+        return TrainedRun(_diverged(config), None)
+    return TrainedRun(_outcome(config, result), run.finished_run(result))
+
+
+def _diverged(config: Config) -> RunOutcome:
+    nan = float("nan")
+    return RunOutcome(candidate=label(config.model.hidden), seed=config.seed, parameters=0, train_loss=nan,
+                      val_loss=nan, val_metric=nan, val_mse=nan if task_of_loss(config.loss) == "regression" else None,
+                      best_epoch=0, epochs=0, seconds=0.0, output=str(config.output), diverged=True)
+
+
+def _outcome(config: Config, result: run.RunResult) -> RunOutcome:
     best = {k: v for k, v in result.best_row.items() if k.startswith(("train_", "val_"))}
     regression = task_of_loss(config.loss) == "regression"
     metric = "r2" if regression else "accuracy"
@@ -216,6 +249,10 @@ def perceptron_note(candidates: list[CandidateSummary], best: str, task: str) ->
             f"{by_name[best].val_metric[0]:.3f} for {best}: {why}, so a hidden layer is needed")
 
 
+class SweepStopped(NnctlError):
+    """The sweep could not finish (its executor failed); the runs that did finish are on disk."""
+
+
 def sweep(
     config: Config,
     sizes: Sequence[tuple[int, ...]],
@@ -223,21 +260,40 @@ def sweep(
     jobs: int,
     directory: Path,
     on_run: Callable[[RunOutcome], None] | None = None,
+    executor: Executor | None = None,
 ) -> SweepResult:
-    """Train every candidate with every seed, then compare them and write the results."""
+    """Train every candidate with every seed, then compare them and write the results.
+
+    The runs go to ``executor`` (see ``train_groups``), or to ``jobs`` local processes
+    when there is none.  ``on_run`` hears of each run as its group finishes."""
     seed_list = run_seeds(config.seed, seeds)
-    configs = [run_config(config, tuple(h), s, directory) for h in sizes for s in seed_list]
-    data = run.prepare_data(configs[0], run.generators(configs[0])[0])  # bad data fails here, before any run
+    groups = [[run_config(config, tuple(h), s, directory) for s in seed_list] for h in sizes]
+    data = run.prepare_data(groups[0][0], run.generators(groups[0][0])[0])  # bad data fails here, before any run
     ensure_directory(directory)
     n_outputs = LOSSES[config.loss].n_outputs(data.n_classes_or_targets)
     parameters = {label(h): count_parameters([data.X_train.shape[1], *h, n_outputs]) for h in sizes}
-    runs = []
-    for outcome in _run_all(configs, jobs):
-        runs.append(outcome)
-        if on_run is not None:
-            on_run(outcome)
     order = list(parameters)
-    runs.sort(key=lambda r: (order.index(r.candidate), seed_list.index(r.seed)))
+
+    def in_order(runs: list[RunOutcome]) -> list[RunOutcome]:
+        return sorted(runs, key=lambda r: (order.index(r.candidate), seed_list.index(r.seed)))
+
+    runs: list[RunOutcome] = []
+    with _executor_or_local(executor, jobs, len(groups)) as chosen:
+        try:
+            for group in train_groups(chosen, groups, data):
+                for trained in group:
+                    if trained.files is not None:
+                        run.write_run_directory(trained.files, data.scaler)
+                    runs.append(trained.outcome)
+                    if on_run is not None:
+                        on_run(trained.outcome)
+                write_runs_csv(directory / "runs.csv", in_order(runs))  # so far: kept if the sweep stops
+        except NnctlError as error:
+            if not runs or isinstance(error, (ConfigError, DataError, OutputError)):
+                raise
+            raise SweepStopped(f"{error}; the {len(runs)} of {len(groups) * len(seed_list)} runs that finished "
+                               f"are kept in {directory / 'runs'} and listed in {directory / 'runs.csv'}") from None
+    runs = in_order(runs)
     task = task_of_loss(config.loss)
     candidates = summarise(runs, parameters)
     best, simplest = choose(candidates, task)
@@ -247,18 +303,61 @@ def sweep(
     return result
 
 
-def _run_all(configs: list[Config], jobs: int) -> Iterator[RunOutcome]:
-    """Each config's outcome, as the runs finish (in order when jobs is 1)."""
+def train_groups(executor: Executor, groups: list[list[Config]], data: run.PreparedData
+                 ) -> Iterator[list[TrainedRun]]:
+    """Each group's trained runs, as the groups finish.
+
+    ``executor`` is any ``concurrent.futures``-style executor.  One with a
+    ``share(value)`` method (cluster.ClusterExecutor) sends the data to its
+    workers once that way, and its tasks get a handle in its place."""
+    shared = share(executor, data)
+    futures = [executor.submit(train_group, group, shared) for group in groups]
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        for future in futures:
+            future.cancel()  # after an error: what has not started never starts
+
+
+def share(executor: Executor, value: Any) -> Any:
+    """``value`` as the executor's tasks should take it; local executors take it as it is."""
+    send_once = getattr(executor, "share", None)
+    return send_once(value) if send_once is not None else value
+
+
+@contextmanager
+def _executor_or_local(executor: Executor | None, jobs: int, groups: int) -> Iterator[Executor]:
+    if executor is not None:
+        yield executor
+        return
+    with local_executor(min(jobs, groups)) as pool:
+        yield pool
+
+
+@contextmanager
+def local_executor(jobs: int) -> Iterator[Executor]:
+    """A thread of this process when jobs is 1 (the groups then run in order), else ``jobs`` processes."""
     if jobs <= 1:
-        yield from map(train_one, configs)
+        with _shut_down(ThreadPoolExecutor(max_workers=1)) as pool:
+            yield pool
         return
     # Fresh interpreters, not forks of this one; each with one BLAS thread, since
     # the processes already share the cores between them.
     context = multiprocessing.get_context("spawn")
-    with _environment(BLAS_THREADS), ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(train_one, cfg) for cfg in configs]
-        for future in as_completed(futures):
-            yield future.result()
+    with _environment(BLAS_THREADS), _shut_down(ProcessPoolExecutor(max_workers=jobs, mp_context=context)) as pool:
+        yield pool
+
+
+@contextmanager
+def _shut_down(pool: Executor) -> Iterator[Executor]:
+    """Shut the pool down on the way out; after an error, without starting what is still queued."""
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 BLAS_THREADS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
@@ -283,8 +382,7 @@ def write_results(config: Config, directory: Path, result: SweepResult,
                   sizes: Sequence[tuple[int, ...]]) -> dict[str, Path]:
     """runs.csv, candidates.csv, results.json, and the best candidate's checkpoint and config."""
     files = {name: directory / name for name in ("runs.csv", "candidates.csv", "results.json", "best.npz", "config.yaml")}
-    run_rows = [asdict(r) for r in result.runs]
-    write_csv(files["runs.csv"], list(run_rows[0]), [list(r.values()) for r in run_rows])
+    write_runs_csv(files["runs.csv"], result.runs)
     flat = [_flat(c) for c in result.candidates]
     write_csv(files["candidates.csv"], list(flat[0]), [list(c.values()) for c in flat])
     write_json(files["results.json"], results_document(result))
@@ -295,6 +393,12 @@ def write_results(config: Config, directory: Path, result: SweepResult,
     best_config = replace(run_config(config, hidden, top.seed, directory), output=directory / "best-run")
     atomic_write(files["config.yaml"], lambda s: s.write(dump_config(best_config, relative_to=directory).encode()))
     return files
+
+
+def write_runs_csv(path: Path, runs: Sequence[RunOutcome]) -> None:
+    """One row per run: its figures at its best epoch."""
+    rows = [asdict(r) for r in runs]
+    write_csv(path, list(rows[0]), [list(r.values()) for r in rows])
 
 
 def best_run(runs: Sequence[RunOutcome], candidate: str, task: str) -> RunOutcome:

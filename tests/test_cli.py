@@ -211,7 +211,7 @@ def test_sweep_uses_every_core_by_default(tmp_path, monkeypatch):
 
     seen = {}
 
-    def fake_sweep(config, sizes, seeds, jobs, directory, on_run=None):
+    def fake_sweep(config, sizes, seeds, jobs, directory, on_run=None, executor=None):
         seen["jobs"] = jobs
         raise sweep.TrainingError("stop here")
 

@@ -2,6 +2,7 @@
 
 * nnctl/core imports only NumPy, the standard library and nnctl.core;
 * only cli.py imports Typer, only cli.py and the report*.py renderers import Rich;
+* only cluster.py imports Dask (``distributed`` is an optional extra);
 * nothing uses pickle, an unsafe YAML loader or ``allow_pickle=True``;
 * nothing touches the global ``np.random`` state (a Generator is passed in);
 * nothing in nnctl/core prints or opens files.
@@ -92,8 +93,9 @@ def check_core_imports(source: str, name: str, module: str = "nnctl.core.x") -> 
 
 
 def check_ui_imports(source: str, name: str) -> list[str]:
-    """Typer only in cli.py; Rich only in cli.py and the renderers, nnctl/report*.py."""
-    allowed = {"typer": {"nnctl/cli.py"}, "rich": {"nnctl/cli.py", "nnctl/report*.py"}, "click": {"nnctl/cli.py"}}
+    """Typer only in cli.py; Rich only in cli.py and the renderers, nnctl/report*.py; Dask only in cluster.py."""
+    allowed = {"typer": {"nnctl/cli.py"}, "rich": {"nnctl/cli.py", "nnctl/report*.py"}, "click": {"nnctl/cli.py"},
+               "distributed": {"nnctl/cluster.py"}, "dask": {"nnctl/cluster.py"}}
     problems = []
     for line, imported in _imports(ast.parse(source), "nnctl.x"):
         top = imported.split(".")[0]
@@ -236,6 +238,7 @@ def test_core_neither_prints_nor_opens():
         (check_core_imports, "def f():\n    import rich\n", ["bad.py:2: nnctl/core imports rich"]),
         (check_ui_imports, "import json\nfrom typer import Typer\n", ["bad.py:2: imports typer"]),
         (check_ui_imports, "from rich.table import Table\n", ["bad.py:1: imports rich.table"]),
+        (check_ui_imports, "def f():\n    from distributed import Client\n", ["bad.py:2: imports distributed.Client"]),
         (check_no_unsafe_loading, "import pickle\n", ["bad.py:1: imports pickle"]),
         (check_no_unsafe_loading, "import yaml\nx = yaml.load(s, Loader=L)\n", ["bad.py:2: uses yaml.load"]),
         (check_no_unsafe_loading, "import yaml\nyaml.unsafe_load(s)\n", ["bad.py:2: uses yaml.unsafe_load"]),
