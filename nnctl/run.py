@@ -28,6 +28,7 @@ from nnctl.core.losses import LOSSES
 from nnctl.core.model import Layer, init_network, layer_sizes, parameter_count
 from nnctl.core.optimizers import Hyper
 from nnctl.core.schedules import Schedule
+from nnctl.core.stacked import fit_stacked
 from nnctl.core.training import EpochRecord, History, Settings, TrainingState, fit, new_state
 from nnctl.resume import HISTORY_KEY, STATE_KEY, adapt_state, decode_state, encode_state
 from nnctl.data import Dataset, Scaler, all_finite, first_column_beyond, load_dataset, numeric_array, split_indices
@@ -366,70 +367,121 @@ def train(
     started = time.perf_counter()
     split_rng, init_rng, shuffle_rng = generators(config)
     data = data or prepare_data(config, split_rng)
-    layers = build_network(config, data, init_rng)
-    state, rows = None, []
-    out = None
-    if write_files:
-        try:
-            out = ensure_directory(config.output)
-        except OutputError as error:
-            raise OutputError(f"{error} (output{_in_file(config)})") from None
-        remove_stale_temporaries(out)
-    best, last = _Snapshot(layers), _Snapshot(layers)
+    recording = _Recording(config, data, init_rng, shuffle_rng, on_epoch, save_seconds, write_files)
     if resume_from is not None:
-        state, rows = _restore(resume_from, config, layers, best)
+        recording.restore(resume_from)
     if on_start is not None:
-        on_start(layers, data)
-    static_meta = checkpoint_meta(config, data)
-    saved_at = time.monotonic()
+        on_start(recording.layers, data)
+    history = fit(recording.layers, data.X_train, data.y_train, recording.settings, shuffle_rng, _validation(data),
+                  recording.after_epoch, data.w_train, recording.state, should_stop)
+    return recording.finish(history, time.perf_counter() - started)
 
-    def save() -> None:
+
+def train_seeds(configs: Sequence[Config], data: PreparedData, write_files: bool = True,
+                save_seconds: float = SAVE_SECONDS) -> list[RunResult | TrainingError]:
+    """Train runs that differ only in their seed (and output) as one stacked computation
+    (core/stacked.py): each run's result, or the TrainingError ``train`` would have
+    raised, is the same as ``train(config, data=data)`` gives.  A run's ``seconds`` is
+    its share of the stacked computation (the whole time over the number of runs)."""
+    started = time.perf_counter()
+    recordings = []
+    for config in configs:
+        _, init_rng, shuffle_rng = generators(config)
+        recordings.append(_Recording(config, data, init_rng, shuffle_rng, None, save_seconds, write_files))
+    histories = fit_stacked([r.layers for r in recordings], data.X_train, data.y_train, recordings[0].settings,
+                            [r.shuffle_rng for r in recordings], _validation(data),
+                            [r.after_epoch for r in recordings], data.w_train, [r.state for r in recordings])
+    share = (time.perf_counter() - started) / len(configs)
+    results: list[RunResult | TrainingError] = []
+    for recording, history in zip(recordings, histories):
+        try:
+            results.append(recording.finish(history, share))
+        except TrainingError as error:
+            results.append(error)
+    return results
+
+
+def _validation(data: PreparedData) -> tuple[np.ndarray, np.ndarray] | None:
+    return (data.X_val, data.y_val) if data.X_val is not None else None
+
+
+class _Recording:
+    """One run: its network, the best and last checkpoints kept as it trains, the history
+    rows, and the directory they go to (None: kept in memory)."""
+
+    def __init__(self, config: Config, data: PreparedData, init_rng: np.random.Generator,
+                 shuffle_rng: np.random.Generator, on_epoch: Callable[[EpochRecord], None] | None,
+                 save_seconds: float, write_files: bool):
+        self.config, self.data, self.on_epoch, self.save_seconds = config, data, on_epoch, save_seconds
+        self.shuffle_rng = shuffle_rng
+        self.layers = build_network(config, data, init_rng)
+        self.out = _output_directory(config) if write_files else None
+        self.best, self.last = _Snapshot(self.layers), _Snapshot(self.layers)
+        self.rows: list[dict[str, Any]] = []
+        self.settings = settings_of(config)
+        self.state = new_state(self.layers, self.settings, shuffle_rng)
+        self.static_meta = checkpoint_meta(config, data)
+        self.saved_at = time.monotonic()
+
+    def restore(self, ckpt: Checkpoint) -> None:
+        """Go on from a ``last`` checkpoint (see resume.py)."""
+        self.state, self.rows = _restore(ckpt, self.config, self.layers, self.best)
+
+    def save(self) -> None:
         # The first save replaces both checkpoints of an earlier run in this directory
         # (best.save and last.save each write atomically).
-        if out is not None:
-            best.save(out / BEST, data.scaler)
-            last.save(out / LAST, data.scaler)
+        if self.out is not None:
+            self.best.save(self.out / BEST, self.data.scaler)
+            self.last.save(self.out / LAST, self.data.scaler)
 
-    def after_epoch(record: EpochRecord, current: list[Layer], improved: bool, now: TrainingState) -> None:
-        nonlocal saved_at
-        rows.append(history_row(record))
-        meta = {**static_meta, "epoch": record.epoch, "metrics": record_metrics(record)}
+    def after_epoch(self, record: EpochRecord, current: list[Layer], improved: bool, now: TrainingState) -> None:
+        self.rows.append(history_row(record))
+        meta = {**self.static_meta, "epoch": record.epoch, "metrics": record_metrics(record)}
         if improved:
-            best.take(current, meta)
-        last.take(current, meta, now, rows, best)
+            self.best.take(current, meta)
+        self.last.take(current, meta, now, self.rows, self.best)
         # Checkpoints reach the disk every SAVE_SECONDS and at the end, not every
         # epoch: an fsync per epoch would dominate the run time of small networks.
-        if time.monotonic() - saved_at >= save_seconds:
-            save()
-            saved_at = time.monotonic()
-        if on_epoch is not None:
-            on_epoch(record)
+        if time.monotonic() - self.saved_at >= self.save_seconds:
+            self.save()
+            self.saved_at = time.monotonic()
+        if self.on_epoch is not None:
+            self.on_epoch(record)
 
-    validation = (data.X_val, data.y_val) if data.X_val is not None else None
-    settings = settings_of(config)
-    state = state or new_state(layers, settings, shuffle_rng)
-    history = fit(layers, data.X_train, data.y_train, settings, shuffle_rng, validation, after_epoch,
-                  data.w_train, state, should_stop)
-    if history.interrupted:  # keep the weights and state of the very step it stopped at
-        epoch_meta = {**static_meta, "epoch": state.epoch,
-                      "metrics": (last.meta or {}).get("metrics", {}), "step": state.step}
-        last.take(layers, epoch_meta, state, rows, best)
-    where = display_path(out) if out is not None else "memory"
-    if not rows and not history.interrupted:  # diverged in the first epoch: leave an earlier run as it was
-        raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; no epoch finished with finite values, "
-                            f"so nothing was written to {where}")
-    save()
-    seconds = time.perf_counter() - started
-    if out is not None:
-        files, summary = write_run_files(config, rows, state.best_epoch, history.stop_reason, layers, out, seconds)
-    else:
-        files, summary = {}, run_summary(rows, state.best_epoch, history.stop_reason, layers, seconds)
-    best_row = next((row for row in rows if row["epoch"] == state.best_epoch), {})
-    result = RunResult(config, best.layers, history, data, files, seconds, rows, best_row, summary, (best, last))
-    if history.diverged:
-        raise RunDiverged(f"{history.stop_reason}: {_remedy(config)}; the checkpoints in {where} hold "
-                          f"epoch {rows[-1]['epoch']}, the last finite one", result)
-    return result
+    def finish(self, history: History, seconds: float) -> RunResult:
+        """Save what the run ended with and sum it up; TrainingError (RunDiverged once an
+        epoch finished) when the loss stopped being finite."""
+        config, state, rows, best, last, out = self.config, self.state, self.rows, self.best, self.last, self.out
+        if history.interrupted:  # keep the weights and state of the very step it stopped at
+            epoch_meta = {**self.static_meta, "epoch": state.epoch,
+                          "metrics": (last.meta or {}).get("metrics", {}), "step": state.step}
+            last.take(self.layers, epoch_meta, state, rows, best)
+        where = display_path(out) if out is not None else "memory"
+        if not rows and not history.interrupted:  # diverged in the first epoch: leave an earlier run as it was
+            raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; no epoch finished with finite values, "
+                                f"so nothing was written to {where}")
+        self.save()
+        if out is not None:
+            files, summary = write_run_files(config, rows, state.best_epoch, history.stop_reason, self.layers, out,
+                                             seconds)
+        else:
+            files, summary = {}, run_summary(rows, state.best_epoch, history.stop_reason, self.layers, seconds)
+        best_row = next((row for row in rows if row["epoch"] == state.best_epoch), {})
+        result = RunResult(config, best.layers, history, self.data, files, seconds, rows, best_row, summary,
+                           (best, last))
+        if history.diverged:
+            raise RunDiverged(f"{history.stop_reason}: {_remedy(config)}; the checkpoints in {where} hold "
+                              f"epoch {rows[-1]['epoch']}, the last finite one", result)
+        return result
+
+
+def _output_directory(config: Config) -> Path:
+    try:
+        out = ensure_directory(config.output)
+    except OutputError as error:
+        raise OutputError(f"{error} (output{_in_file(config)})") from None
+    remove_stale_temporaries(out)
+    return out
 
 
 def remove_stale_temporaries(out: Path) -> None:

@@ -118,20 +118,30 @@ class TrainedRun:
 def train_group(configs: list[Config], data: run.PreparedData) -> list[TrainedRun]:
     """Train all seeds of one candidate: the unit of work an executor runs.
 
-    Touches no file: the data comes as an argument, the results go back."""
-    return [train_one(config, data) for config in configs]
+    Several seeds train as one stacked computation (``run.train_seeds``), with the
+    results each would reach alone.  Touches no file: the data comes as an argument,
+    the results go back."""
+    if len(configs) == 1:
+        return [train_one(configs[0], data)]
+    results = run.train_seeds(configs, data, write_files=False)
+    return [_trained(config, result) for config, result in zip(configs, results)]
 
 
 def train_one(config: Config, data: run.PreparedData) -> TrainedRun:
-    """Train one run in memory and sum it up.
-
-    A run that diverges is recorded as such, so one unlucky candidate does not
-    end the sweep."""
+    """Train one run in memory and sum it up."""
     try:
-        result = run.train(config, data=data, write_files=False)
-    except run.RunDiverged as error:  # its directory holds the last finite epoch, as with nnctl train
-        return TrainedRun(_diverged(config), run.finished_run(error.result))
-    except TrainingError:
+        result: run.RunResult | TrainingError = run.train(config, data=data, write_files=False)
+    except TrainingError as error:
+        result = error
+    return _trained(config, result)
+
+
+def _trained(config: Config, result: run.RunResult | TrainingError) -> TrainedRun:
+    """A run's outcome and files.  A run that diverged is recorded as such, so one unlucky
+    candidate does not end the sweep."""
+    if isinstance(result, run.RunDiverged):  # its directory holds the last finite epoch, as with nnctl train
+        return TrainedRun(_diverged(config), run.finished_run(result.result))
+    if isinstance(result, TrainingError):
         return TrainedRun(_diverged(config), None)
     return TrainedRun(_outcome(config, result), run.finished_run(result))
 

@@ -152,3 +152,34 @@ def test_stack_health_equals_each_networks_health():
         assert {name: float(values[row]) for name, values in stacked.items()} == alone
     assert set(stacked) == {"layer1_weight_norm", "layer1_grad_norm", "layer1_sparsity", "layer1_dead",
                             "layer2_weight_norm", "layer2_grad_norm", "layer2_sparsity"}
+
+
+def test_train_seeds_gives_what_train_gives_for_each_seed_even_when_some_diverge(tmp_path):
+    from dataclasses import replace
+    from pathlib import Path
+
+    from nnctl import run
+    from nnctl.config import load_config
+    from nnctl.errors import TrainingError
+
+    root = Path(__file__).resolve().parent.parent
+    base = load_config(root / "configs" / "regression.yaml", ["optimizer.epochs=30", "optimizer.learning_rate=0.4"])
+    configs = [replace(base, seed=seed, output=tmp_path / f"s{seed}") for seed in range(8)]
+    data = run.prepare_data(configs[0], run.generators(configs[0])[0])
+    stacked = run.train_seeds(configs, data, write_files=False)
+    kinds = []
+    for config, together in zip(configs, stacked):
+        try:
+            alone = run.train(config, data=data, write_files=False)
+        except TrainingError as error:
+            alone = error
+        assert type(together) is type(alone)
+        kinds.append(type(alone).__name__)
+        if isinstance(alone, TrainingError):
+            assert str(together) == str(alone)
+            continue
+        assert together.rows and [{k: v for k, v in r.items() if k != "seconds"} for r in together.rows] == \
+            [{k: v for k, v in r.items() if k != "seconds"} for r in alone.rows]
+        for a, b in zip(alone.layers, together.layers):
+            assert np.array_equal(a.W, b.W) and np.array_equal(a.b, b.b)
+    assert "RunResult" in kinds and len(set(kinds)) > 1, kinds  # some trained, some diverged

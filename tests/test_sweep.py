@@ -61,8 +61,9 @@ def test_jobs_do_not_change_results(circles_sweep):
 
 
 def test_sweep_figures_equal_separate_train_runs(circles_sweep, tmp_path):
+    # The seeds of a candidate train stacked (core/stacked.py); each equals its run alone, bit for bit.
     _, config, serial, _ = circles_sweep
-    for outcome in serial.runs[::3]:  # one run of each candidate
+    for outcome in serial.runs:
         hidden = "[]" if outcome.candidate == "0" else f"[{outcome.candidate}]"
         out = tmp_path / f"train-{outcome.candidate}"
         result = runner.invoke(app, [
@@ -73,6 +74,15 @@ def test_sweep_figures_equal_separate_train_runs(circles_sweep, tmp_path):
         best = json.loads((out / "summary.json").read_text())["best"]
         assert best["val_accuracy"] == outcome.val_metric
         assert best["val_loss"] == outcome.val_loss and best["train_loss"] == outcome.train_loss
+        alone, stacked = load_checkpoint(out / "best.npz"), load_checkpoint(Path(outcome.output) / "best.npz")
+        for a, b in zip(alone.layers, stacked.layers):
+            assert np.array_equal(a.W, b.W) and np.array_equal(a.b, b.b)
+        assert _figures(out / "history.csv") == _figures(Path(outcome.output) / "history.csv")
+
+
+def _figures(history: Path) -> list[dict]:
+    """history.csv's rows but the wall time."""
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(history.open())]
 
 
 def test_candidate_means_and_choice(circles_sweep):

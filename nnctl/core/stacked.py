@@ -99,14 +99,18 @@ def fit_stacked(
     validation: tuple[Array, Array] | None = None,
     on_epochs: Sequence[OnEpoch | None] | None = None,
     sample_weights: Array | None = None,
+    states: list[TrainingState] | None = None,
 ) -> list[History]:
     """Train the networks of ``nets`` (one shape) in place, each with its generator of
     ``rngs``, as ``fit`` would one by one; ``on_epochs[k]`` is called after each of
-    network k's epochs.  Returns one History per network."""
+    network k's epochs.  ``states`` (fresh ones, as ``new_state`` makes them) are kept
+    up to date as ``fit`` keeps its ``state``.  Returns one History per network."""
     if len({tuple(layer.W.shape for layer in layers) for layers in nets}) != 1:
         raise ValueError("stacked networks need one shape")
     job = _job(nets[0], X, y, settings, validation, sample_weights)
-    states = [new_state(layers, settings, rng) for layers, rng in zip(nets, rngs)]
+    states = states or [new_state(layers, settings, rng) for layers, rng in zip(nets, rngs)]
+    if any(state.epoch or state.step for state in states):
+        raise ValueError("stacked training starts from fresh states only")
     histories = [History() for _ in nets]
     on_epochs = list(on_epochs or [None] * len(nets))
     stack = _Stack(job, nets, states)
