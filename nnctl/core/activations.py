@@ -62,18 +62,19 @@ def sigmoid(Z: Array, out: Array | None = None) -> Array:
     """sigma(z) = 1 / (1 + e^-z), computed without overflow for any finite z.
 
     With e = exp(-|z|) (never overflows): sigma(z) = 1/(1+e) for z >= 0 and
-    e/(1+e) for z < 0.  |z| is clipped where exp(-|z|) would underflow (about
-    80 in float32), so |z| up to 1e4 and beyond raise no floating-point
-    warnings; beyond the clip sigma(z) is 1, or a tiny positive number in place
-    of a smaller one, which no loss or gradient here can tell apart.
+    e/(1+e) for z < 0, i.e. exp(min(z, 0)) / (1 + e), which needs no mask.
+    |z| is clipped where exp(-|z|) would underflow (about 80 in float32), so
+    |z| up to 1e4 and beyond raise no floating-point warnings; beyond the clip
+    sigma(z) is 1, or a tiny positive number in place of a smaller one, which
+    no loss or gradient here can tell apart.
     """
-    limit = _exp_limit(Z.dtype) if np.issubdtype(Z.dtype, np.floating) else 700.0
-    e = np.exp(-np.minimum(np.abs(Z), limit))
+    limit = _exp_limit(Z.dtype) if Z.dtype.kind == "f" else 700.0
+    e = np.exp(-np.minimum(np.abs(Z), limit))  # e^-|z|
+    top = np.exp(np.maximum(np.minimum(Z, 0), -limit))  # e^min(z, 0): e where z < 0, exactly 1 where z >= 0
+    np.add(e, 1.0, out=e)  # 1 + e^-|z|
     if out is None:
-        return np.where(Z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(Z.dtype, copy=False)
-    ones_plus_e = 1.0 + e
-    np.divide(1.0, ones_plus_e, out=out)  # 1/(1+e) where z >= 0 (and NaN where z is)
-    return np.divide(e, ones_plus_e, out=out, where=Z < 0)  # e/(1+e) where z < 0
+        return np.divide(top, e, out=top).astype(Z.dtype, copy=False)
+    return np.divide(top, e, out=out)
 
 
 def sigmoid_derivative(Z: Array, A: Array, out: Array | None = None) -> Array:
