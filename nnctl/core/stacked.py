@@ -29,8 +29,8 @@ from nnctl.core.model import Layer
 from nnctl.core.optimizers import OPTIMIZERS
 from nnctl.core.regularizers import penalty
 from nnctl.core.training import (
-    EpochRecord, Evaluation, History, Settings, TrainingState, _close_epoch, _diverged, _end_epoch, _job, _Run,
-    forward_all, new_state,
+    EpochRecord, Evaluation, History, Job, Settings, TrainingState, close_epoch, end_epoch, forward_all, make_job,
+    mark_diverged, new_state,
 )
 from nnctl.core.workspace import Workspace
 
@@ -41,7 +41,7 @@ OnEpoch = Callable[[EpochRecord, list[Layer], bool, TrainingState], None]
 class _Stack:
     """The seeds still training, and the optimizer's state over their stacked parameters."""
 
-    def __init__(self, job: _Run, nets: list[list[Layer]], states: list[TrainingState]):
+    def __init__(self, job: Job, nets: list[list[Layer]], states: list[TrainingState]):
         self.job, self.nets, self.states = job, nets, states
         self.active = list(range(len(nets)))
         self.optimizer: dict = {}
@@ -107,7 +107,7 @@ def fit_stacked(
     up to date as ``fit`` keeps its ``state``.  Returns one History per network."""
     if len({tuple(layer.W.shape for layer in layers) for layers in nets}) != 1:
         raise ValueError("stacked networks need one shape")
-    job = _job(nets[0], X, y, settings, validation, sample_weights)
+    job = make_job(nets[0], X, y, settings, validation, sample_weights)
     states = states or [new_state(layers, settings, rng) for layers, rng in zip(nets, rngs)]
     if any(state.epoch or state.step for state in states):
         raise ValueError("stacked training starts from fresh states only")
@@ -129,9 +129,9 @@ def fit_stacked(
                     else [None] * len(active))
             health = stack_health(space.W, space.activations, activations, len(job.X), space.dW)
         for row, i in enumerate(stack.active):
-            record = _end_epoch(job, nets[i], rngs[i], states[i], histories[i], started, trains[row], vals[row],
+            record = end_epoch(job, nets[i], rngs[i], states[i], histories[i], started, trains[row], vals[row],
                                 {name: float(values[row]) for name, values in health.items()})
-            if record is None or _close_epoch(job, record, nets[i], states[i], histories[i], on_epochs[i]):
+            if record is None or close_epoch(job, record, nets[i], states[i], histories[i], on_epochs[i]):
                 finished.append(row)
         stack.drop(finished)
         if not stack.active:
@@ -173,7 +173,7 @@ def _leave(stack: _Stack, broken: Array, histories: list[History], epoch: int, s
     the survivors' shuffled orders and learning rates."""
     rows = np.flatnonzero(broken)
     for row in rows:
-        _diverged(histories[stack.active[row]], epoch, step + 1)
+        mark_diverged(histories[stack.active[row]], epoch, step + 1)
     stack.drop(rows)
     return orders[~broken], eta[~broken]
 

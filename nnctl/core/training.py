@@ -218,7 +218,7 @@ def new_state(layers: Sequence[Layer], settings: Settings, rng: np.random.Genera
 
 
 @dataclass
-class _Run:
+class Job:
     """What stays fixed while fit runs: the data as arrays of the network's dtype, the rules,
     and the buffers a step reuses."""
 
@@ -290,7 +290,7 @@ def fit(
     A loss or weight that stops being finite ends the run at that step, with
     ``history.diverged`` set; the weights are then not to be kept.
     """
-    job = _job(layers, X, y, settings, validation, sample_weights)
+    job = make_job(layers, X, y, settings, validation, sample_weights)
     state = state or new_state(layers, settings, rng)
     job.prepare([layers])
     optimizer_state = _flat_optimizer_state(job.workspace, state.optimizer)
@@ -299,7 +299,7 @@ def fit(
         record = _run_epoch(job, layers, rng, state, optimizer_state, history, should_stop)
         if record is None:  # diverged or interrupted within the epoch
             return history
-        if _close_epoch(job, record, layers, state, history, on_epoch):
+        if close_epoch(job, record, layers, state, history, on_epoch):
             return history
         if should_stop is not None and should_stop() and state.epoch < settings.epochs:
             history.interrupted = True
@@ -309,8 +309,8 @@ def fit(
     return history
 
 
-def _job(layers: list[Layer], X: Array, y: Array, settings: Settings, validation: tuple[Array, Array] | None,
-         sample_weights: Array | None) -> _Run:
+def make_job(layers: list[Layer], X: Array, y: Array, settings: Settings, validation: tuple[Array, Array] | None,
+         sample_weights: Array | None) -> Job:
     """The data in the network's dtype, the targets encoded for the loss, and the rules."""
     loss = LOSSES[settings.loss]
     dtype = layers[0].W.dtype
@@ -319,11 +319,11 @@ def _job(layers: list[Layer], X: Array, y: Array, settings: Settings, validation
     monitor = monitor_name(settings, validation is not None)
     n = len(X)
     batch_size = min(settings.batch_size or n, n)
-    return _Run(loss, settings, np.asarray(X, dtype=dtype), y, loss.encode(y, layers[-1].W.shape[1], dtype),
+    return Job(loss, settings, np.asarray(X, dtype=dtype), y, loss.encode(y, layers[-1].W.shape[1], dtype),
                 sample_weights, validation, batch_size, math.ceil(n / batch_size), monitor, lower_is_better(monitor))
 
 
-def _close_epoch(job: _Run, record: EpochRecord, layers: list[Layer], state: TrainingState, history: History,
+def close_epoch(job: Job, record: EpochRecord, layers: list[Layer], state: TrainingState, history: History,
                  on_epoch: Callable | None) -> bool:
     """Keep the epoch: best so far?, the next learning rate, ``on_epoch``; True when the run
     is to stop here (target reached or patience run out), with ``history.stop_reason`` set."""
@@ -344,7 +344,7 @@ def _close_epoch(job: _Run, record: EpochRecord, layers: list[Layer], state: Tra
     return bool(history.stop_reason)
 
 
-def _run_epoch(job: _Run, layers: list[Layer], rng: np.random.Generator, state: TrainingState,
+def _run_epoch(job: Job, layers: list[Layer], rng: np.random.Generator, state: TrainingState,
                optimizer_state: dict, history: History, should_stop: Callable[[], bool] | None) -> EpochRecord | None:
     """The steps of one epoch (from ``state.step`` on) and its evaluation; None when it
     diverged or was interrupted, with ``history`` saying which."""
@@ -362,12 +362,12 @@ def _run_epoch(job: _Run, layers: list[Layer], rng: np.random.Generator, state: 
             rows = order[step * job.batch_size : (step + 1) * job.batch_size]
             space.gradients(job.loss, *job.gather(rows), settings.l1, settings.l2)
             if not space.finite(space.output_bias_gradient()):  # it sums the output delta: the loss broke
-                return _diverged(history, epoch, step + 1)
+                return mark_diverged(history, epoch, step + 1)
             optimizer.update(params, grads, optimizer_state, state.learning_rate, settings.hyper)
             for key in counters:  # Adam's step count
                 state.optimizer[key] = optimizer_state[key]
             if not space.finite(space.theta):
-                return _diverged(history, epoch, step + 1)
+                return mark_diverged(history, epoch, step + 1)
             state.step = step + 1
             if should_stop is not None and should_stop() and state.step < job.n_batches:
                 history.interrupted = True
@@ -376,7 +376,7 @@ def _run_epoch(job: _Run, layers: list[Layer], rng: np.random.Generator, state: 
     return _evaluate_epoch(job, layers, space.dW, rng, state, history, started)
 
 
-def _evaluate_epoch(job: _Run, layers: list[Layer], weight_grads: Sequence[Array], rng: np.random.Generator,
+def _evaluate_epoch(job: Job, layers: list[Layer], weight_grads: Sequence[Array], rng: np.random.Generator,
                     state: TrainingState, history: History, started: float) -> EpochRecord | None:
     """The epoch's figures on the training and validation rows, and ``state`` moved to the
     next epoch; None (diverged) when a loss is no longer finite."""
@@ -387,28 +387,28 @@ def _evaluate_epoch(job: _Run, layers: list[Layer], weight_grads: Sequence[Array
         figures = stack_health([layer.W for layer in layers], [layer.activation for layer in layers], counts,
                                len(job.X), weight_grads)
         health = {name: float(value) for name, value in figures.items()}
-    return _end_epoch(job, layers, rng, state, history, started, train, val, health)
+    return end_epoch(job, layers, rng, state, history, started, train, val, health)
 
 
-def _end_epoch(job: _Run, layers: list[Layer], rng: np.random.Generator, state: TrainingState, history: History,
+def end_epoch(job: Job, layers: list[Layer], rng: np.random.Generator, state: TrainingState, history: History,
                started: float, train: Evaluation, val: Evaluation | None, health: dict[str, float]
                ) -> EpochRecord | None:
     """The epoch's record from its figures, and ``state`` moved to the next epoch;
     None (diverged) when a loss is no longer finite."""
     epoch = state.epoch + 1
     if not np.isfinite(train.loss) or (val is not None and not np.isfinite(val.data_loss)):
-        return _diverged(history, epoch, job.n_batches)
+        return mark_diverged(history, epoch, job.n_batches)
     state.epoch, state.step, state.rng_state = epoch, 0, rng.bit_generator.state
     return EpochRecord(epoch, train, val, state.learning_rate, time.perf_counter() - started, health)
 
 
-def _diverged(history: History, epoch: int, step: int) -> None:
+def mark_diverged(history: History, epoch: int, step: int) -> None:
     history.diverged = True
     history.stop_reason = f"the loss is no longer finite at epoch {epoch}, step {step}"
     return None
 
 
-def _stop_reason(job: _Run, state: TrainingState, value: float) -> str:
+def _stop_reason(job: Job, state: TrainingState, value: float) -> str:
     """Why to stop after this epoch: the target is reached, or patience ran out ('' to go on)."""
     target, patience = job.settings.target, job.settings.patience
     if target is not None and (value <= target if job.lower else value >= target):
