@@ -78,7 +78,8 @@ def _check_a_scheduler_answers(distributed, address: str, timeout: float) -> Non
     accepts and never answers would hang the client; asking here first bounds both."""
 
     async def handshake() -> None:
-        comm = await asyncio.wait_for(distributed.comm.connect(address, timeout=timeout), timeout)
+        # Dask's own retries end a little earlier, so that a refused connection is reported as such.
+        comm = await asyncio.wait_for(distributed.comm.connect(address, timeout=0.8 * timeout), timeout)
         await comm.close()
 
     try:

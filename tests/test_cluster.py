@@ -226,7 +226,9 @@ def test_a_worker_killed_mid_sweep_loses_nothing(local_cluster, local_sweep, tmp
     def kill_a_busy_worker(outcome):  # at the first run back, while the other groups are being trained
         if killed:
             return
-        busy = [worker for worker, keys in watcher.processing().items() if keys]
+        deadline, busy = time.monotonic() + 5, []
+        while not busy and time.monotonic() < deadline:  # the next group may take a moment to be handed out
+            busy = [worker for worker, keys in watcher.processing().items() if keys]
         assert all(key.startswith("train_group") for key in watcher.processing()[busy[0]])
         pids = watcher.run(os.getpid)
         os.kill(pids[busy[0]], signal.SIGKILL)
