@@ -14,6 +14,8 @@ on the way becomes one ``ClusterError`` line, within a bounded time:
   to every worker before any run, which reports what is missing where;
 * a scheduler that goes away mid-sweep: Dask cancels the client's tasks as soon
   as the connection drops; the runs already finished are on disk by then;
+* every worker gone at once: the scattered data is lost with them, and Dask
+  cancels the tasks that need it, at once too;
 * a worker that dies mid-sweep is no error: the scheduler gives its task to
   another worker (up to ``distributed.scheduler.allowed-failures`` times, 3 by
   default, before it reports the task as one that kills workers).
@@ -172,8 +174,7 @@ class ClusterExecutor(concurrent.futures.Executor):
             if outer.cancelled():
                 return
             if done.cancelled():
-                outer.set_exception(ClusterError(f"--cluster {self.address}: lost the connection to the scheduler "
-                                                 "(it stopped, or the network between here and there failed)"))
+                outer.set_exception(self._cancelled())
             elif done.exception() is not None:
                 outer.set_exception(self._explain(done.exception()))
             else:
@@ -182,6 +183,14 @@ class ClusterExecutor(concurrent.futures.Executor):
         outer.add_done_callback(lambda future: inner.cancel() if future.cancelled() else None)
         inner.add_done_callback(copy)
         return outer
+
+    def _cancelled(self) -> ClusterError:
+        """Dask cancels the client's tasks when the scheduler is lost, or when the data they need is."""
+        if self.client.status == "running":
+            return ClusterError(f"--cluster {self.address}: the sweep's data was lost with the workers that held it "
+                                "(every worker left or died); start workers and run the sweep again")
+        return ClusterError(f"--cluster {self.address}: lost the connection to the scheduler "
+                            "(it stopped, or the network between here and there failed)")
 
     def _explain(self, error: BaseException) -> BaseException:
         if isinstance(error, NnctlError):
@@ -194,6 +203,9 @@ class ClusterExecutor(concurrent.futures.Executor):
                                 f"it (Dask's allowed-failures): {error}")
         if type(error).__name__ in {"CommClosedError", "FutureCancelledError", "CancelledError"}:
             return ClusterError(f"--cluster {self.address}: lost the connection to the scheduler ({error})")
+        if type(error).__module__.split(".")[0] == "distributed":  # e.g. no worker left for no-workers-timeout
+            return ClusterError(f"--cluster {self.address}: Dask gave up on a group of runs "
+                                f"({type(error).__name__}: {error})")
         return error  # anything else is a bug, and shows as one
 
 

@@ -318,3 +318,20 @@ def test_a_scheduler_that_goes_away_is_one_error_and_finished_runs_stay(tmp_path
     for run_dir in map(Path, kept):
         assert sorted(p.name for p in run_dir.iterdir()) == [
             "best.npz", "config.yaml", "history.csv", "last.npz", "summary.json"]
+
+
+def test_losing_every_worker_is_one_error_and_finished_runs_stay(tmp_path):
+    config = load_config(ROOT / "configs" / "circles.yaml", _settings(ROOT / "datasets" / "circles.csv"))
+    with scheduler_process(tmp_path) as (_, address), worker_process(address) as worker:
+        def kill_the_only_worker(outcome):
+            if worker.poll() is None:
+                worker.kill()
+
+        started = time.monotonic()
+        with pytest.raises(sweep.SweepStopped, match=f"--cluster {address}: the sweep's data was lost with the "
+                                                     r"workers that held it \(every worker left or died\)"):
+            with cluster.connect(address, timeout=30) as executor:
+                sweep.sweep(config, sweep.parse_sizes(SIZES), SEEDS, 1, tmp_path / "sweep", kill_the_only_worker,
+                            executor)
+        assert time.monotonic() - started < 15
+    assert len(list(csv.DictReader((tmp_path / "sweep" / "runs.csv").open()))) == SEEDS
