@@ -32,14 +32,21 @@ def _exp_limit(dtype: np.dtype) -> float:
     return 0.9 * float(np.log(np.finfo(dtype).max))
 
 
-FEW_COLUMNS = 8  # up to this many columns, a row-wise reduction is done column by column
+FEW_COLUMNS = 16  # up to this many columns a row-wise max or sum may go column by column
+
+
+def _by_columns(Z: Array) -> bool:
+    """Whether a row-wise reduction of Z is faster column by column: NumPy reduces a short
+    last axis slowly (max over an (8, 800, 2) array takes ~100x the time of one column-wise
+    maximum), while each column-wise operation costs a call; so for a few columns, and
+    more than a few rows unless the columns are very few."""
+    k = Z.shape[-1]
+    return 1 < k <= FEW_COLUMNS and (k <= 4 or Z.size >= 64 * k)
 
 
 def row_max(Z: Array) -> Array:
-    """max_j z_ij over the last axis.  NumPy reduces a short last axis slowly (an
-    (8, 800, 2) array takes ~100x the time of two column-wise maxima), so a few
-    columns are compared column by column; the values are the same."""
-    if not 1 < Z.shape[-1] <= FEW_COLUMNS:
+    """max_j z_ij over the last axis (the same values as ``Z.max(axis=-1)``)."""
+    if not _by_columns(Z):
         return Z.max(axis=-1)
     m = np.maximum(Z[..., 0], Z[..., 1])
     for j in range(2, Z.shape[-1]):
@@ -48,12 +55,24 @@ def row_max(Z: Array) -> Array:
 
 
 def row_sum(Z: Array) -> Array:
-    """sum_j z_ij over the last axis; a few columns are added left to right, the order
-    in which NumPy adds fewer than 8 numbers, so the values are the same bit for bit."""
-    if not 1 < Z.shape[-1] < FEW_COLUMNS:
+    """sum_j z_ij over the last axis, bit for bit as ``Z.sum(axis=-1)``: column by column in
+    the order NumPy adds a row (fewer than 8 numbers left to right; else 8 running sums,
+    combined pairwise, then the rest left to right)."""
+    k = Z.shape[-1]
+    if not _by_columns(Z):
         return Z.sum(axis=-1)
-    total = Z[..., 0] + Z[..., 1]
-    for j in range(2, Z.shape[-1]):
+    if k < 8:
+        total = Z[..., 0] + Z[..., 1]
+        for j in range(2, k):
+            total += Z[..., j]
+        return total
+    r = [Z[..., j].copy() for j in range(8)]
+    whole = k - k % 8
+    for start in range(8, whole, 8):
+        for j in range(8):
+            r[j] += Z[..., start + j]
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for j in range(whole, k):
         total += Z[..., j]
     return total
 
