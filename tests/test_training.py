@@ -410,3 +410,22 @@ def test_l1_shows_as_sparsity_in_the_history(tmp_path):
     header = (tmp_path / "0.01" / "history.csv").read_text().splitlines()[0].split(",")
     for name in ("layer1_grad_norm", "layer1_weight_norm", "layer1_dead", "layer2_sparsity", "learning_rate"):
         assert name in header
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam"])
+def test_optimizer_scratch_arrays_change_nothing(name):
+    from nnctl.core.optimizers import OPTIMIZERS, Hyper
+
+    rng = np.random.default_rng(3)
+    start = [rng.normal(size=(4, 3)).astype(np.float32), rng.normal(size=3).astype(np.float32)]
+    results = []
+    for work in (None, ([np.empty_like(p) for p in start], [np.empty_like(p) for p in start])):
+        params = [p.copy() for p in start]
+        state = OPTIMIZERS[name].init(params)
+        for step in range(3):
+            grads = [np.sin(p * (step + 1)) for p in params]
+            OPTIMIZERS[name].update(params, grads, state, 0.1, Hyper(), work)
+        results.append(params)
+    for plain, scratch in zip(*results):
+        assert np.array_equal(plain, scratch)
+    assert not np.array_equal(results[0][0], start[0])

@@ -2,10 +2,14 @@
 
 An optimizer is (init, update): ``init(params)`` makes its state, plain
 arrays and counters that a checkpoint can hold, and ``update(params, grads,
-state, eta)`` changes the parameters (and the state) in place.  ``params``
-and ``grads`` are flat lists of arrays in the same order (W_0, b_0, W_1, ...);
-``eta`` is the learning rate of this step.  Each line below carries its
-equation, in the notation of the CS231n notes.
+state, eta, h, work)`` changes the parameters (and the state) in place.
+``params`` and ``grads`` are flat lists of arrays in the same order (W_0, b_0,
+W_1, ...); ``eta`` is the learning rate of this step (a number, or one per
+network of a stack, shaped to broadcast).  ``work``, when given, holds two
+scratch arrays per parameter (``work[0][i]`` and ``work[1][i]`` shaped like
+``params[i]``) for the intermediate results, so that a step allocates nothing;
+the results are the same without it.  Each line below carries its equation,
+in the notation of the CS231n notes.
 """
 
 from __future__ import annotations
@@ -37,9 +41,14 @@ def sgd_init(params: Sequence[Array]) -> dict:
     return {}
 
 
-def sgd_update(params, grads, state: dict, eta: float, h: Hyper) -> None:
-    for theta, g in zip(params, grads):
-        theta -= eta * g  # theta <- theta - eta g
+def _scratch(work, count: int) -> list:
+    """The scratch arrays of each parameter, or Nones (then NumPy allocates)."""
+    return list(zip(*work)) if work is not None else [(None, None)] * count
+
+
+def sgd_update(params, grads, state: dict, eta: float, h: Hyper, work=None) -> None:
+    for theta, g, (w, _) in zip(params, grads, _scratch(work, len(params))):
+        theta -= np.multiply(eta, g, out=w)  # theta <- theta - eta g
 
 
 # --- momentum ---------------------------------------------------------------------
@@ -48,20 +57,22 @@ def velocity_init(params: Sequence[Array]) -> dict:
     return {"velocity": [np.zeros_like(p) for p in params]}
 
 
-def momentum_update(params, grads, state: dict, eta: float, h: Hyper) -> None:
-    for theta, g, v in zip(params, grads, state["velocity"]):
+def momentum_update(params, grads, state: dict, eta: float, h: Hyper, work=None) -> None:
+    for theta, g, v, (w, _) in zip(params, grads, state["velocity"], _scratch(work, len(params))):
         v *= h.momentum
-        v -= eta * g  # v <- mu v - eta g
+        v -= np.multiply(eta, g, out=w)  # v <- mu v - eta g
         theta += v  # theta <- theta + v
 
 
-def nesterov_update(params, grads, state: dict, eta: float, h: Hyper) -> None:
+def nesterov_update(params, grads, state: dict, eta: float, h: Hyper, work=None) -> None:
     """Nesterov momentum in the form that needs only the gradient at theta."""
-    for theta, g, v in zip(params, grads, state["velocity"]):
-        previous = v.copy()  # v_prev <- v
+    for theta, g, v, (w, u) in zip(params, grads, state["velocity"], _scratch(work, len(params))):
+        previous = np.multiply(h.momentum, v, out=u)  # mu v_prev
         v *= h.momentum
-        v -= eta * g  # v <- mu v - eta g
-        theta += (1 + h.momentum) * v - h.momentum * previous  # theta <- theta - mu v_prev + (1 + mu) v
+        v -= np.multiply(eta, g, out=w)  # v <- mu v - eta g
+        step = np.multiply(1 + h.momentum, v, out=w)
+        step -= previous
+        theta += step  # theta <- theta - mu v_prev + (1 + mu) v
 
 
 # --- Adam ----------------------------------------------------------------------------
@@ -70,26 +81,31 @@ def adam_init(params: Sequence[Array]) -> dict:
     return {"m": [np.zeros_like(p) for p in params], "v": [np.zeros_like(p) for p in params], "t": 0}
 
 
-def adam_update(params, grads, state: dict, eta: float, h: Hyper) -> None:
+def adam_update(params, grads, state: dict, eta: float, h: Hyper, work=None) -> None:
     state["t"] += 1  # t <- t + 1
     t = state["t"]
     correction1 = 1.0 - h.beta1**t  # 1 - beta1^t
     correction2 = 1.0 - h.beta2**t  # 1 - beta2^t
-    for theta, g, m, v in zip(params, grads, state["m"], state["v"]):
+    for theta, g, m, v, (w, u) in zip(params, grads, state["m"], state["v"], _scratch(work, len(params))):
         m *= h.beta1
-        m += (1.0 - h.beta1) * g  # m <- beta1 m + (1 - beta1) g
+        m += np.multiply(1.0 - h.beta1, g, out=w)  # m <- beta1 m + (1 - beta1) g
         v *= h.beta2
-        v += (1.0 - h.beta2) * (g * g)  # v <- beta2 v + (1 - beta2) g^2
-        m_hat = m / correction1  # m_hat <- m / (1 - beta1^t)
-        v_hat = v / correction2  # v_hat <- v / (1 - beta2^t)
-        theta -= eta * m_hat / (np.sqrt(v_hat) + h.epsilon)  # theta <- theta - eta m_hat / (sqrt(v_hat) + eps)
+        g_squared = np.multiply(g, g, out=w)
+        v += np.multiply(1.0 - h.beta2, g_squared, out=w)  # v <- beta2 v + (1 - beta2) g^2
+        m_hat = np.divide(m, correction1, out=w)  # m_hat <- m / (1 - beta1^t)
+        v_hat = np.divide(v, correction2, out=u)  # v_hat <- v / (1 - beta2^t)
+        denominator = np.sqrt(v_hat, out=u)
+        denominator += h.epsilon
+        step = np.multiply(eta, m_hat, out=w)
+        step /= denominator
+        theta -= step  # theta <- theta - eta m_hat / (sqrt(v_hat) + eps)
 
 
 @dataclass(frozen=True)
 class Optimizer:
     name: str
     init: Callable[[Sequence[Array]], dict]
-    update: Callable[[Sequence[Array], Sequence[Array], dict, float, Hyper], None]
+    update: Callable[..., None]  # (params, grads, state, eta, hyper, work=None)
 
 
 OPTIMIZERS: dict[str, Optimizer] = {

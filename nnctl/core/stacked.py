@@ -158,7 +158,8 @@ def _run_steps(stack: _Stack, optimizer, rngs: list[np.random.Generator], histor
                 orders, eta = _leave(stack, broken, histories, epoch, step, orders, eta)
                 if not stack.active:
                     return
-            optimizer.update([job.workspace.theta], [job.workspace.grad], stack.optimizer, eta, settings.hyper)
+            optimizer.update([job.workspace.theta], [job.workspace.grad], stack.optimizer, eta, settings.hyper,
+                             job.workspace.work)
             stack.count_steps()
             broken = ~job.workspace.finite(job.workspace.theta)
             if broken.any():

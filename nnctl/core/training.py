@@ -363,7 +363,7 @@ def _run_epoch(job: Job, layers: list[Layer], rng: np.random.Generator, state: T
             space.gradients(job.loss, *job.gather(rows), settings.l1, settings.l2)
             if not space.finite(space.output_bias_gradient()):  # it sums the output delta: the loss broke
                 return mark_diverged(history, epoch, step + 1)
-            optimizer.update(params, grads, optimizer_state, state.learning_rate, settings.hyper)
+            optimizer.update(params, grads, optimizer_state, state.learning_rate, settings.hyper, space.work)
             for key in counters:  # Adam's step count
                 state.optimizer[key] = optimizer_state[key]
             if not space.finite(space.theta):

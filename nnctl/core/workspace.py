@@ -57,6 +57,7 @@ class Workspace:
         self.size = start
         self.theta = np.empty(self.lead + (self.size,), self.dtype)
         self.grad = np.zeros_like(self.theta)
+        self.work = ([np.empty_like(self.theta)], [np.empty_like(self.theta)])  # the optimizer's scratch
         self.W, self.b = self._layer_views(self.theta)
         self.dW, self.db = self._layer_views(self.grad)
         for index, layers in enumerate(nets):
