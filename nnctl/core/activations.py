@@ -47,7 +47,7 @@ def _by_columns(Z: Array) -> bool:
 def row_max(Z: Array) -> Array:
     """max_j z_ij over the last axis (the same values as ``Z.max(axis=-1)``)."""
     if not _by_columns(Z):
-        return Z.max(axis=-1)
+        return np.maximum.reduce(Z, axis=-1)
     m = np.maximum(Z[..., 0], Z[..., 1])
     for j in range(2, Z.shape[-1]):
         np.maximum(m, Z[..., j], out=m)
@@ -60,7 +60,7 @@ def row_sum(Z: Array) -> Array:
     combined pairwise, then the rest left to right)."""
     k = Z.shape[-1]
     if not _by_columns(Z):
-        return Z.sum(axis=-1)
+        return np.add.reduce(Z, axis=-1)
     if k < 8:
         total = Z[..., 0] + Z[..., 1]
         for j in range(2, k):

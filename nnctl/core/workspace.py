@@ -147,7 +147,7 @@ class Workspace:
         inf or NaN anywhere makes non-finite.  The sum is in the parameters' dtype (half the
         time of a float64 one on a large net), so finite weights that add up beyond ~3e38 in
         float32 count as diverged too, as they are in any practical sense."""
-        return np.isfinite(flat.sum(axis=-1))
+        return np.isfinite(np.add.reduce(flat, axis=-1))
 
     def output_bias_gradient(self) -> Array:
         """db_L, which sums the output delta: not finite when the loss broke."""
