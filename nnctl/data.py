@@ -23,6 +23,7 @@ import difflib
 import io
 import itertools
 import math
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -491,6 +492,7 @@ def _all_numbers(labels: list[str]) -> bool:
 
 
 _PLAIN_CHUNK = 1 << 17  # bytes decoded at a time (128 KiB)
+_UNPACKED = (".gz", ".bz2", ".xz", ".lzma", ".zip")  # np.loadtxt would unpack such a file given its path
 
 
 class _NotPlain(Exception):
@@ -554,7 +556,7 @@ class _PlainFile:
     """A plain CSV file, open: the header is read, the rows are read by ``rows``."""
 
     def __init__(self, path: Path, text: TextIO):
-        self._text = text
+        self._path, self._text = path, text
         header = self._read_line().removeprefix(codecs.BOM_UTF8.decode())
         self.header = Table(path, _plain_columns(path, header), [], [])  # no rows
 
@@ -580,9 +582,19 @@ class _PlainFile:
         converters: dict[int, Callable[[str], int]] = {i: len for i, name in enumerate(columns) if name not in numeric}
         if label is not None:
             converters[columns.index(label)] = codes.__getitem__
+        if self._path.suffix.lower() in _UNPACKED:
+            rows: str | Iterator[str] = itertools.chain([first], self._text)
+        else:
+            # The rest of the bytes through _PlainBytes's checks (quotes, NULs, long lines), not
+            # decoded; then np.loadtxt reads the file itself, in large blocks (a path, not lines
+            # from Python: ~5% less work in all), and decodes it (strictly: bad UTF-8 is a ValueError).
+            while self._text.buffer.read1(_PLAIN_CHUNK):
+                pass
+            rows = os.path.abspath(self._path)
         try:
-            values = np.loadtxt(itertools.chain([first], self._text), dtype=np.float64, delimiter=",",
-                                comments=None, quotechar=None, ndmin=2, converters=converters)
+            values = np.loadtxt(rows, dtype=np.float64, delimiter=",", comments=None, quotechar=None, ndmin=2,
+                                converters=converters, skiprows=0 if isinstance(rows, Iterator) else 1,
+                                encoding="utf-8")
         except ValueError:  # a cell that is not a number, a ragged row, bad UTF-8
             raise _NotPlain from None
         if values.shape[1] != len(columns):
