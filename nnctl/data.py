@@ -591,6 +591,12 @@ class _PlainFile:
             while self._text.buffer.read1(_PLAIN_CHUNK):
                 pass
             rows = os.path.abspath(self._path)
+        if isinstance(rows, str) and label is not None and _short_label(first, len(columns), columns.index(label)):
+            del converters[columns.index(label)]
+            parsed = _parse_short_labels(rows, converters, len(columns), columns.index(label))
+            if parsed is not None:
+                return _PlainRows(self.header, *parsed)
+            converters[columns.index(label)] = codes.__getitem__
         try:
             values = np.loadtxt(rows, dtype=np.float64, delimiter=",", comments=None, quotechar=None, ndmin=2,
                                 converters=converters, skiprows=0 if isinstance(rows, Iterator) else 1,
@@ -602,6 +608,41 @@ class _PlainFile:
         if not np.isfinite(values).all():  # (label codes and the other cells' lengths always are)
             raise _NotPlain  # NaN, inf or an overflow: the careful reader names the cell
         return _PlainRows(self.header, values, tuple(codes))
+
+
+def _short_label(line: str, n_columns: int, position: int) -> bool:
+    """Whether the label cell on a row's line has at most 7 characters, all Latin-1."""
+    cells = line.rstrip("\n").split(",")
+    return len(cells) == n_columns and len(cells[position]) < 8 and max(cells[position], default="\0") < "\u0100"
+
+
+def _parse_short_labels(
+    path: str, converters: dict[int, Callable[[str], int]], n_columns: int, position: int
+) -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """The rows of a plain file whose label cells are short, parsed in C, labels too: the values
+    (label codes in the label column, distinct labels in sorted order) and the distinct labels;
+    None when a label is too long for the 8 bytes it is read into, or not Latin-1 (or any other
+    problem: the caller parses the file again, labels through a converter, and finds it).
+
+    The label column is read as 8-byte strings, in place: each row of the structured result is
+    ``n_columns`` slots of 8 bytes, so after the labels are taken out the same memory is the
+    (n_rows, n_columns) float64 array, and each label slot takes its code.  No Python call per row.
+    """
+    dtype = np.dtype([(f"c{i}", "S8" if i == position else "f8") for i in range(n_columns)])
+    try:
+        rows = np.loadtxt(path, dtype=dtype, delimiter=",", comments=None, quotechar=None, ndmin=1,
+                          converters=converters, skiprows=1, encoding="utf-8")
+    except ValueError:
+        return None
+    labels = np.ascontiguousarray(rows[f"c{position}"])  # (n_rows,) S8, a copy: 8 bytes a row
+    if labels.view(np.uint8).reshape(-1, 8)[:, 7].any():
+        return None  # a label of 8 characters or more: maybe cut
+    distinct, codes = np.unique(labels.view(np.uint64), return_inverse=True)
+    values = rows.view(np.float64).reshape(len(rows), n_columns)
+    values[:, position] = codes.reshape(-1)
+    if not np.isfinite(values).all():
+        raise _NotPlain  # NaN, inf or an overflow: the careful reader names the cell
+    return values, tuple(label.decode("latin-1") for label in distinct.view("S8").tolist())
 
 
 def _plain_columns(path: Path, line: str) -> tuple[str, ...]:

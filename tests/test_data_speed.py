@@ -132,6 +132,27 @@ def test_plain_files_load_the_same_both_ways(tmp_path, monkeypatch, name, bom):
     assert_same(now, careful)
 
 
+SHORT_LABELS = {  # labels read as 8-byte strings in C; else (too long, not Latin-1) through a converter
+    "7 characters": numeric_csv(labels=("abcdefg", "gfedcba"), seed=20),
+    "8 characters": numeric_csv(labels=("abcdefgh", "abcdefgX"), seed=21),
+    "8 characters further down": numeric_csv(labels=("a", "b"), seed=22) + "1,2,3,4,5,abcdefgh\n",
+    "longer further down": numeric_csv(labels=("a", "b"), seed=23) + "1,2,3,4,5,abcdefghijk\n",
+    "not Latin-1 further down": numeric_csv(labels=("a", "b"), seed=24) + "1,2,3,4,5,猫\n",
+    "Latin-1 with spaces": numeric_csv(labels=(" é ", "ü", "\tx"), seed=25),
+    "a bad cell further down": numeric_csv(labels=("a", "b"), seed=26) + "1,2,x,4,5,a\n",
+    "label in the first column": "label,x1,x2\na,1,2\nb,3,4\nabcdefghij,5,6\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHORT_LABELS))
+@pytest.mark.parametrize("file_name", ["d.csv", "d.csv.gz"])
+def test_short_and_long_labels_load_the_same_both_ways(tmp_path, monkeypatch, name, file_name):
+    path = write(tmp_path, SHORT_LABELS[name], name=file_name)
+    now, careful = both_ways(monkeypatch, load_dataset, path, ("label",), None, "classification")
+    assert_same(now, careful)
+    assert fast_takes(path) == isinstance(careful, Dataset)
+
+
 def test_the_fast_path_gives_the_same_floats_as_float(tmp_path):
     rng = np.random.default_rng(11)
     values = np.concatenate([rng.standard_normal(500) * 10.0 ** rng.integers(-300, 300, 500),
