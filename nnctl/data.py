@@ -605,7 +605,7 @@ class _PlainFile:
             raise _NotPlain from None
         if values.shape[1] != len(columns):
             raise _NotPlain  # every row is one cell longer or shorter than the header
-        if not np.isfinite(values).all():  # (label codes and the other cells' lengths always are)
+        if not all_finite(values):  # (label codes and the other cells' lengths always are)
             raise _NotPlain  # NaN, inf or an overflow: the careful reader names the cell
         return _PlainRows(self.header, values, tuple(codes))
 
@@ -640,7 +640,7 @@ def _parse_short_labels(
     distinct, codes = np.unique(labels.view(np.uint64), return_inverse=True)
     values = rows.view(np.float64).reshape(len(rows), n_columns)
     values[:, position] = codes.reshape(-1)
-    if not np.isfinite(values).all():
+    if not all_finite(values):
         raise _NotPlain  # NaN, inf or an overflow: the careful reader names the cell
     return values, tuple(label.decode("latin-1") for label in distinct.view("S8").tolist())
 
