@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import signal
+import re
 import socket
 import subprocess
 import sys
@@ -258,8 +259,10 @@ def test_an_unreachable_scheduler_is_one_error_within_the_timeout(tmp_path):
                                  "--cluster", f"tcp://127.0.0.1:{port}"])
     assert time.monotonic() - started < cluster.CONNECT_SECONDS + 3
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
-    assert (f"--cluster tcp://127.0.0.1:{port}: no Dask scheduler answered within {cluster.CONNECT_SECONDS:g} s "
-            "(connection refused)") in result.stderr
+    # "connection refused" as a rule; on a heavily loaded machine Dask's retries may run out first
+    assert re.search(rf"--cluster tcp://127\.0\.0\.1:{port}: no Dask scheduler answered within "
+                     rf"{cluster.CONNECT_SECONDS:g} s \((connection refused|the port did not answer as a Dask "
+                     r"scheduler does)\); is `dask scheduler` running there", result.stderr), result.stderr
     with socket.socket() as silent:  # a port that accepts connections and never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
