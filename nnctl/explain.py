@@ -13,11 +13,13 @@ training rows and goes through one step of gradient descent in the order of the 
     theta <- optimizer step(theta, dtheta)    the configured optimizer, fresh state, first epoch's rate
     L after the step
 
-Every number comes from the functions training itself calls (``model.forward``,
-``model.backward``, ``Loss.value``/``Loss.delta``, ``regularizers.penalty``/``penalty_gradient``,
-the optimizer's ``init``/``update``); the per-layer deltas dZ_l, which ``model.backward`` keeps
-to itself, are computed with the same line it uses, and ``A_(l-1)^T dZ_l`` equals its dW_l
-exactly (tests/test_explain.py holds this).  Nothing here prints.
+Every number comes from the core's own functions (``model.forward``, ``model.backward``,
+``Loss.value``/``Loss.delta``, ``regularizers.penalty``/``penalty_gradient``, the optimizer's
+``init``/``update``); the per-layer deltas dZ_l, which ``model.backward`` keeps to itself, are
+computed with the same line it uses, and ``A_(l-1)^T dZ_l`` equals its dW_l exactly.  Training
+computes its step in preallocated buffers (``core/workspace.py``); its gradients equal
+``model.forward``/``model.backward``'s bit for bit (tests/test_explain.py holds both).
+Nothing here prints.
 
 The lecture's regularisation example is here too: ``compare_weights`` scores weight vectors
 by their output and their L1 and L2 penalties, and ``spread_runs`` trains a one-output

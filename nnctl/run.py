@@ -383,6 +383,8 @@ def train_seeds(configs: Sequence[Config], data: PreparedData, write_files: bool
     (core/stacked.py): each run's result, or the TrainingError ``train`` would have
     raised, is the same as ``train(config, data=data)`` gives.  A run's ``seconds`` is
     its share of the stacked computation (the whole time over the number of runs)."""
+    if not configs or any(_but_seed(c) != _but_seed(configs[0]) for c in configs):
+        raise ValueError("train_seeds needs configs that differ only in seed and output")
     started = time.perf_counter()
     recordings = []
     for config in configs:
@@ -399,6 +401,10 @@ def train_seeds(configs: Sequence[Config], data: PreparedData, write_files: bool
         except TrainingError as error:
             results.append(error)
     return results
+
+
+def _but_seed(config: Config) -> Config:
+    return replace(config, seed=0, output=Path("."))
 
 
 def _validation(data: PreparedData) -> tuple[np.ndarray, np.ndarray] | None:

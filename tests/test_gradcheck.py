@@ -76,7 +76,7 @@ def test_a_wrong_loss_gradient_fails_every_layer(monkeypatch):
 def test_the_penalty_gradient_is_checked_too(monkeypatch):
     config = _config("circles", "regularization.l1=0.01", "regularization.l2=0.01")
     assert gradcheck(config).passed
-    monkeypatch.setattr("nnctl.core.workspace.penalty_gradient", lambda W, l1, l2: 2 * l2 * W)  # L1's part lost
+    monkeypatch.setattr("nnctl.core.workspace.penalty_gradient", lambda W, l1, l2, **_: 2 * l2 * W)  # L1's part lost
     result = gradcheck(config)
     assert [c.name for c in result.arrays if not c.passed] == ["W1", "W2"]  # biases carry no penalty
 

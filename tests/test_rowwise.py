@@ -16,6 +16,7 @@ def test_row_max_and_row_sum_equal_numpy_bit_for_bit(rows, dtype):
             Z[2, 0] = np.nan
         assert np.array_equal(row_max(Z), Z.max(axis=-1), equal_nan=True), k
         assert np.array_equal(row_sum(Z), Z.sum(axis=-1), equal_nan=True), k
+        assert np.array_equal(row_sum(np.asfortranarray(Z)), np.asfortranarray(Z).sum(axis=-1), equal_nan=True)
         stack = np.stack([Z, 2 * Z, -Z])
         assert np.array_equal(row_sum(stack), stack.sum(axis=-1), equal_nan=True), k
         assert np.array_equal(row_max(stack), stack.max(axis=-1), equal_nan=True), k

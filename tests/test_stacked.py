@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from nnctl.core.health import activation_counts, layer_health, stack_health
+from nnctl.core.health import activation_counts, layer_health, health_figures
 from nnctl.core.model import init_network
 from nnctl.core.schedules import Schedule
 from nnctl.core.stacked import fit_stacked
@@ -141,12 +141,12 @@ def test_evaluation_in_chunks_of_rows_gives_the_figures_of_one_pass(monkeypatch)
     assert np.array_equal(whole[1][1], (hidden > 0).any(axis=0))
 
 
-def test_stack_health_equals_each_networks_health():
+def test_health_figures_equals_each_networks_health():
     nets = [init_network([5, 6, 3], ["relu"], "identity", np.random.default_rng(seed)) for seed in range(4)]
     W = [np.stack([layers[l].W for layers in nets]) for l in range(2)]
     hidden = np.stack([np.maximum(X @ layers[0].W + layers[0].b, 0) for layers in nets])
     grads = [w * 0.5 for w in W]
-    stacked = stack_health(W, ["relu", "identity"], [activation_counts("relu", hidden)], len(X), grads)
+    stacked = health_figures(W, ["relu", "identity"], [activation_counts("relu", hidden)], len(X), grads)
     for row, layers in enumerate(nets):
         alone = layer_health(layers, [X, hidden[row]], [g[row] for g in grads])
         assert {name: float(values[row]) for name, values in stacked.items()} == alone
@@ -183,3 +183,38 @@ def test_train_seeds_gives_what_train_gives_for_each_seed_even_when_some_diverge
         for a, b in zip(alone.layers, together.layers):
             assert np.array_equal(a.W, b.W) and np.array_equal(a.b, b.b)
     assert "RunResult" in kinds and len(set(kinds)) > 1, kinds  # some trained, some diverged
+
+
+def test_what_cannot_be_stacked_is_refused():
+    from dataclasses import replace
+    from pathlib import Path
+
+    from nnctl import run
+    from nnctl.config import load_config
+
+    settings = Settings(loss="softmax_cross_entropy", learning_rate=0.1, epochs=1)
+    tanh = init_network([5, 4, 3], ["tanh"], "identity", np.random.default_rng(0))
+    relu = init_network([5, 4, 3], ["relu"], "identity", np.random.default_rng(1))
+    wide = init_network([5, 4, 3], ["tanh"], "identity", np.random.default_rng(1), dtype=np.float64)
+    for other in (relu, wide):
+        with pytest.raises(ValueError, match="one shape, dtype and activation"):
+            fit_stacked([tanh, other], X, Y_CLASSES, settings, [np.random.default_rng(0)] * 2)
+    with pytest.raises(ValueError, match="one generator"):
+        fit_stacked([tanh, tanh], X, Y_CLASSES, settings, [np.random.default_rng(0)])
+    config = load_config(Path(__file__).resolve().parent.parent / "configs" / "circles.yaml")
+    data = run.prepare_data(config, run.generators(config)[0])
+    with pytest.raises(ValueError, match="differ only in seed and output"):
+        run.train_seeds([config, replace(config, seed=1, loss="hinge")], data, write_files=False)
+
+
+def test_fit_and_fit_stacked_leave_the_final_weights_in_the_layers_own_arrays():
+    settings = Settings(loss="softmax_cross_entropy", learning_rate=0.1, epochs=2, batch_size=50)
+    alone = init_network([5, 4, 3], ["tanh"], "identity", np.random.default_rng(0))
+    W_before = alone[0].W
+    fit(alone, X, Y_CLASSES, settings, np.random.default_rng(1))
+    assert alone[0].W is W_before and alone[0].W.base is None  # trained in place, its own array
+    nets = [init_network([5, 4, 3], ["tanh"], "identity", np.random.default_rng(0)) for _ in range(2)]
+    arrays = [layers[1].b for layers in nets]
+    fit_stacked(nets, X, Y_CLASSES, settings, [np.random.default_rng(1), np.random.default_rng(2)])
+    assert all(layers[1].b is b for layers, b in zip(nets, arrays))
+    assert np.array_equal(nets[0][0].W, alone[0].W)  # same seeds as the run alone

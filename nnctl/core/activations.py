@@ -55,11 +55,11 @@ def row_max(Z: Array) -> Array:
 
 
 def row_sum(Z: Array) -> Array:
-    """sum_j z_ij over the last axis, bit for bit as ``Z.sum(axis=-1)``: column by column in
-    the order NumPy adds a row (fewer than 8 numbers left to right; else 8 running sums,
-    combined pairwise, then the rest left to right)."""
+    """sum_j z_ij over the last axis, bit for bit as ``Z.sum(axis=-1)``: for rows stored
+    contiguously, column by column in the order NumPy adds such a row (fewer than 8
+    numbers left to right; else 8 running sums, combined pairwise, then the rest)."""
     k = Z.shape[-1]
-    if not _by_columns(Z):
+    if not _by_columns(Z) or Z.strides[-1] != Z.itemsize:  # NumPy adds rows of other layouts in other orders
         return np.add.reduce(Z, axis=-1)
     if k < 8:
         total = Z[..., 0] + Z[..., 1]

@@ -33,7 +33,7 @@ def layer_health(layers: Sequence[Layer], activations: Sequence[np.ndarray],
     """
     names = [layer.activation for layer in layers]
     counts = [activation_counts(name, A) for name, A in zip(names, activations[1:])]
-    figures = stack_health([layer.W for layer in layers], names, counts, len(activations[0]), weight_grads)
+    figures = health_figures([layer.W for layer in layers], names, counts, len(activations[0]), weight_grads)
     return {name: float(value) for name, value in figures.items()}
 
 
@@ -55,9 +55,9 @@ def add_counts(total: list | None, chunk: list) -> list:
     return [None if a is None else (a | b if a.dtype == bool else a + b) for a, b in zip(total, chunk)]
 
 
-def stack_health(weights: Sequence[np.ndarray], names: Sequence[str], counts: Sequence[np.ndarray | None],
+def health_figures(weights: Sequence[np.ndarray], names: Sequence[str], counts: Sequence[np.ndarray | None],
                  n_rows: int, weight_grads: Sequence[np.ndarray] | None) -> dict[str, np.ndarray]:
-    """``layer_health``'s figures for one network (2-d weights) or for a stack of them (a
+    """The health figures for one network (2-d weights) or for a stack of them (a
     leading axis of networks), from the hidden layers' ``activation_counts`` over
     ``n_rows`` rows: each figure is an array with one value per network."""
     out: dict[str, np.ndarray] = {}

@@ -28,13 +28,18 @@ def penalty(weights: Sequence[np.ndarray], l1: float, l2: float) -> float:
     return total
 
 
-def penalty_gradient(W: np.ndarray, l1: float, l2: float) -> np.ndarray | None:
-    """d penalty / dW = lambda_1 sign(W) + 2 lambda_2 W  (None when both are 0)."""
+def penalty_gradient(W: np.ndarray, l1: float, l2: float, out: np.ndarray | None = None,
+                     term: np.ndarray | None = None) -> np.ndarray | None:
+    """d penalty / dW = lambda_1 sign(W) + 2 lambda_2 W  (None when both are 0).
+
+    ``out`` and ``term`` (arrays shaped like W) take the result and the second term,
+    so that a training step allocates nothing; the values are the same without them."""
     if not l1 and not l2:
         return None
-    grad = np.zeros_like(W)
+    grad = np.zeros_like(W) if out is None else out
+    grad[...] = 0
     if l1:
-        grad += l1 * np.sign(W)
+        grad += np.multiply(l1, np.sign(W, out=term), out=term)
     if l2:
-        grad += (2.0 * l2) * W
+        grad += np.multiply(2.0 * l2, W, out=term)
     return grad

@@ -12,7 +12,7 @@ array with a leading axis of length S,
 so a step costs little more than one network's.  Every seed keeps its own
 shuffling generator, learning rate (schedules), early stopping and
 bookkeeping; a seed that stops (or diverges) leaves the stack and the others
-go on.  The figures are those of separate ``fit`` calls (to float32 rounding).
+go on.  The figures are those of separate ``fit`` calls, bit for bit.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from typing import Callable, Sequence
 import numpy as np
 
 from nnctl.core import metrics as metric_fns
-from nnctl.core.health import stack_health
+from nnctl.core.health import health_figures
 from nnctl.core.losses import Loss
 from nnctl.core.model import Layer
 from nnctl.core.optimizers import OPTIMIZERS
 from nnctl.core.regularizers import penalty
 from nnctl.core.training import (
     EpochRecord, Evaluation, History, Job, Settings, TrainingState, close_epoch, end_epoch, forward_all, make_job,
-    mark_diverged, new_state,
+    mark_diverged, new_state, own_arrays,
 )
 from nnctl.core.workspace import Workspace
 
@@ -101,44 +101,55 @@ def fit_stacked(
     sample_weights: Array | None = None,
     states: list[TrainingState] | None = None,
 ) -> list[History]:
-    """Train the networks of ``nets`` (one shape) in place, each with its generator of
-    ``rngs``, as ``fit`` would one by one; ``on_epochs[k]`` is called after each of
-    network k's epochs.  ``states`` (fresh ones, as ``new_state`` makes them) are kept
-    up to date as ``fit`` keeps its ``state``.  Returns one History per network."""
-    if len({tuple(layer.W.shape for layer in layers) for layers in nets}) != 1:
-        raise ValueError("stacked networks need one shape")
+    """Train the networks of ``nets`` in place, each with its generator of ``rngs``, as
+    ``fit`` would one by one; ``on_epochs[k]`` is called after each of network k's
+    epochs.  ``states`` (fresh ones, as ``new_state`` makes them) are kept up to date as
+    ``fit`` keeps its ``state``.  The networks must agree in every layer's shape, dtype
+    and activation.  Returns one History per network."""
+    kinds = {tuple((layer.W.shape, layer.W.dtype, layer.activation) for layer in layers) for layers in nets}
+    if len(kinds) != 1:
+        raise ValueError("stacked networks need one shape, dtype and activation in every layer")
+    if len(rngs) != len(nets) or (states is not None and len(states) != len(nets)) or (
+            on_epochs is not None and len(on_epochs) != len(nets)):
+        raise ValueError("one generator (and state and on_epoch, when given) per network")
     job = make_job(nets[0], X, y, settings, validation, sample_weights)
     states = states or [new_state(layers, settings, rng) for layers, rng in zip(nets, rngs)]
     if any(state.epoch or state.step for state in states):
         raise ValueError("stacked training starts from fresh states only")
     histories = [History() for _ in nets]
-    on_epochs = list(on_epochs or [None] * len(nets))
-    stack = _Stack(job, nets, states)
-    optimizer = OPTIMIZERS[settings.optimizer]
+    with own_arrays(nets):
+        _fit_stack(_Stack(job, nets, states), rngs, histories, list(on_epochs or [None] * len(nets)))
+    return histories
+
+
+def _fit_stack(stack: _Stack, rngs: list[np.random.Generator], histories: list[History],
+               on_epochs: list[OnEpoch | None]) -> None:
+    job, nets, states = stack.job, stack.nets, stack.states
+    settings, optimizer = job.settings, OPTIMIZERS[job.settings.optimizer]
     for epoch in range(1, settings.epochs + 1):
         started = time.perf_counter()
         _run_steps(stack, optimizer, rngs, histories, epoch)
         if not stack.active:
-            return histories
+            return
         space, finished = job.workspace, []
         active = [nets[i] for i in stack.active]
         with np.errstate(over="ignore", invalid="ignore"):
-            trains, activations = evaluate_stack(space, active, job.loss, job.X, job.y, settings.l1, settings.l2,
-                                                 job.weights)
+            trains, counts = evaluate_stack(space, active, job.loss, job.X, job.y, settings.l1, settings.l2,
+                                            job.weights)
             vals = (evaluate_stack(space, active, job.loss, *job.validation)[0] if job.validation is not None
                     else [None] * len(active))
-            health = stack_health(space.W, space.activations, activations, len(job.X), space.dW)
+            health = health_figures(space.W, space.activations, counts, len(job.X), space.dW)
+        share = (time.perf_counter() - started) / len(active)  # each seed's share of the epoch
         for row, i in enumerate(stack.active):
             record = end_epoch(job, nets[i], rngs[i], states[i], histories[i], started, trains[row], vals[row],
-                                {name: float(values[row]) for name, values in health.items()})
+                               {name: float(values[row]) for name, values in health.items()}, share)
             if record is None or close_epoch(job, record, nets[i], states[i], histories[i], on_epochs[i]):
                 finished.append(row)
         stack.drop(finished)
         if not stack.active:
-            return histories
+            return
     for i in stack.active:
         histories[i].stop_reason = f"all {settings.epochs} epochs done"
-    return histories
 
 
 def _run_steps(stack: _Stack, optimizer, rngs: list[np.random.Generator], histories: list[History],

@@ -4,7 +4,7 @@
     repeat for each epoch:
         shuffle the rows; for each mini-batch:
             forward pass -> logits Z_L
-            loss delta dL/dZ_L -> chain rule back through the layers (model.backward)
+            loss delta dL/dZ_L -> chain rule back through the layers (workspace.py)
             add the penalty's gradient to each weight matrix
             move every parameter by the optimizer's rule and the learning rate
         evaluate the loss (data + penalty) and metrics on the training and validation rows
@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from nnctl.core import metrics as metric_fns
 from nnctl.core.activations import ACTIVATIONS
-from nnctl.core.health import activation_counts, add_counts, stack_health
+from nnctl.core.health import activation_counts, add_counts, health_figures
 from nnctl.core.losses import LOSSES, Loss
 from nnctl.core.model import Layer
 from nnctl.core.optimizers import OPTIMIZERS, Hyper
@@ -289,10 +290,35 @@ def fit(
     at once with ``history.interrupted`` set and ``state`` at the next step.
     A loss or weight that stops being finite ends the run at that step, with
     ``history.diverged`` set; the weights are then not to be kept.
+    (While fit runs, the layers' arrays are views of the workspace's flat vector;
+    when it returns, the final values are in the layers' own arrays again.)
     """
     job = make_job(layers, X, y, settings, validation, sample_weights)
     state = state or new_state(layers, settings, rng)
-    job.prepare([layers])
+    with own_arrays([layers]):
+        job.prepare([layers])
+        return _fit(job, layers, rng, state, on_epoch, should_stop)
+
+
+@contextmanager
+def own_arrays(nets: Sequence[list[Layer]]) -> Iterator[None]:
+    """Give the layers their own W and b back, holding the values they end with, however
+    training ends (it rebinds them to views of the workspace's flat vector)."""
+    kept = [[(layer.W, layer.b) for layer in layers] for layers in nets]
+    try:
+        yield
+    finally:
+        for layers, arrays in zip(nets, kept):
+            for layer, (W, b) in zip(layers, arrays):
+                if layer.W is not W:
+                    np.copyto(W, layer.W)
+                    np.copyto(b, layer.b)
+                    layer.W, layer.b = W, b
+
+
+def _fit(job: Job, layers: list[Layer], rng: np.random.Generator, state: TrainingState,
+         on_epoch: Callable | None, should_stop: Callable[[], bool] | None) -> History:
+    settings = job.settings
     optimizer_state = _flat_optimizer_state(job.workspace, state.optimizer)
     history = History(best_epoch=state.best_epoch)
     while state.epoch < settings.epochs:
@@ -309,8 +335,8 @@ def fit(
     return history
 
 
-def make_job(layers: list[Layer], X: Array, y: Array, settings: Settings, validation: tuple[Array, Array] | None,
-         sample_weights: Array | None) -> Job:
+def make_job(layers: list[Layer], X: Array, y: Array, settings: Settings,
+             validation: tuple[Array, Array] | None, sample_weights: Array | None) -> Job:
     """The data in the network's dtype, the targets encoded for the loss, and the rules."""
     loss = LOSSES[settings.loss]
     dtype = layers[0].W.dtype
@@ -384,22 +410,24 @@ def _evaluate_epoch(job: Job, layers: list[Layer], weight_grads: Sequence[Array]
     with np.errstate(over="ignore", invalid="ignore"):
         train, counts = evaluate(layers, job.loss, job.X, job.y, settings.l1, settings.l2, job.weights)
         val = evaluate(layers, job.loss, *job.validation)[0] if job.validation is not None else None
-        figures = stack_health([layer.W for layer in layers], [layer.activation for layer in layers], counts,
+        figures = health_figures([layer.W for layer in layers], [layer.activation for layer in layers], counts,
                                len(job.X), weight_grads)
         health = {name: float(value) for name, value in figures.items()}
     return end_epoch(job, layers, rng, state, history, started, train, val, health)
 
 
 def end_epoch(job: Job, layers: list[Layer], rng: np.random.Generator, state: TrainingState, history: History,
-               started: float, train: Evaluation, val: Evaluation | None, health: dict[str, float]
-               ) -> EpochRecord | None:
+              started: float, train: Evaluation, val: Evaluation | None, health: dict[str, float],
+              seconds: float | None = None) -> EpochRecord | None:
     """The epoch's record from its figures, and ``state`` moved to the next epoch;
-    None (diverged) when a loss is no longer finite."""
+    None (diverged) when a loss is no longer finite.  ``seconds``: the epoch's wall time
+    when not the time since ``started``."""
     epoch = state.epoch + 1
     if not np.isfinite(train.loss) or (val is not None and not np.isfinite(val.data_loss)):
         return mark_diverged(history, epoch, job.n_batches)
     state.epoch, state.step, state.rng_state = epoch, 0, rng.bit_generator.state
-    return EpochRecord(epoch, train, val, state.learning_rate, time.perf_counter() - started, health)
+    seconds = time.perf_counter() - started if seconds is None else seconds
+    return EpochRecord(epoch, train, val, state.learning_rate, seconds, health)
 
 
 def mark_diverged(history: History, epoch: int, step: int) -> None:

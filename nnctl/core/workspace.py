@@ -2,7 +2,7 @@
 
 All the parameters of a network live in one flat vector ``theta`` (each
 layer's W and b are views into it) and all their gradients in one flat vector
-``g`` of the same layout.  An optimizer step is then a few whole-vector
+``grad`` of the same layout.  An optimizer step is then a few whole-vector
 operations, and "is every weight still finite?" one reduction.  The passes
 write into buffers sized for one batch of m rows:
 
@@ -57,7 +57,8 @@ class Workspace:
         self.size = start
         self.theta = np.empty(self.lead + (self.size,), self.dtype)
         self.grad = np.zeros_like(self.theta)
-        self.work = ([np.empty_like(self.theta)], [np.empty_like(self.theta)])  # the optimizer's scratch
+        # two scratch vectors: the optimizer's intermediate results, and the penalty's gradient
+        self.work = ([np.empty_like(self.theta)], [np.empty_like(self.theta)])
         self.W, self.b = self._layer_views(self.theta)
         self.dW, self.db = self._layer_views(self.grad)
         for index, layers in enumerate(nets):
@@ -66,8 +67,8 @@ class Workspace:
         self.Z = [np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes]
         self.A = [np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes[:-1]]
         self.dZ = [np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes[:-1]]
-        self.scratch = [np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes[:-1]]
-        self._rows: dict[int, tuple] = {}  # views of the buffers for a batch of m rows, by m
+        self.derivatives = [np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes[:-1]]  # f'(Z)
+        self._views_by_rows: dict[int, tuple] = {}  # views of the buffers for a batch of m rows, by m
 
     def _layer_views(self, flat: Array) -> tuple[list[Array], list[Array]]:
         """(weights, biases) of every layer as views of a flat vector (or stack of them)."""
@@ -112,7 +113,7 @@ class Workspace:
         L is the (weighted) mean data loss over the m rows plus the weight penalty.
         """
         last = len(self.shapes) - 1
-        Zs, As, dZs, scratch = self._buffers(X.shape[-2])
+        Zs, As, dZs, derivatives = self._buffers(X.shape[-2])
         inputs = [X]
         for l, name in enumerate(self.activations):
             Z = Zs[l]
@@ -129,20 +130,22 @@ class Workspace:
                 dA = dZs[l - 1]
                 np.matmul(dZ, self.W[l].swapaxes(-1, -2), out=dA)
                 if below.name != "identity":  # f' = 1: nothing to scale
-                    dA *= below.derivative(Zs[l - 1], inputs[l], out=scratch[l - 1])
+                    dA *= below.derivative(Zs[l - 1], inputs[l], out=derivatives[l - 1])
                 dZ = dA
         if l1 or l2:
-            for dW, W in zip(self.dW, self.W):
-                dW += penalty_gradient(W, l1, l2)
+            first, second = self._layer_views(self.work[0][0]), self._layer_views(self.work[1][0])
+            for dW, W, extra, term in zip(self.dW, self.W, first[0], second[0]):
+                dW += penalty_gradient(W, l1, l2, out=extra, term=term)
 
     def _buffers(self, m: int) -> tuple[list[Array], ...]:
-        """(Z, A, dZ, scratch) views for a batch of m rows (every batch but the last has the same m)."""
-        if m not in self._rows:
-            self._rows[m] = tuple([buffer[..., :m, :] for buffer in group]
-                                  for group in (self.Z, self.A, self.dZ, self.scratch))
-        return self._rows[m]
+        """(Z, A, dZ, f'(Z)) views for a batch of m rows (every batch but the last has the same m)."""
+        if m not in self._views_by_rows:
+            self._views_by_rows[m] = tuple([buffer[..., :m, :] for buffer in group]
+                                           for group in (self.Z, self.A, self.dZ, self.derivatives))
+        return self._views_by_rows[m]
 
-    def finite(self, flat: Array) -> Array | bool:
+    @staticmethod
+    def finite(flat: Array) -> Array | bool:
         """Whether every entry is finite, per network of the stack: one sum each, which an
         inf or NaN anywhere makes non-finite.  The sum is in the parameters' dtype (half the
         time of a float64 one on a large net), so finite weights that add up beyond ~3e38 in
