@@ -247,7 +247,7 @@ def sweep_hidden(
     cluster: Optional[str] = typer.Option(
         None, "--cluster", metavar="tcp://HOST:PORT",
         help="Run the sweep on the workers of this Dask scheduler instead of local processes "
-        "(needs: pip install 'nnctl[dask]')."),
+        "(needs the dask extra: pip install '.[dask]' in a checkout of nnctl)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="The sweep directory (default: the run directory + '-sweep')."),
     show_boundary: bool = typer.Option(False, "--boundary", help="Draw each candidate's decision regions side by side (2-feature classifiers)."),
     png: Optional[Path] = typer.Option(None, "--png", help="Write the decision regions as a PNG image (needs the 'plot' extra)."),

@@ -34,7 +34,7 @@ from nnctl import __version__
 from nnctl.errors import NnctlError
 
 CONNECT_SECONDS = 5.0  # to reach the scheduler, and to see a first worker
-INSTALL = "pip install 'nnctl[dask]'"
+INSTALL = "pip install 'nnctl[dask]' (in a checkout of nnctl: pip install '.[dask]')"
 PROBED_MODULES = ("numpy", "yaml", "nnctl.sweep")  # what a worker imports to train a group
 
 

@@ -973,4 +973,6 @@ def _format_cell(value: object) -> str:
         return str(int(value))
     if isinstance(value, (float, np.floating)):
         return repr(float(value))
+    if value is None:  # a figure that does not apply (val_mse of a classifier): an empty cell
+        return ""
     return str(value)

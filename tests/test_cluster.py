@@ -170,7 +170,7 @@ def test_without_distributed_the_flag_names_the_extra(monkeypatch, tmp_path):
                                  "--cluster", "tcp://127.0.0.1:8786"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.stderr.strip() == ("error: --cluster needs Dask's distributed package, which is not installed: "
-                                     "pip install 'nnctl[dask]'")
+                                     "pip install 'nnctl[dask]' (in a checkout of nnctl: pip install '.[dask]')")
 
 
 def test_the_command_line_loads_dask_only_for_a_cluster():
