@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import io
-import json
 import struct
 import tracemalloc
 import warnings
@@ -30,7 +29,8 @@ from nnctl.cli import app
 from nnctl.core.model import init_network
 from nnctl.data import Scaler
 from nnctl.errors import CheckpointError
-from test_checkpoint import _refused  # the same refusal rule: one line naming the file
+from test_checkpoint import _arrays, _refused  # the same refusal rule: one line naming the file
+from test_checkpoint import _rewrite as rewrite
 
 MARKER = "pickle-ran"  # the file a pickle payload would create beside the corpus file
 MEMORY_LIMIT = 50 * 2**20  # bytes traced while refusing the bomb and the huge-shape files
@@ -67,20 +67,10 @@ def _save_valid(path: Path, state: bool = False) -> Path:
 # --------------------------------------------------------------------------- building blocks
 
 
-def _arrays(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as archive:
-        return {name: archive[name] for name in archive.files}
-
-
 def _rewrite(change: Callable[[dict, dict], None]) -> Callable[[Path, Path], None]:
     """A builder: the valid checkpoint's arrays, edited by ``change(arrays, meta)``, saved by np.savez."""
     def build(src: Path, dst: Path) -> None:
-        arrays = _arrays(src)
-        meta = json.loads(str(arrays["meta"]))
-        change(arrays, meta)
-        if "meta" in arrays:
-            arrays["meta"] = np.array(json.dumps(meta))
-        np.savez(dst, **arrays)
+        rewrite(src, dst, change)
     return build
 
 
