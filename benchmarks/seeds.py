@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from nnctl import run, toydata
+from nnctl.prep import prepare
 from nnctl.config import load_config
 from nnctl.core.model import init_network
 from nnctl.core.stacked import fit_stacked
@@ -56,7 +57,7 @@ def circles_runs(seeds: int):
     """configs/circles.yaml as sweep-hidden runs it: whole runs in memory."""
     base = load_config(ROOT / "configs" / "circles.yaml")
     configs = [replace(base, seed=s) for s in range(seeds)]
-    data = run.prepare_data(configs[0], run.generators(configs[0])[0])
+    data = prepare.prepare_data(configs[0], run.generators(configs[0])[0])
 
     def alone(k):
         result = run.train(configs[k], data=data, write_files=False)

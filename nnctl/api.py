@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from nnctl import run
+from nnctl.prep.prepare import prepare_arrays
 from nnctl.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nnctl.config import Config, config_from_dict, load_config
 from nnctl.core.losses import LOSSES
@@ -57,7 +58,7 @@ class Model:
         model ends with the weights of its best epoch.
         """
         split_rng = run.generators(self.config)[0]
-        data = run.prepare_arrays(self.config, X, y, split_rng, X_val, y_val, sample_weight, feature_names)
+        data = prepare_arrays(self.config, X, y, split_rng, X_val, y_val, sample_weight, feature_names)
         result = run.train(self.config, on_epoch=on_epoch, data=data, write_files=save_run)
         meta = {**run.checkpoint_meta(self.config, data), "epoch": result.best_row.get("epoch", 0),
                 "metrics": {k: v for k, v in result.best_row.items() if k.startswith(("train_", "val_"))}}

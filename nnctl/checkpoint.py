@@ -37,7 +37,8 @@ from nnctl import __version__
 from nnctl.core.activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import Layer, layer_sizes
-from nnctl.data import Scaler
+from nnctl.prep.preprocessor import Preprocessor
+from nnctl.prep.transforms import Scaler
 from nnctl.errors import CheckpointError
 from nnctl.files import atomic_write
 
@@ -52,6 +53,25 @@ class Checkpoint:
     scaler: Scaler
     meta: dict[str, Any]
     state_arrays: dict[str, np.ndarray] = field(default_factory=dict)  # the optimizer's arrays, for --resume
+    preprocessor: Preprocessor | None = None  # from meta["preprocessing"] (plain numeric columns when absent)
+
+    def __post_init__(self) -> None:
+        if self.preprocessor is None:
+            self.preprocessor = preprocessor_of(self.meta)
+
+
+def preprocessor_of(meta: dict[str, Any]) -> Preprocessor:
+    """The preprocessor a checkpoint's metadata describes; ValueError when it does not fit the network.
+    A checkpoint written before preprocessing was stored reads its feature columns as they are."""
+    if meta.get("preprocessing") is None:
+        return Preprocessor.plain(meta["feature_names"])
+    preprocessor = Preprocessor.from_meta(meta["preprocessing"])
+    if list(preprocessor.input_names) != list(meta["feature_names"]):
+        raise ValueError("preprocessing gives other inputs than feature_names")
+    target = preprocessor.target
+    if target is not None and (meta["task"] != "regression" or len(target.mean) != len(meta["target_names"])):
+        raise ValueError("preprocessing.target does not fit the model's targets")
+    return preprocessor
 
 
 def save_checkpoint(path: str | Path, layers: list[Layer], scaler: Scaler, meta: dict[str, Any],
@@ -202,6 +222,10 @@ def _read_meta(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     if not (isinstance(meta["loss"], str) and meta["loss"] in LOSSES):
         raise CheckpointError(f"{path}: metadata names an unknown loss {meta['loss']!r}; upgrade nnctl")
     _check_names(path, meta)
+    try:
+        preprocessor_of(meta)
+    except ValueError as error:
+        raise CheckpointError(f"{path}: damaged metadata ({error})") from None
     return meta
 
 

@@ -170,12 +170,18 @@ def train(
         cfg = replace(cfg, output=(resume if resume.is_dir() else resume.parent).resolve())
     console = quiet_console() if as_json else out_console()
     task = configs.task_of_loss(cfg.loss)
-    display = report.TrainingDisplay(console, cfg.optimizer.epochs, task, cfg.data.validation != 0, every, health)
+    standardized = task == "regression" and cfg.data.scales_target
+    display = report.TrainingDisplay(console, cfg.optimizer.epochs, task, cfg.data.validation != 0, every, health,
+                                     standardized)
+    inputs = None
 
     def on_start(layers, data):
+        nonlocal inputs
+        inputs = None if data.preprocessor.is_identity else data.preprocessor.summary()
         n_val = 0 if data.X_val is None else len(data.X_val)
-        lines = [f"network: {report.architecture(layers, cfg.model.hidden_activations)}",
+        lines = [f"network: {report.architecture(layers, cfg.model.hidden_activations, inputs)}",
                  f"rows: {len(data.X_train)} training, {n_val} validation"]
+        lines += [f"note: {note}" for note in data.notes]
         if start is not None:
             state = start.meta[resumes.STATE_KEY]
             lines.append(f"resuming {report.display_path(cfg.output)} after epoch {state['epoch']}"
@@ -187,10 +193,10 @@ def train(
         result = run.train(cfg, on_epoch=display.on_epoch, on_start=on_start, should_stop=ctrl_c, resume_from=start,
                            save_seconds=save_seconds)
     console.print(report.summary(
-        report.architecture(result.layers, cfg.model.hidden_activations),
+        report.architecture(result.layers, cfg.model.hidden_activations, inputs),
         {k: v for k, v in result.best_row.items() if k.startswith(("train_", "val_"))},
         result.best_row.get("epoch", 0), training.monitor_name(run.settings_of(cfg), result.data.X_val is not None),
-        result.files,
+        result.files, standardized,
     ))
     console.print(f"stopped: {result.history.stop_reason}", markup=False, soft_wrap=True)
     if as_json:
@@ -208,10 +214,13 @@ def predict(
     data: Path = typer.Argument(..., help="CSV file with the feature columns (any order, extra columns ignored)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write predictions here instead of stdout."),
     proba: bool = typer.Option(False, "--proba", help="Add one probability column per class."),
+    keep: Optional[List[str]] = typer.Option(None, "--keep", metavar="COLUMN",
+                                             help="Copy this input column (an ID, say) into the predictions, "
+                                             "in front. Repeatable."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Predict one value or class per row of DATA with a trained checkpoint."""
-    result = predictions.predict_file(checkpoint, data, proba)
+    result = predictions.predict_file(checkpoint, data, proba, keep or ())
     if as_json:
         if output:
             datafiles.write_csv(output, result.columns, result.rows)
@@ -222,8 +231,8 @@ def predict(
     if result.ignored_columns:
         info.print(report.note_text(f"ignored columns not used by the model: {', '.join(result.ignored_columns)}"),
                    soft_wrap=True)
-    if result.note:
-        info.print(report.note_text(result.note), soft_wrap=True)
+    for note in [result.note, *result.notes] if result.note else result.notes:
+        info.print(report.note_text(note), soft_wrap=True)
     if output:
         datafiles.write_csv(output, result.columns, result.rows)
         count = len(result.rows)

@@ -25,6 +25,8 @@ from typing import Any
 import yaml
 
 from nnctl.errors import ConfigError
+from nnctl.prep.columns import DEFAULT_NA_VALUES
+from nnctl.prep.preprocessor import IMPUTE, UNKNOWN_CATEGORY
 
 REGRESSION_LOSSES = frozenset({"mse", "mae"})
 DTYPES = ("float32", "float64")
@@ -49,6 +51,19 @@ class DataConfig:
     split_seed: int | None = None               # seed of the train/validation split; None: the config's seed
     class_weight: str | dict | None = None      # None, "balanced", or {class label: weight}: weighs the training loss
     sample_weight: str | None = None            # a column of per-row weights (not a feature)
+    exclude: tuple[str, ...] = ()               # columns never used as features: IDs, names, dates
+    categorical: str | tuple[str, ...] = "auto"  # auto: every feature column holding text; or exactly these
+    na_values: tuple[str, ...] = DEFAULT_NA_VALUES  # cells that mean "no value"
+    impute: str = "median"                      # numeric missing cells: median, mean, zero, or drop (the rows)
+    missing_indicators: bool = False            # a 0/1 input per numeric column with missing training cells
+    max_categories: int = 50                    # one-hot slots per column at most; the rarest share '(other)'
+    unknown_category: str = "ignore"            # at predict: ignore (all zeros, counted) or error
+    standardize_target: str | bool = "auto"     # regression: train on z-scored targets (auto: yes for mse/mae)
+
+    @property
+    def scales_target(self) -> bool:
+        """Whether regression targets are z-scored for training (given a regression loss)."""
+        return self.standardize_target is not False
 
 
 @dataclass(frozen=True)
@@ -196,6 +211,21 @@ def _column_list(v: Any) -> Any:
     return tuple(v)
 
 
+def _names_or_none(v: Any) -> Any:
+    """A list of distinct, non-empty column names, possibly empty, as a tuple."""
+    return () if isinstance(v, (list, tuple)) and not v else _column_list(v)
+
+
+def _na_values(v: Any, _: Path) -> Any:
+    """Cell texts (numbers as written, e.g. -999) meaning "no value", as a tuple of strings."""
+    if not isinstance(v, (list, tuple)):
+        return _INVALID
+    texts = [str(x) if _is_int(x) else x for x in v]
+    if not all(isinstance(t, str) for t in texts) or len(set(texts)) != len(texts):
+        return _INVALID
+    return tuple(t.strip() for t in texts)
+
+
 def _fraction_or_path(v: Any, base: Path) -> Any:
     if isinstance(v, str):
         return _path(v, base)
@@ -253,6 +283,16 @@ _RULES: dict[str, _Rule] = {
     "data.class_weight": _Rule("null, 'balanced', or a mapping of class labels to weights > 0", _class_weight),
     "data.sample_weight": _Rule("null or a column name", lambda v, _: v if v is None or (isinstance(v, str) and v)
                                 else _INVALID),
+    "data.exclude": _Rule("a list of distinct column names ([] = none)", lambda v, _: _names_or_none(v)),
+    "data.categorical": _Rule("'auto' or a list of distinct column names",
+                              lambda v, _: v if v == "auto" else _names_or_none(v)),
+    "data.na_values": _Rule("a list of distinct cell texts, e.g. ['', 'NA', '?']", _na_values),
+    "data.impute": _choice(lambda: IMPUTE),
+    "data.missing_indicators": _FLAG,
+    "data.max_categories": _whole("a whole number >= 2", 2),
+    "data.unknown_category": _choice(lambda: UNKNOWN_CATEGORY),
+    "data.standardize_target": _Rule("'auto', true or false",
+                                     lambda v, _: v if v == "auto" or isinstance(v, bool) else _INVALID),
     "model.hidden": _Rule(f"a list of whole numbers from 1 to {MAX_HIDDEN_UNITS} ([] = no hidden layer)",
                           _layer_sizes),
     "model.activation": _Rule("one of {names}, or a list of them (one per hidden layer)",
@@ -557,6 +597,17 @@ def _cross_check(checker: _Checker, raw: Mapping, sections: dict, values: dict) 
     shared = [name for name in features if name in target] if isinstance(features, tuple) else []
     if shared:
         checker.problem("data.features", f"must not list a target column, got {shared[0]!r}")
+    exclude, categorical = data.get("exclude"), data.get("categorical")
+    for name in exclude if isinstance(exclude, tuple) else ():
+        if name in target:
+            checker.problem("data.exclude", f"must not name the target column, got {name!r}")
+        elif isinstance(features, tuple) and name in features:
+            checker.problem("data.exclude", f"names {name!r}, which data.features lists")
+        elif isinstance(categorical, tuple) and name in categorical:
+            checker.problem("data.categorical", f"names {name!r}, which data.exclude leaves out")
+    for name in categorical if isinstance(categorical, tuple) else ():
+        if name in target:
+            checker.problem("data.categorical", f"must not name the target column, got {name!r}")
     weight = data.get("sample_weight")
     if isinstance(weight, str) and (weight in target or (isinstance(features, tuple) and weight in features)):
         checker.problem("data.sample_weight", f"must be a column of its own, not a target or feature, got {weight!r}")
@@ -565,6 +616,9 @@ def _cross_check(checker: _Checker, raw: Mapping, sections: dict, values: dict) 
     regression = loss in REGRESSION_LOSSES
     if regression and data.get("class_weight") is not None:
         checker.problem("data.class_weight", f"weighs classes, but loss {loss} is a regression loss")
+    if not regression and data.get("standardize_target") is True:
+        checker.problem("data.standardize_target", f"scales regression targets, but loss {loss} is a "
+                        "classification loss")
     floor = (sections.get("schedule") or {}).get("min_learning_rate")
     rate = (sections.get("optimizer") or {}).get("learning_rate", OptimizerConfig.learning_rate)
     if isinstance(floor, float) and isinstance(rate, float) and floor > rate:

@@ -36,12 +36,16 @@ import numpy as np
 
 from nnctl.errors import DataError
 from nnctl.files import atomic_write
+from nnctl.prep.columns import DEFAULT_NA_VALUES, why_not_a_number
+from nnctl.prep.columns import parse_number as _parse_number
+from nnctl.prep.transforms import all_finite
 
 TASKS = ("classification", "regression")
+MAX_CLASSES_FREE = 10  # up to this many classes are never too many; above, at most one class per two rows
 
 # Cells that spreadsheets and pandas write for "no value".  They are reported as
 # missing values rather than as text, in features and in class labels alike.
-MISSING_MARKERS = frozenset({"na", "n/a", "nan", "null", "none", "?"})
+MISSING_MARKERS = frozenset(marker.lower() for marker in DEFAULT_NA_VALUES if marker)
 
 
 # --------------------------------------------------------------------------- reading
@@ -220,46 +224,51 @@ def load_dataset(
     A plain file goes through the fast path (see ``_open_plain``); anything else,
     and every file with a problem, through the careful reader below.
     """
-    _check_task(task)
+    check_task(task)
     target, features = tuple(target), None if features is None else tuple(features)
-    dataset = _plain_dataset(Path(path), target, features, task, loss_name, classes, weight_column)
+    dataset = load_plain_dataset(Path(path), target, features, task, loss_name, classes, weight_column)
     if dataset is not None:
         return dataset
 
     table = read_table(path)
-    _check_targets(table, target)
+    check_targets(table, target)
     weights = None
     if weight_column is not None:
-        _require_columns(table, (weight_column,))
-        weights = _numbers(table, (weight_column,))[:, 0]
+        require_columns(table, (weight_column,))
+        weights = numbers_of(table, (weight_column,))[:, 0]
         negative = np.flatnonzero(weights < 0)
         if len(negative):
             raise DataError(f"{table.path}: line {table.lines[negative[0]]}, column '{weight_column}': "
                             f"a weight must be >= 0, got {weights[negative[0]]:g}")
-    features = _feature_columns(table, target, features, weight_column)
-    X = _numbers(table, features)
+    features = feature_columns(table, target, features, weight_column)
+    X = numbers_of(table, features)
     if task == "regression":
-        return Dataset(X, _numbers(table, target), features, target, None, task, weights)
-    y, classes = _labels(table, target, loss_name, classes)
+        return Dataset(X, numbers_of(table, target), features, target, None, task, weights)
+    y, classes = labels_of(table, target, loss_name, classes)
     return Dataset(X, y, features, target, classes, task, weights)
 
 
-def _check_targets(table: Table, target: tuple[str, ...]) -> None:
+def check_targets(table: Table, target: tuple[str, ...]) -> None:
     if not target:
         raise DataError(f"{table.path}: no target column given")
-    _require_columns(table, target)
+    require_columns(table, target)
 
 
-def _feature_columns(
-    table: Table, target: tuple[str, ...], features: tuple[str, ...] | None, weight_column: str | None
+def feature_columns(
+    table: Table, target: tuple[str, ...], features: tuple[str, ...] | None, weight_column: str | None,
+    exclude: tuple[str, ...] = (),
 ) -> tuple[str, ...]:
-    """The feature names: those given (they must exist), or every column but targets and weights."""
+    """The feature names: those given (they must exist), or every column but targets, weights
+    and the ``exclude``d ones (which must exist)."""
+    require_columns(table, exclude)
     if features is None:
-        features = tuple(name for name in table.columns if name not in target and name != weight_column)
+        left_out = {*target, weight_column, *exclude}
+        features = tuple(name for name in table.columns if name not in left_out)
     else:
-        _require_columns(table, features)
+        require_columns(table, features)
     if not features:
-        raise DataError(f"{table.path}: no feature columns left once the targets are taken out")
+        taken = "the targets" + (" and data.exclude" if exclude else "")
+        raise DataError(f"{table.path}: no feature columns left once {taken} are taken out")
     both = [name for name in features if name in target]
     if both:
         raise DataError(f"{table.path}: column '{both[0]}' is both a feature and a target")
@@ -281,44 +290,49 @@ def load_features(
     column is there but cannot be scored (an empty cell, a class never seen in
     training), a note saying why: the predictions are still made.
     """
-    _check_task(task)
+    check_task(task)
     feature_names, target_names = tuple(feature_names), tuple(target_names)
-    loaded = _plain_features(Path(path), feature_names, target_names, task, classes)
+    loaded = load_plain_features(Path(path), feature_names, target_names, task, classes)
     if loaded is not None:
         return loaded
 
     table = read_table(path)
-    missing = [name for name in feature_names if name not in table.columns]
+    require_features(table, feature_names)
+    X = numbers_of(table, feature_names)
+    y, note = None, None
+    if scored(table.columns, target_names):
+        try:
+            if task == "regression":
+                y = numbers_of(table, target_names)
+            else:
+                y, _ = labels_of(table, target_names, "", classes)
+        except DataError as error:
+            note = f"no metrics: {error}"
+    return X, y, ignored_columns(table.columns, feature_names, target_names), note
+
+
+def require_features(table: Table, names: Sequence[str]) -> None:
+    """Every column a model reads must be in a file given to it for predictions."""
+    missing = [name for name in names if name not in table.columns]
     if missing:
         delimiter = _other_delimiter(table.columns)
         raise DataError(
             f"{table.path}: missing feature column(s) the model was trained on: {', '.join(missing)}; "
             + (_delimiter_hint(delimiter) if delimiter else f"columns are: {', '.join(table.columns)}")
         )
-    X = _numbers(table, feature_names)
-    y, note = None, None
-    if _scored(table.columns, target_names):
-        try:
-            if task == "regression":
-                y = _numbers(table, target_names)
-            else:
-                y, _ = _labels(table, target_names, "", classes)
-        except DataError as error:
-            note = f"no metrics: {error}"
-    return X, y, _ignored(table.columns, feature_names, target_names), note
 
 
-def _scored(columns: Sequence[str], target_names: Sequence[str]) -> bool:
+def scored(columns: Sequence[str], target_names: Sequence[str]) -> bool:
     """Whether a prediction file holds every target column, so that it can be scored."""
     return bool(target_names) and all(name in columns for name in target_names)
 
 
-def _ignored(columns: Sequence[str], feature_names: Sequence[str], target_names: Sequence[str]) -> tuple[str, ...]:
+def ignored_columns(columns: Sequence[str], feature_names: Sequence[str], target_names: Sequence[str]) -> tuple[str, ...]:
     known = set(feature_names) | set(target_names)
     return tuple(name for name in columns if name not in known)
 
 
-def _check_task(task: str) -> None:
+def check_task(task: str) -> None:
     if task not in TASKS:  # the config is validated first, so this is a bug
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
 
@@ -326,7 +340,7 @@ def _check_task(task: str) -> None:
 OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "bars"}
 
 
-def _require_columns(table: Table, names: tuple[str, ...]) -> None:
+def require_columns(table: Table, names: tuple[str, ...]) -> None:
     for name in names:
         if name not in table.columns:
             message = f"{table.path}: column '{name}' not found"
@@ -352,7 +366,7 @@ def _delimiter_hint(delimiter: str) -> str:
             "but nnctl reads comma-separated files: save the file with commas")
 
 
-def _numbers(table: Table, names: tuple[str, ...]) -> np.ndarray:
+def numbers_of(table: Table, names: tuple[str, ...]) -> np.ndarray:
     """The named columns as a (n_rows, len(names)) float64 array of finite numbers."""
     positions = [table.columns.index(name) for name in names]
     out = np.empty((len(table.cells), len(names)), dtype=np.float64)
@@ -362,33 +376,12 @@ def _numbers(table: Table, names: tuple[str, ...]) -> np.ndarray:
             value = _parse_number(text)
             if value is None or not math.isfinite(value):
                 where = f"{table.path}: line {line}, column '{name}'"
-                raise DataError(f"{where}: {_why_not_a_number(text, value)}")
+                raise DataError(f"{where}: {why_not_a_number(text)}")
             out[i, j] = value
     return out
 
 
-def _parse_number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _why_not_a_number(text: str, value: float | None) -> str:
-    if not text:
-        return "the cell is empty; a number is needed"
-    if text.lower() in MISSING_MARKERS:
-        return f"'{text}' is a missing value; fill it in or drop the row"
-    if value is None:
-        return f"'{text}' is not a number"
-    if math.isnan(value):
-        return f"'{text}' is a missing value; fill it in or drop the row"
-    if text.lower().lstrip("+-") in ("inf", "infinity"):
-        return f"'{text}' is not a finite number"
-    return f"'{text}' is too large (it overflows to infinity)"
-
-
-def _labels(
+def labels_of(
     table: Table, target: tuple[str, ...], loss_name: str, classes: tuple | None
 ) -> tuple[np.ndarray, tuple]:
     """Class indices (n_rows,) int64 and the sorted classes they index."""
@@ -416,6 +409,12 @@ def _labels(
             )
         values = labels if values is None else values
         classes = tuple(sorted(set(values)))
+        if len(classes) > max(MAX_CLASSES_FREE, len(labels) / 2):
+            needs = f"loss: {loss_name}" if loss_name else "a classifier"
+            hint = ("use loss: mse or mae to predict it as a number" if _all_numbers(labels)
+                    else "is it an identifier or a name?")
+            raise DataError(f"{table.path}: column '{name}' holds {len(classes)} distinct values in {len(labels)} "
+                            f"rows, too many to be classes for {needs}; {hint}")
         if len(classes) < 2:
             raise DataError(
                 f"{table.path}: column '{name}' has a single class ({classes[0]}); "
@@ -675,7 +674,7 @@ class _PlainRows:
         return self.values[:, positions]
 
     def classes(self, name: str, loss_name: str, classes: tuple | None) -> tuple[np.ndarray, tuple]:
-        """Class indices (n_rows,) int64 and the classes, as ``_labels`` makes them.
+        """Class indices (n_rows,) int64 and the classes, as ``labels_of`` makes them.
 
         Its rules only depend on which labels occur, so it runs on a table of the
         distinct labels, and each row then takes its label's index.  (That
@@ -684,12 +683,12 @@ class _PlainRows:
         """
         distinct = [[label.strip()] for label in self.labels]
         table = Table(self.header.path, (name,), distinct, [0] * len(distinct))
-        indices, classes = _labels(table, (name,), loss_name, classes)
+        indices, classes = labels_of(table, (name,), loss_name, classes)
         codes = self.values[:, self.header.columns.index(name)].astype(np.intp)
         return indices[codes], classes
 
 
-def _plain_dataset(
+def load_plain_dataset(
     path: Path,
     target: tuple[str, ...],
     features: tuple[str, ...] | None,
@@ -697,15 +696,16 @@ def _plain_dataset(
     loss_name: str,
     classes: tuple | None,
     weight_column: str | None,
+    exclude: tuple[str, ...] = (),
 ) -> Dataset | None:
     """``load_dataset`` on a plain file; None for any other file, or any problem."""
     try:
         with _open_plain(path) as plain:
             header = plain.header
-            _check_targets(header, target)
+            check_targets(header, target)
             if weight_column is not None:
-                _require_columns(header, (weight_column,))
-            features = _feature_columns(header, target, features, weight_column)
+                require_columns(header, (weight_column,))
+            features = feature_columns(header, target, features, weight_column, exclude)
             if task == "classification" and len(target) != 1:
                 raise _NotPlain
             label = target[0] if task == "classification" else None
@@ -725,7 +725,7 @@ def _plain_dataset(
         return None
 
 
-def _plain_features(
+def load_plain_features(
     path: Path, feature_names: tuple[str, ...], target_names: tuple[str, ...], task: str, classes: tuple | None
 ) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...], None] | None:
     """``load_features`` on a plain file whose targets, if there, can be scored; else None."""
@@ -734,208 +734,19 @@ def _plain_features(
             columns = plain.header.columns
             if any(name not in columns for name in feature_names):
                 raise _NotPlain
-            scored = _scored(columns, target_names)
-            if scored and task == "classification" and len(target_names) != 1:
+            has_targets = scored(columns, target_names)
+            if has_targets and task == "classification" and len(target_names) != 1:
                 raise _NotPlain
-            label = target_names[0] if scored and task == "classification" else None
-            numeric = (*feature_names, *(target_names if scored and label is None else ()))
+            label = target_names[0] if has_targets and task == "classification" else None
+            numeric = (*feature_names, *(target_names if has_targets and label is None else ()))
             rows = plain.rows(numeric, label)
         X = rows.numbers(feature_names)
         y = None
-        if scored:
+        if has_targets:
             y = rows.numbers(target_names) if label is None else rows.classes(label, "", classes)[0]
-        return X, y, _ignored(columns, feature_names, target_names), None
+        return X, y, ignored_columns(columns, feature_names, target_names), None
     except (_NotPlain, DataError):
         return None
-
-
-# --------------------------------------------------------------------------- splitting
-
-
-def split_indices(
-    y: np.ndarray | None,
-    fraction: float,
-    rng: np.random.Generator,
-    stratify: bool,
-    *,
-    n_samples: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split row indices into sorted, disjoint ``(train_idx, val_idx)``.
-
-    ``round(fraction * n)`` rows go to validation.  With ``stratify`` and class
-    indices in ``y`` (1-D integers) this holds per class, and every class with
-    at least two rows keeps at least one row on each side; a class with a single
-    row stays in training.  ``stratify`` is ignored for any other ``y`` (e.g.
-    regression targets).  ``n_samples`` gives the row count when ``y`` is None.
-    """
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"fraction must be in [0, 1), got {fraction}")
-    if y is None and n_samples is None:
-        raise ValueError("split_indices needs y or n_samples")
-    n = len(y) if y is not None else int(n_samples)
-    if fraction == 0.0:
-        return np.arange(n, dtype=np.int64), np.empty(0, dtype=np.int64)
-
-    by_class = stratify and y is not None and y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
-    if by_class:
-        val = [_pick_per_class(np.flatnonzero(y == c), fraction, rng) for c in np.unique(y)]
-        val_idx = np.concatenate(val)
-    else:
-        val_idx = rng.permutation(n)[: round(fraction * n)]
-    val_idx = np.sort(val_idx).astype(np.int64)
-    train_idx = np.setdiff1d(np.arange(n, dtype=np.int64), val_idx)
-
-    if len(val_idx) == 0:
-        raise DataError(
-            f"a validation fraction of {fraction} leaves the validation set empty "
-            f"({n} rows); use a larger fraction or more rows"
-        )
-    if len(train_idx) == 0:
-        raise DataError(
-            f"a validation fraction of {fraction} leaves the training set empty "
-            f"({n} rows); use a smaller fraction or more rows"
-        )
-    return train_idx, val_idx
-
-
-def _pick_per_class(rows: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    if len(rows) < 2:
-        return rows[:0]
-    k = min(max(round(fraction * len(rows)), 1), len(rows) - 1)
-    return rng.permutation(rows)[:k]
-
-
-# --------------------------------------------------------------------------- scaling
-
-
-# Arrays from the caller are used as they are: no float64 copy of the data.  Whatever is
-# computed from them is computed in float64, a few thousand rows at a time, with the same
-# operations in the same order as on a float64 copy, so the results are the same bits.
-_CHUNK_ELEMENTS = 1 << 18  # values per chunk: 2 MiB in float64
-
-
-def numeric_array(X) -> np.ndarray:
-    """``X`` as an array, not copied when it already holds numbers (bool, integers, floats);
-    anything else is converted to float64 (and refused by NumPy if it cannot be)."""
-    X = np.asarray(X)
-    return X if X.dtype.kind in "biuf" else np.asarray(X, dtype=np.float64)
-
-
-def _row_chunks(n_rows: int, n_columns: int) -> Iterator[tuple[int, int]]:
-    step = max(1, _CHUNK_ELEMENTS // max(n_columns, 1))
-    for start in range(0, n_rows, step):
-        yield start, min(n_rows, start + step)
-
-
-def _rows_of(X: np.ndarray, rows: np.ndarray | None, start: int, stop: int) -> np.ndarray:
-    return X[start:stop] if rows is None else X[rows[start:stop]]
-
-
-def all_finite(X: np.ndarray) -> bool:
-    """Whether every value of ``X`` is finite, checked chunk by chunk (no full-size temporary)."""
-    if X.dtype.kind != "f":
-        return True
-    if X.ndim != 2:
-        return bool(np.isfinite(X).all())
-    return all(np.isfinite(X[a:b]).all() for a, b in _row_chunks(len(X), X.shape[1]))
-
-
-def first_column_beyond(X: np.ndarray, limit: float) -> int | None:
-    """The first column of ``X`` holding a value with ``|value| > limit`` (compared in float64), or None."""
-    beyond = np.zeros(X.shape[1], dtype=bool)
-    for a, b in _row_chunks(len(X), X.shape[1]):
-        beyond |= (np.abs(X[a:b].astype(np.float64, copy=False)) > limit).any(axis=0)
-    columns = np.flatnonzero(beyond)
-    return int(columns[0]) if len(columns) else None
-
-
-@dataclass(frozen=True, eq=False)
-class Scaler:
-    """Standardisation ``X_std = (X - mean) / scale``, fitted on training rows only."""
-
-    mean: np.ndarray  # (n_features,)
-    scale: np.ndarray  # (n_features,) standard deviation; 1.0 where a column is constant
-
-    @classmethod
-    def fit(cls, X: np.ndarray, rows: np.ndarray | None = None) -> Scaler:
-        """Column means and (population) standard deviations of ``X`` (of ``X[rows]`` if given).
-
-        Accumulated in float64 whatever ``X`` holds, and bit for bit what ``X.mean(axis=0)``
-        and ``X.std(axis=0)`` give on a float64 copy of those rows, without the copy: NumPy
-        sums a C-ordered array's columns row after row, as done here chunk by chunk (and
-        pairwise when there is a single column, or in another order for other layouts: then
-        the statistics are taken on a float64 copy).
-        """
-        X = numeric_array(X)
-        n = len(X) if rows is None else len(rows)
-        if X.ndim != 2 or n == 0:
-            raise ValueError(f"Scaler.fit needs a non-empty 2-D array, got shape {X.shape}")
-        if X.shape[1] < 2 or (rows is None and not X.flags.c_contiguous):
-            X = np.asarray(X, dtype=np.float64) if rows is None else X[rows].astype(np.float64)
-            constant = np.ptp(X, axis=0) == 0  # exactly constant: std would be 0 (or rounding noise)
-            return cls(X.mean(axis=0), np.where(constant, 1.0, X.std(axis=0)))
-        m = X.shape[1]
-        chunks = list(_row_chunks(n, m))
-        buffer = np.empty((chunks[0][1] - chunks[0][0] + 1, m))  # row 0: the running sum
-        total = low = high = None
-        for a, b in chunks:
-            chunk = buffer[1 : b - a + 1]
-            chunk[...] = _rows_of(X, rows, a, b)
-            low = chunk.min(axis=0) if low is None else np.minimum(low, chunk.min(axis=0))
-            high = chunk.max(axis=0) if high is None else np.maximum(high, chunk.max(axis=0))
-            total = _running_sum(buffer, total, b - a)
-        mean = total / n
-        squares = None
-        for a, b in chunks:
-            chunk = buffer[1 : b - a + 1]
-            chunk[...] = _rows_of(X, rows, a, b)
-            np.subtract(chunk, mean, out=chunk)
-            np.square(chunk, out=chunk)
-            squares = _running_sum(buffer, squares, b - a)
-        constant = high == low  # exactly constant (max - min == 0 for finite values)
-        return cls(mean, np.where(constant, 1.0, np.sqrt(squares / n)))
-
-    @classmethod
-    def identity(cls, n_features: int) -> Scaler:
-        """A scaler that leaves ``X`` unchanged."""
-        return cls(np.zeros(n_features), np.ones(n_features))
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != len(self.mean):
-            raise ValueError(f"expected (n, {len(self.mean)}) features, got shape {X.shape}")
-        return (X - self.mean) / self.scale
-
-    def transform_to(self, X: np.ndarray, dtype, rows: np.ndarray | None = None) -> np.ndarray:
-        """``transform(X[rows])`` rounded once to ``dtype``, the same bits, written chunk by chunk
-        into one array of ``dtype`` (computed in float64); ``X`` itself when nothing changes it
-        (an identity scaler, all rows, ``X`` already C-ordered ``dtype``)."""
-        X, dtype = numeric_array(X), np.dtype(dtype)
-        if X.ndim != 2 or X.shape[1] != len(self.mean):
-            raise ValueError(f"expected (n, {len(self.mean)}) features, got shape {X.shape}")
-        identity = not (self.mean.any() or np.signbit(self.mean).any() or (self.scale != 1).any())
-        if identity and rows is None and X.dtype == dtype and X.flags.c_contiguous:
-            return X
-        n = len(X) if rows is None else len(rows)
-        out = np.empty((n, X.shape[1]), dtype=dtype)
-        for a, b in _row_chunks(n, X.shape[1]):
-            chunk = _rows_of(X, rows, a, b)
-            if not identity:
-                chunk = chunk.astype(np.float64)
-                np.subtract(chunk, self.mean, out=chunk)
-                np.divide(chunk, self.scale, out=chunk)
-            elif chunk.dtype != dtype:
-                chunk = chunk.astype(np.float64, copy=False)  # through float64, as before: one rounding
-            out[a:b] = chunk
-        return out
-
-
-def _running_sum(buffer: np.ndarray, total: np.ndarray | None, k: int) -> np.ndarray:
-    """The column sums so far plus those of ``buffer[1:k+1]``, added row after row."""
-    if total is None:
-        return np.add.reduce(buffer[1 : k + 1], axis=0)
-    buffer[0] = total
-    return np.add.reduce(buffer[: k + 1], axis=0)
 
 
 # --------------------------------------------------------------------------- writing

@@ -31,7 +31,8 @@ import numpy as np
 from nnctl.checkpoint import checkpoint_path, load_checkpoint
 from nnctl.core import metrics as metric_fns
 from nnctl.core.losses import LOSSES
-from nnctl.data import load_features, read_table
+from nnctl.data import read_table
+from nnctl.prep.prepare import model_rows
 from nnctl.errors import DataError
 from nnctl.predict import apply_checkpoint
 
@@ -76,20 +77,22 @@ def evaluate_file(checkpoint: str | Path, data: str | Path) -> Evaluation:
     ckpt = load_checkpoint(checkpoint)
     meta = ckpt.meta
     classes, targets = meta.get("classes"), list(meta["target_names"])
-    X, y, ignored, note = load_features(
-        data, tuple(meta["feature_names"]), tuple(targets), meta["task"],
-        tuple(classes) if classes is not None else None,
-    )
-    if note is not None:  # the target column is there but cannot be scored
-        raise DataError(f"{note.removeprefix('no metrics: ')} (so the predictions cannot be scored)")
-    if y is None:
+    found = model_rows(ckpt.preprocessor, data, tuple(targets), meta["task"],
+                       tuple(classes) if classes is not None else None)
+    if found.note is not None:  # the target column is there but cannot be scored
+        raise DataError(f"{found.note.removeprefix('no metrics: ')} (so the predictions cannot be scored)")
+    if found.y is None:
         _missing_target(data, targets)
+    X, y = found.X, found.y
     Z = apply_checkpoint(ckpt, X, data)
     common = dict(checkpoint=checkpoint_path(checkpoint), data=Path(data), task=meta["task"], rows=len(X),
-                  epoch=meta.get("epoch"), ignored_columns=ignored)
+                  epoch=meta.get("epoch"), ignored_columns=found.ignored)
     if meta["task"] == "classification":
-        return _classification(LOSSES[meta["loss"]].decide(Z), y, classes, common)
-    return _regression(Z.astype(np.float64), y, targets, common)
+        result = _classification(LOSSES[meta["loss"]].decide(Z), y, classes, common)
+    else:
+        result = _regression(ckpt.preprocessor.outputs(Z).astype(np.float64), y, targets, common)
+    result.notes[:0] = found.notes
+    return result
 
 
 def _missing_target(data: str | Path, targets: list[str]) -> None:

@@ -34,6 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from nnctl import run
+from nnctl.prep.prepare import prepare_data
 from nnctl.config import Config
 from nnctl.core.activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
 from nnctl.core.model import Layer, backward, forward, logits
@@ -281,7 +282,7 @@ def spread_runs(config: Config, start: Sequence[float] | None = None,
     runs = []
     for name, l1, l2 in (("no penalty", 0.0, 0.0), ("L1", lam, 0.0), ("L2", 0.0, lam)):
         split_rng, init_rng, shuffle_rng = run.generators(config)
-        data = run.prepare_data(config, split_rng)
+        data = prepare_data(config, split_rng)
         layers = run.build_network(config, data, init_rng)
         if len(layers) != 1 or layers[0].W.shape[1] != 1:
             where = f"{config.source}: " if config.source else ""

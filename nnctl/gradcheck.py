@@ -43,7 +43,7 @@ from nnctl.core.losses import LOSSES, Loss
 from nnctl.core.model import Layer, forward, layer_sizes, logits
 from nnctl.core.regularizers import penalty
 from nnctl.core.training import gradients, parameters
-from nnctl.run import PreparedData
+from nnctl.prep.prepare import PreparedData, prepare_data
 
 Array = np.ndarray
 
@@ -77,7 +77,7 @@ def first_rows(config: Config, rows: int, dtype: str | None = None) -> Batch:
     if dtype is not None:
         config = replace(config, model=replace(config.model, dtype=dtype))
     split_rng, init_rng, _ = run.generators(config)
-    data = run.prepare_data(config, split_rng)
+    data = prepare_data(config, split_rng)
     layers = run.build_network(config, data, init_rng)
     loss = LOSSES[config.loss]
     take = slice(0, min(rows, len(data.X_train)))

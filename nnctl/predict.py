@@ -7,8 +7,9 @@ target column(s), the metrics of the predictions come along.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -16,7 +17,8 @@ from nnctl.checkpoint import Checkpoint, load_checkpoint
 from nnctl.core import metrics as metric_fns
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import logits
-from nnctl.data import load_features, read_table
+from nnctl.data import read_table, require_columns
+from nnctl.prep.prepare import model_rows
 from nnctl.errors import DataError, NnctlError
 
 
@@ -30,9 +32,12 @@ class Predictions:
     classes: list | None
     ignored_columns: tuple[str, ...]  # columns that are neither features nor targets
     note: str | None = None  # why there are no metrics although the target column is there
+    notes: list[str] = field(default_factory=list)  # categories the model never saw, and the like
 
 
-def predict_file(checkpoint: str | Path, data: str | Path, proba: bool = False) -> Predictions:
+def predict_file(checkpoint: str | Path, data: str | Path, proba: bool = False,
+                 keep: Sequence[str] = ()) -> Predictions:
+    """Predictions for every row of ``data``; ``keep`` names input columns copied in front of them."""
     ckpt = load_checkpoint(checkpoint)
     meta = ckpt.meta
     loss = LOSSES[meta["loss"]]
@@ -42,29 +47,41 @@ def predict_file(checkpoint: str | Path, data: str | Path, proba: bool = False) 
             f"this one was trained with {loss.name}, which gives scores, not probabilities"
         )
     classes = meta.get("classes")
-    X, y, ignored, note = load_features(
-        data, tuple(meta["feature_names"]), tuple(meta["target_names"]), meta["task"],
-        tuple(classes) if classes is not None else None,
-    )
+    found = model_rows(ckpt.preprocessor, data, tuple(meta["target_names"]), meta["task"],
+                       tuple(classes) if classes is not None else None)
+    X, y = found.X, found.y
     Z = apply_checkpoint(ckpt, X, data)
+    kept_columns, kept = _kept(data, keep, len(X))
     targets = meta["target_names"]
+    extra = {"ignored_columns": found.ignored, "note": found.note, "notes": found.notes}
     if meta["task"] == "classification":
         predicted = loss.decide(Z)
-        columns = [f"predicted_{targets[0]}"]
-        rows = [[classes[i]] for i in predicted]
+        columns = [*kept_columns, f"predicted_{targets[0]}"]
+        rows = [[*front, classes[i]] for front, i in zip(kept, predicted)]
         if proba:
             P = loss.probabilities(Z)
             columns += [f"probability_{c}" for c in classes]
-            rows = [row + [_short(p) for p in probs] for row, probs in zip(rows, P)]
-        found = confusion = None
+            rows = [row + [_short(p, P.dtype) for p in probs] for row, probs in zip(rows, P)]
+        found_metrics = confusion = None
         if y is not None:
-            found = metric_fns.classification_metrics(y, predicted)
+            found_metrics = metric_fns.classification_metrics(y, predicted)
             confusion = metric_fns.confusion_matrix(y, predicted, len(classes))
-        return Predictions(columns, rows, "classification", found, confusion, classes, ignored, note)
-    columns = [f"predicted_{name}" for name in targets]
-    rows = [[_short(v) for v in values] for values in Z]
-    found = metric_fns.regression_metrics(y, Z.astype(np.float64)) if y is not None else None
-    return Predictions(columns, rows, "regression", found, None, None, ignored, note)
+        return Predictions(columns, rows, "classification", found_metrics, confusion, classes, **extra)
+    values = ckpt.preprocessor.outputs(Z)
+    columns = [*kept_columns, *(f"predicted_{name}" for name in targets)]
+    rows = [[*front, *(_short(v, Z.dtype) for v in row)] for front, row in zip(kept, values)]
+    found_metrics = metric_fns.regression_metrics(y, values) if y is not None else None
+    return Predictions(columns, rows, "regression", found_metrics, None, None, **extra)
+
+
+def _kept(data: str | Path, keep: Sequence[str], n_rows: int) -> tuple[list[str], list[list[str]]]:
+    """The ``keep`` columns of the file, cells as written, one list per row (empty lists without them)."""
+    if not keep:
+        return [], [[] for _ in range(n_rows)]
+    table = read_table(data)
+    require_columns(table, tuple(keep))
+    positions = [table.columns.index(name) for name in keep]
+    return list(keep), [[row[p] for p in positions] for row in table.cells]
 
 
 def apply_checkpoint(ckpt: Checkpoint, X: np.ndarray, data: str | Path) -> np.ndarray:
@@ -95,9 +112,9 @@ def _check_finite(Z: np.ndarray, scaled: np.ndarray, X: np.ndarray, data: str | 
     )
 
 
-def _short(value) -> float:
-    """A float with the digits its dtype holds (7 for float32, 15 for float64)."""
-    digits = 7 if np.asarray(value).dtype == np.float32 else 15
+def _short(value, dtype) -> float:
+    """A float with the digits the model's dtype holds (7 for float32, 15 for float64)."""
+    digits = 7 if np.dtype(dtype) == np.float32 else 15
     return float(f"{float(value):.{digits}g}")
 
 
@@ -105,7 +122,8 @@ def predictions_document(result: Predictions, output: str | None = None) -> dict
     """The predictions as plain data, for ``predict --json`` (rows left out when written to a file)."""
     document = {"task": result.task, "columns": result.columns, "metrics": result.metrics,
                 "confusion_matrix": None if result.confusion is None else result.confusion.tolist(),
-                "classes": result.classes, "ignored_columns": list(result.ignored_columns), "note": result.note}
+                "classes": result.classes, "ignored_columns": list(result.ignored_columns), "note": result.note,
+                "notes": list(result.notes)}
     if output is None:
         document["predictions"] = [dict(zip(result.columns, row)) for row in result.rows]
     else:

@@ -67,15 +67,23 @@ def epoch_row(record: EpochRecord, task: str, health: bool = False) -> list[str]
     return row + [health_text(record.health)] if health else row
 
 
-def epoch_columns(task: str, has_validation: bool, health: bool = False) -> list[str]:
+STANDARDIZED = "standardized y"  # said of losses computed on z-scored regression targets
+
+
+def epoch_columns(task: str, has_validation: bool, health: bool = False, standardized: bool = False) -> list[str]:
+    """The epoch table's columns; ``standardized``: the losses are in units of the z-scored targets
+    (the MAE beside them is in the target's own units)."""
     on = "val" if has_validation else "train"
     metrics = [f"{on} accuracy"] if task == "classification" else [f"{on} MAE", f"{on} R^2"]
-    return ["epoch", "train loss (data + penalty)", "val loss", *metrics, "lr", "seconds", *(["health"] if health else [])]
+    train, val = ("train loss (data + penalty, standardized y)", "val loss (standardized y)") if standardized \
+        else ("train loss (data + penalty)", "val loss")
+    return ["epoch", train, val, *metrics, "lr", "seconds", *(["health"] if health else [])]
 
 
-def epoch_line(record: EpochRecord, task: str, epochs: int, has_validation: bool, health: bool = False) -> str:
+def epoch_line(record: EpochRecord, task: str, epochs: int, has_validation: bool, health: bool = False,
+               standardized: bool = False) -> str:
     """The plain-text form of one epoch, for logs."""
-    names = epoch_columns(task, has_validation, health)[1:]
+    names = epoch_columns(task, has_validation, health, standardized)[1:]
     values = epoch_row(record, task, health)[1:]
     width = len(str(epochs))
     return f"epoch {record.epoch:>{width}}/{epochs}  " + "  ".join(f"{n}: {v}" for n, v in zip(names, values))
@@ -96,10 +104,11 @@ class TrainingDisplay:
     """Shows training as it goes: live in a terminal, line by line otherwise."""
 
     def __init__(self, console: Console, epochs: int, task: str, has_validation: bool, every: int | None = None,
-                 health: bool = False):
+                 health: bool = False, standardized: bool = False):
         self.console, self.epochs, self.task, self.has_validation = console, epochs, task, has_validation
-        self.every, self.health = every or auto_every(epochs), health
-        self.table = Table(*epoch_columns(task, has_validation, health), title="epochs", title_justify="left")
+        self.every, self.health, self.standardized = every or auto_every(epochs), health, standardized
+        self.table = Table(*epoch_columns(task, has_validation, health, standardized), title="epochs",
+                           title_justify="left")
         self.progress = Progress(
             TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TimeRemainingColumn(),
             TextColumn("{task.fields[status]}"), console=console, transient=False,
@@ -126,7 +135,8 @@ class TrainingDisplay:
         self.unlogged = None if logged else record
         if not self.console.is_terminal:
             if logged:
-                self.console.print(epoch_line(record, self.task, self.epochs, self.has_validation, self.health),
+                self.console.print(epoch_line(record, self.task, self.epochs, self.has_validation, self.health,
+                                              self.standardized),
                                    soft_wrap=True, markup=False, highlight=False)
             return
         self.progress.update(self.task_id, completed=record.epoch, status=progress_status(record, self.task))
@@ -137,29 +147,34 @@ class TrainingDisplay:
         if self.console.is_terminal:
             self.table.add_row(*epoch_row(record, self.task, self.health))
         else:
-            self.console.print(epoch_line(record, self.task, self.epochs, self.has_validation, self.health),
+            self.console.print(epoch_line(record, self.task, self.epochs, self.has_validation, self.health,
+                                              self.standardized),
                                soft_wrap=True, markup=False, highlight=False)
 
 
-def architecture(layers: Sequence[Layer], hidden_activations: Sequence[str]) -> str:
-    """e.g. '2 inputs + bias -> 8 sigmoid + bias -> 2 outputs (softmax); 42 parameters'."""
+def architecture(layers: Sequence[Layer], hidden_activations: Sequence[str], inputs: str | None = None) -> str:
+    """e.g. '2 inputs + bias -> 8 sigmoid + bias -> 2 outputs (softmax); 42 parameters'; ``inputs``
+    says what the inputs were made of: '4 numeric + island (3) + sex (3) = 10 inputs'."""
     sizes = layer_sizes(layers)
-    parts = [f"{sizes[0]} inputs + bias"]
+    parts = [f"{inputs or f'{sizes[0]} inputs'} + bias"]
     parts += [f"{size} {act} + bias" for size, act in zip(sizes[1:-1], hidden_activations)]
     parts.append(f"{sizes[-1]} output{'s' if sizes[-1] > 1 else ''} ({layers[-1].activation})")
     return " -> ".join(parts) + f"; {parameter_count(layers)} parameters"
 
 
 def summary(arch: str, best: dict[str, float], best_epoch: int, monitor: str,
-            files: dict[str, Path]) -> Table:
-    """The closing summary of a training run."""
+            files: dict[str, Path], standardized: bool = False) -> Table:
+    """The closing summary of a training run (``standardized``: losses on z-scored targets)."""
     table = Table(show_header=False, title="run summary", title_justify="left", box=None, padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
     table.add_row("network", arch)
     table.add_row("best epoch", f"{best_epoch} (by {monitor}; the figures below)")
     for name, value in best.items():
-        table.add_row(name.replace("_", " "), f"{value:.4f}")
+        label = name.replace("_", " ")
+        if standardized and name.endswith(("loss", "penalty")):
+            label += f" ({STANDARDIZED})"
+        table.add_row(label, f"{value:.4f}")
     for name, path in files.items():
         table.add_row(f"{name} file", display_path(path))
     return table

@@ -13,17 +13,16 @@ from __future__ import annotations
 import csv
 import io
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from nnctl import __version__
 from nnctl.checkpoint import BEST, LAST, Checkpoint, save_checkpoint
 from nnctl.files import atomic_write, display_path, ensure_directory, write_json
-from nnctl.config import Config, config_to_dict, dump_config, task_of_loss
+from nnctl.config import Config, config_to_dict, dump_config
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import Layer, init_network, layer_sizes, parameter_count
 from nnctl.core.optimizers import Hyper
@@ -31,8 +30,9 @@ from nnctl.core.schedules import Schedule
 from nnctl.core.stacked import fit_stacked
 from nnctl.core.training import EpochRecord, History, Settings, TrainingState, fit, new_state
 from nnctl.resume import HISTORY_KEY, STATE_KEY, adapt_state, decode_state, encode_state
-from nnctl.data import Dataset, Scaler, all_finite, first_column_beyond, load_dataset, numeric_array, split_indices
-from nnctl.errors import ConfigError, DataError, OutputError, TrainingError
+from nnctl.prep.prepare import PreparedData, prepare_data
+from nnctl.prep.transforms import Scaler
+from nnctl.errors import ConfigError, OutputError, TrainingError
 
 CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE = "config.yaml", "history.csv", "summary.json"
 SAVE_SECONDS = 2.0  # the longest a run goes without writing its checkpoints
@@ -73,24 +73,6 @@ def _copy(layers: list[Layer]) -> list[Layer]:
 
 
 @dataclass
-class PreparedData:
-    """The training and validation rows, standardised, with what describes them."""
-
-    dataset: Dataset  # all rows of the training file, raw
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray | None
-    y_val: np.ndarray | None
-    scaler: Scaler
-    w_train: np.ndarray | None = None  # per-row weights of the training loss (class and sample weights)
-
-    @property
-    def n_classes_or_targets(self) -> int:
-        d = self.dataset
-        return len(d.classes) if d.classes is not None else len(d.target_names)
-
-
-@dataclass
 class RunResult:
     config: Config
     layers: list[Layer]  # the best network (by the monitored figure): what the run ends with
@@ -109,190 +91,6 @@ def generators(config: Config) -> tuple[np.random.Generator, np.random.Generator
     split = np.random.SeedSequence(config.split_seed).spawn(3)[0]
     init, shuffle = np.random.SeedSequence(config.seed).spawn(3)[1:]
     return np.random.default_rng(split), np.random.default_rng(init), np.random.default_rng(shuffle)
-
-
-def prepare_data(config: Config, split_rng: np.random.Generator) -> PreparedData:
-    """Load the CSV, check the loss fits the target, split and standardise."""
-    task = task_of_loss(config.loss)
-    d = config.data
-    with _named_by(config, "data.train"):
-        dataset = load_dataset(d.train, d.target, d.features, task, loss_name=config.loss,
-                               weight_column=d.sample_weight)
-    validation = None
-    if isinstance(d.validation, Path):
-        with _named_by(config, "data.validation"):
-            validation = _load_validation_file(config, dataset)
-    return split_and_scale(config, dataset, split_rng, validation)
-
-
-def prepare_arrays(config: Config, X, y, split_rng: np.random.Generator, X_val=None, y_val=None,
-                   sample_weight=None, feature_names: Sequence[str] | None = None) -> PreparedData:
-    """The same as ``prepare_data`` for NumPy arrays: ``X: (n_samples, n_features)``; ``y``
-    class labels (any values: they are kept and given back) or regression targets."""
-    task = task_of_loss(config.loss)
-    X = numeric_array(X)  # as given: no float64 copy (split_and_scale computes in float64 chunk by chunk)
-    if X.ndim != 2 or not all_finite(X):
-        raise DataError(f"X must be a 2-d array of finite numbers, got shape {X.shape}")
-    names = tuple(feature_names or config.data.features or (f"x{i + 1}" for i in range(X.shape[1])))
-    if len(names) != X.shape[1]:
-        raise DataError(f"{len(names)} feature names for {X.shape[1]} columns of X")
-    targets, classes = _targets_of(config, y, task, len(X))
-    outputs = targets.shape[1] if task == "regression" else 1
-    target_names = config.data.target if len(config.data.target) == outputs else tuple(
-        f"y{i + 1}" for i in range(outputs))
-    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    dataset = Dataset(X, targets, names, target_names, classes, task, weights)
-    validation = None
-    if X_val is not None:
-        val_targets, _ = _targets_of(config, y_val, task, len(X_val), classes)
-        validation = (numeric_array(X_val), val_targets)
-    return split_and_scale(config, dataset, split_rng, validation)
-
-
-def _targets_of(config: Config, y, task: str, n: int, classes: tuple | None = None):
-    """(targets as training takes them, classes): class indices and the sorted labels, or float columns."""
-    y = np.asarray(y)
-    if len(y) != n:
-        raise DataError(f"y has {len(y)} rows but X has {n}")
-    if task == "regression":
-        values = y.astype(np.float64).reshape(n, -1)
-        if not np.isfinite(values).all():
-            raise DataError("y must hold finite numbers")
-        return values, None
-    labels = [v.item() if hasattr(v, "item") else v for v in y.reshape(-1)]
-    if classes is None:
-        classes = tuple(sorted(set(labels)))
-        if len(classes) < 2:
-            raise DataError(f"y has a single class ({classes[0]!r}); a classifier needs at least two")
-    index = {c: i for i, c in enumerate(classes)}
-    unknown = [label for label in labels if label not in index]
-    if unknown:
-        raise DataError(f"y_val holds class {unknown[0]!r}, which y does not have")
-    return np.array([index[label] for label in labels], dtype=np.int64), classes
-
-
-def split_and_scale(config: Config, dataset: Dataset, split_rng: np.random.Generator,
-                    validation: tuple[np.ndarray, np.ndarray] | None = None) -> PreparedData:
-    """Check the loss fits the target, hold out the validation rows (unless given), standardise."""
-    d, task = config.data, dataset.task
-    _check_loss_fits(config, dataset)
-    if d.standardize:
-        _check_range(config, dataset)
-    else:  # the targets there; the features here, chunk by chunk in float64 (no full-size temporaries)
-        _check_range(replace(config, data=replace(d, standardize=True)), dataset)
-        limit = float(np.sqrt(np.finfo(config.model.dtype).max))
-        column = first_column_beyond(dataset.X, limit)
-        if column is not None:
-            raise DataError(f"{config.data.train}: column '{dataset.feature_names[column]}' holds values beyond "
-                            f"{limit:.3g}, too large for model.dtype {config.model.dtype}; rescale the column "
-                            "or use model.dtype: float64 (data.train)")
-    n = len(dataset.X)
-    if validation is not None:
-        X_val_raw, y_val = validation
-        train_rows = val_rows = None
-        y_train, w_train = dataset.y, dataset.weights
-    else:
-        stratify = task == "classification"
-        try:
-            train_rows, val_rows = split_indices(dataset.y, d.validation, split_rng, stratify)
-        except DataError as error:
-            raise DataError(f"{d.train}: {error} (data.validation{_in_file(config)})") from None
-        y_train = dataset.y[train_rows]
-        w_train = dataset.weights[train_rows] if dataset.weights is not None else None
-        y_val = dataset.y[val_rows] if len(val_rows) else None
-    # The rows training takes, standardised and rounded once to model.dtype: one copy of the
-    # data (none with an identity scaler on C-ordered model.dtype rows, all of them, in order).
-    dtype = np.dtype(config.model.dtype)
-    if d.standardize:
-        scaler = Scaler.fit(dataset.X, train_rows)
-    else:
-        scaler = Scaler.identity(dataset.X.shape[1])
-    all_rows = train_rows is None or len(train_rows) == n  # sorted and distinct: 0..n-1
-    X_train = scaler.transform_to(dataset.X, dtype, None if all_rows else train_rows)
-    if validation is not None:
-        X_val = scaler.transform_to(X_val_raw, dtype) if X_val_raw is not None else None
-    else:
-        X_val = scaler.transform_to(dataset.X, dtype, val_rows) if len(val_rows) else None
-    return PreparedData(
-        dataset=dataset,
-        X_train=X_train,
-        y_train=y_train,
-        X_val=X_val,
-        y_val=y_val,
-        scaler=scaler,
-        w_train=row_weights(config, dataset, y_train, w_train),
-    )
-
-
-def row_weights(config: Config, dataset: Dataset, y_train: np.ndarray, sample: np.ndarray | None) -> np.ndarray | None:
-    """w_i = class_weight[y_i] * sample_weight_i for the training rows (None when all are 1).
-
-    ``balanced``: class_weight[c] = n / (K n_c), so every class weighs as much in
-    total (as scikit-learn defines it).
-    """
-    spec = config.data.class_weight
-    if spec is None:
-        return None if sample is None else sample.astype(np.float64)
-    classes = dataset.classes
-    if spec == "balanced":
-        counts = np.bincount(y_train, minlength=len(classes)).astype(np.float64)
-        per_class = len(y_train) / (len(classes) * np.maximum(counts, 1.0))
-    else:
-        known = {str(c): i for i, c in enumerate(classes)}
-        unknown = [str(label) for label in spec if str(label) not in known]
-        if unknown:
-            raise ConfigError(f"{config.source or 'config'}: data.class_weight: class {unknown[0]!r} is not in "
-                              f"column '{dataset.target_names[0]}'; classes are: {', '.join(map(str, classes))}")
-        per_class = np.ones(len(classes))
-        for label, weight in spec.items():
-            per_class[known[str(label)]] = weight
-    weights = per_class[y_train]
-    return weights if sample is None else weights * sample
-
-
-def _in_file(config: Config) -> str:
-    return f" in {config.source}" if config.source else ""
-
-
-@contextmanager
-def _named_by(config: Config, key: str) -> Iterator[None]:
-    """Add the config key (and file) that named a data file to any error about it."""
-    try:
-        yield
-    except DataError as error:
-        raise DataError(f"{error} ({key}{_in_file(config)})") from None
-
-
-def _load_validation_file(config: Config, dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
-    val = load_dataset(
-        config.data.validation, dataset.target_names, dataset.feature_names, dataset.task,
-        loss_name=config.loss, classes=dataset.classes,
-    )
-    return val.X, val.y
-
-
-def _check_range(config: Config, dataset: Dataset) -> None:
-    """Regression targets (and unscaled features) must fit the training dtype, with room for a square."""
-    limit = float(np.sqrt(np.finfo(config.model.dtype).max))
-    arrays = [] if config.data.standardize else [(dataset.X, dataset.feature_names)]
-    if dataset.task == "regression":
-        arrays.append((dataset.y, dataset.target_names))
-    for values, names in arrays:
-        too_big = np.flatnonzero((np.abs(values) > limit).any(axis=0))
-        if len(too_big):
-            raise DataError(f"{config.data.train}: column '{names[too_big[0]]}' holds values beyond "
-                            f"{limit:.3g}, too large for model.dtype {config.model.dtype}; rescale the column "
-                            "or use model.dtype: float64 (data.train)")
-
-
-def _check_loss_fits(config: Config, dataset: Dataset) -> None:
-    where = f"{config.source}: " if config.source else ""
-    n_classes = len(dataset.classes or ())
-    if config.loss == "binary_cross_entropy" and n_classes != 2:
-        raise ConfigError(
-            f"{where}loss: binary_cross_entropy needs exactly 2 classes, but column "
-            f"'{dataset.target_names[0]}' has {n_classes}; use softmax_cross_entropy"
-        )
 
 
 def build_network(config: Config, data: PreparedData, init_rng: np.random.Generator) -> list[Layer]:
@@ -317,6 +115,11 @@ def settings_of(config: Config) -> Settings:
     )
 
 
+def settings_for(config: Config, data: PreparedData) -> Settings:
+    """``settings_of`` with the data's target scale, so regression figures come in the target's own units."""
+    return replace(settings_of(config), target_scale=data.target_scale)
+
+
 def checkpoint_meta(config: Config, data: PreparedData) -> dict[str, Any]:
     """Everything needed to rebuild the model and say where it came from, but the epoch."""
     d = data.dataset
@@ -327,6 +130,7 @@ def checkpoint_meta(config: Config, data: PreparedData) -> dict[str, Any]:
         "feature_names": list(d.feature_names),
         "target_names": list(d.target_names),
         "classes": list(d.classes) if d.classes is not None else None,
+        "preprocessing": data.preprocessor.to_meta(),
         "seed": config.seed,
     }
 
@@ -424,7 +228,7 @@ class _Recording:
         self.out = _output_directory(config) if write_files else None
         self.best, self.last = _Snapshot(self.layers), _Snapshot(self.layers)
         self.rows: list[dict[str, Any]] = []
-        self.settings = settings_of(config)
+        self.settings = settings_for(config, data)
         self.state = new_state(self.layers, self.settings, shuffle_rng)
         self.static_meta = checkpoint_meta(config, data)
         self.saved_at = time.monotonic()
@@ -513,6 +317,10 @@ def _restore(ckpt: Checkpoint, config: Config, layers: list[Layer], best: _Snaps
     if best_meta is not None:
         best.take(best_layers, best_meta)
     return state, list(ckpt.meta.get(HISTORY_KEY) or [])
+
+
+def _in_file(config: Config) -> str:
+    return f" in {config.source}" if config.source else ""
 
 
 def _remedy(config: Config) -> str:

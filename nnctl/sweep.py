@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from nnctl import run
+from nnctl.prep import prepare
 from nnctl.checkpoint import BEST
 from nnctl.files import atomic_write, ensure_directory, write_json
 from nnctl.config import MAX_HIDDEN_UNITS, Config, dump_config, task_of_loss
@@ -115,7 +116,7 @@ class TrainedRun:
     files: run.FinishedRun | None
 
 
-def train_group(configs: list[Config], data: run.PreparedData) -> list[TrainedRun]:
+def train_group(configs: list[Config], data: prepare.PreparedData) -> list[TrainedRun]:
     """Train all seeds of one candidate: the unit of work an executor runs.
 
     Several seeds train as one stacked computation (``run.train_seeds``), with the
@@ -127,7 +128,7 @@ def train_group(configs: list[Config], data: run.PreparedData) -> list[TrainedRu
     return [_trained(config, result) for config, result in zip(configs, results)]
 
 
-def train_one(config: Config, data: run.PreparedData) -> TrainedRun:
+def train_one(config: Config, data: prepare.PreparedData) -> TrainedRun:
     """Train one run in memory and sum it up."""
     try:
         result: run.RunResult | TrainingError = run.train(config, data=data, write_files=False)
@@ -278,7 +279,7 @@ def sweep(
     when there is none.  ``on_run`` hears of each run as its group finishes."""
     seed_list = run_seeds(config.seed, seeds)
     groups = [[run_config(config, tuple(h), s, directory) for s in seed_list] for h in sizes]
-    data = run.prepare_data(groups[0][0], run.generators(groups[0][0])[0])  # bad data fails here, before any run
+    data = prepare.prepare_data(groups[0][0], run.generators(groups[0][0])[0])  # bad data fails here, before any run
     ensure_directory(directory)
     n_outputs = LOSSES[config.loss].n_outputs(data.n_classes_or_targets)
     parameters = {label(h): count_parameters([data.X_train.shape[1], *h, n_outputs]) for h in sizes}
@@ -313,7 +314,7 @@ def sweep(
     return result
 
 
-def train_groups(executor: Executor, groups: list[list[Config]], data: run.PreparedData
+def train_groups(executor: Executor, groups: list[list[Config]], data: prepare.PreparedData
                  ) -> Iterator[list[TrainedRun]]:
     """Each group's trained runs, as the groups finish.
 

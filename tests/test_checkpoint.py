@@ -17,7 +17,7 @@ from nnctl import __version__
 from nnctl.checkpoint import BEST, FORMAT_VERSION, checkpoint_path, load_checkpoint, save_checkpoint
 from nnctl.cli import app
 from nnctl.core.model import init_network
-from nnctl.data import Scaler
+from nnctl.prep.transforms import Scaler
 from nnctl.errors import CheckpointError
 
 FEATURES = ["x1", "x2", "x3"]

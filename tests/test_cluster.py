@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 distributed = pytest.importorskip("distributed")  # in the test extra, so CI always runs these
 
 from nnctl import cluster, run, sweep  # noqa: E402
+from nnctl.prep import prepare  # noqa: E402
 from nnctl.cli import app  # noqa: E402
 from nnctl.config import load_config  # noqa: E402
 
@@ -204,8 +205,8 @@ def test_cluster_sweep_equals_local_sweep_and_sends_the_data_once(local_cluster,
         data_file.unlink()
         return data
 
-    real_prepare = run.prepare_data
-    monkeypatch.setattr(run, "prepare_data", load_then_delete)
+    real_prepare = prepare.prepare_data
+    monkeypatch.setattr(prepare, "prepare_data", load_then_delete)
     monkeypatch.setattr(distributed.Client, "scatter", spy_scatter)
     monkeypatch.setattr(distributed.Client, "submit", spy_submit)
     out = tmp_path / "sweep"

@@ -336,7 +336,11 @@ def test_config_to_dict_writes_every_key_in_order(tmp_path):
     assert list(plain) == ["data", "model", "loss", "regularization", "optimizer", "schedule", "early_stopping",
                            "seed", "output"]
     assert plain["data"] == {"train": "configs/d.csv", "target": "y", "features": "all", "validation": 0.2,
-                             "standardize": True, "split_seed": None, "class_weight": None, "sample_weight": None}
+                             "standardize": True, "split_seed": None, "class_weight": None, "sample_weight": None,
+                             "exclude": [], "categorical": "auto",
+                             "na_values": ["", "NA", "N/A", "NaN", "nan", "null", "None", "?"], "impute": "median",
+                             "missing_indicators": False, "max_categories": 50, "unknown_category": "ignore",
+                             "standardize_target": "auto"}
     assert plain["model"] == {"hidden": [8], "activation": "sigmoid", "init": "auto", "dtype": "float32"}
     assert plain["optimizer"] == {"name": "sgd", "learning_rate": 0.1, "batch_size": 32, "epochs": 100,
                                   "shuffle": True, "momentum": 0.9, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from nnctl.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from nnctl.cli import app
 from nnctl.core.model import init_network
-from nnctl.data import Scaler
+from nnctl.prep.transforms import Scaler
 from nnctl.errors import CheckpointError
 from test_checkpoint import _arrays, _refused  # the same refusal rule: one line naming the file
 from test_checkpoint import _rewrite as rewrite

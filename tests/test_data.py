@@ -6,15 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from nnctl.data import (
-    Scaler,
-    load_dataset,
-    load_features,
-    read_table,
-    split_indices,
-    write_csv,
-    write_csv_to,
-)
+from nnctl.data import load_dataset, load_features, read_table, write_csv, write_csv_to
+from nnctl.prep.transforms import Scaler, split_indices
 from nnctl.errors import NnctlError
 
 

@@ -52,8 +52,8 @@ def both_ways(monkeypatch, call, *args, **kwargs):
     """(as loaded now, as the careful reader alone loads it)."""
     now = outcome(call, *args, **kwargs)
     with monkeypatch.context() as patch:
-        patch.setattr(data, "_plain_dataset", lambda *_: None)
-        patch.setattr(data, "_plain_features", lambda *_: None)
+        patch.setattr(data, "load_plain_dataset", lambda *_: None)
+        patch.setattr(data, "load_plain_features", lambda *_: None)
         careful = outcome(call, *args, **kwargs)
     return now, careful
 
@@ -84,7 +84,7 @@ def assert_same(now, careful) -> None:
 
 
 def fast_takes(path: Path, target=("label",), features=None, task="classification", **kwargs) -> bool:
-    return data._plain_dataset(Path(path), tuple(target), features, task, "", kwargs.get("classes"),
+    return data.load_plain_dataset(Path(path), tuple(target), features, task, "", kwargs.get("classes"),
                                kwargs.get("weight_column")) is not None
 
 
@@ -161,7 +161,7 @@ def test_the_fast_path_gives_the_same_floats_as_float(tmp_path):
     cells = [repr(v) for v in values] + [f"{v:.6g}" for v in values] + [f"{v:.20e}" for v in values]
     lines = [f"{cell},{i % 2}" for i, cell in enumerate(cells)]
     path = write(tmp_path, "x,label\n" + "\n".join(lines) + "\n")
-    dataset = data._plain_dataset(path, ("label",), None, "classification", "", None, None)
+    dataset = data.load_plain_dataset(path, ("label",), None, "classification", "", None, None)
     assert dataset is not None
     np.testing.assert_array_equal(dataset.X[:, 0].view(np.uint64), np.array([float(c) for c in cells]).view(np.uint64))
 
@@ -210,7 +210,7 @@ def test_load_features_reordered_columns_extra_columns_and_targets(tmp_path, mon
                              ("a", "b"))
     assert_same(now, careful)
     assert now[2] == ("note",) and now[3] is None
-    assert data._plain_features(path, ("x0", "x1", "x2"), ("label",), "classification", ("a", "b")) is not None
+    assert data.load_plain_features(path, ("x0", "x1", "x2"), ("label",), "classification", ("a", "b")) is not None
 
 
 @pytest.mark.parametrize("text, targets, task", [

@@ -14,7 +14,7 @@ from nnctl import report_inspect
 from nnctl.checkpoint import save_checkpoint
 from nnctl.config import load_config
 from nnctl.core.model import Layer
-from nnctl.data import Scaler
+from nnctl.prep.transforms import Scaler
 from nnctl.errors import NnctlError
 from nnctl.core.metrics import precision_recall_f1
 from nnctl.evaluation import evaluate_file, evaluation_to_dict

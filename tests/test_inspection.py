@@ -13,7 +13,7 @@ from nnctl import report_inspect
 from nnctl.checkpoint import save_checkpoint
 from nnctl.config import load_config
 from nnctl.core.model import Layer
-from nnctl.data import Scaler
+from nnctl.prep.transforms import Scaler
 from nnctl.errors import CheckpointError
 from nnctl.inspection import SMALL, array_stats, inspect_checkpoint, inspection_to_dict
 from nnctl.run import train

@@ -10,7 +10,7 @@ from nnctl.core.activations import ACTIVATIONS, softmax
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import init_network, parameter_count, predict_output
 from nnctl.core.training import Settings, evaluate, fit
-from nnctl.data import Scaler
+from nnctl.prep.transforms import Scaler
 
 sizes = st.lists(st.integers(1, 12), min_size=2, max_size=5)
 finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, width=32)

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from nnctl import run
+from nnctl.prep import prepare
 from nnctl.checkpoint import load_checkpoint
 from nnctl.config import config_from_dict
-from nnctl.data import load_dataset, split_indices
+from nnctl.data import load_dataset
+from nnctl.prep.transforms import split_indices
 from nnctl.errors import TrainingError
 from nnctl.predict import predict_file
 
@@ -25,7 +27,7 @@ def _config(tmp_path, **sections):
 def test_standardisation_uses_the_training_rows_only(tmp_path):
     config = _config(tmp_path, optimizer={"epochs": 1})
     split_rng, _, _ = run.generators(config)
-    data = run.prepare_data(config, split_rng)
+    data = prepare.prepare_data(config, split_rng)
     raw = load_dataset(CIRCLES, ("label",), None, "classification")
     train_rows, _ = split_indices(raw.y, 0.2, run.generators(config)[0], True)
     np.testing.assert_allclose(data.scaler.mean, raw.X[train_rows].mean(axis=0))

@@ -159,13 +159,14 @@ def test_train_seeds_gives_what_train_gives_for_each_seed_even_when_some_diverge
     from pathlib import Path
 
     from nnctl import run
+    from nnctl.prep import prepare
     from nnctl.config import load_config
     from nnctl.errors import TrainingError
 
     root = Path(__file__).resolve().parent.parent
     base = load_config(root / "configs" / "regression.yaml", ["optimizer.epochs=30", "optimizer.learning_rate=0.4"])
     configs = [replace(base, seed=seed, output=tmp_path / f"s{seed}") for seed in range(8)]
-    data = run.prepare_data(configs[0], run.generators(configs[0])[0])
+    data = prepare.prepare_data(configs[0], run.generators(configs[0])[0])
     stacked = run.train_seeds(configs, data, write_files=False)
     kinds = []
     for config, together in zip(configs, stacked):
@@ -190,6 +191,7 @@ def test_what_cannot_be_stacked_is_refused():
     from pathlib import Path
 
     from nnctl import run
+    from nnctl.prep import prepare
     from nnctl.config import load_config
 
     settings = Settings(loss="softmax_cross_entropy", learning_rate=0.1, epochs=1)
@@ -202,7 +204,7 @@ def test_what_cannot_be_stacked_is_refused():
     with pytest.raises(ValueError, match="one generator"):
         fit_stacked([tanh, tanh], X, Y_CLASSES, settings, [np.random.default_rng(0)])
     config = load_config(Path(__file__).resolve().parent.parent / "configs" / "circles.yaml")
-    data = run.prepare_data(config, run.generators(config)[0])
+    data = prepare.prepare_data(config, run.generators(config)[0])
     with pytest.raises(ValueError, match="differ only in seed and output"):
         run.train_seeds([config, replace(config, seed=1, loss="hinge")], data, write_files=False)
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nnctl import run
+from nnctl.prep import prepare
 from nnctl.checkpoint import load_checkpoint
 from nnctl.config import config_from_dict, load_config
 from nnctl.core.health import layer_health
@@ -218,13 +219,13 @@ def test_balanced_class_weights_and_a_sample_weight_column(tmp_path):
     config = config_from_dict({"data": {"train": str(data), "target": "label", "class_weight": "balanced",
                                         "sample_weight": "w"},
                                "optimizer": {"epochs": 2}, "output": str(tmp_path / "run")})
-    prepared = run.prepare_data(config, run.generators(config)[0])
+    prepared = prepare.prepare_data(config, run.generators(config)[0])
     assert prepared.dataset.feature_names == ("x1", "x2")  # the weight column is not a feature
     y, w = prepared.y_train, prepared.w_train
     counts = np.bincount(y)
     assert set(np.unique(prepared.dataset.weights)) == {1.0, 2.0, 3.0}
     split_rng = run.generators(config)[0]
-    from nnctl.data import split_indices
+    from nnctl.prep.transforms import split_indices
     train_rows, _ = split_indices(prepared.dataset.y, 0.2, split_rng, True)
     sample_train = prepared.dataset.weights[train_rows]
     # balanced: class c weighs n / (K n_c) = 160 / (2 * 144) for "common", 160 / (2 * 16) for "rare"

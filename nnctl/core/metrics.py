@@ -7,6 +7,8 @@ targets.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 Array = np.ndarray
@@ -101,7 +103,12 @@ def classification_metrics_of_rows(y_true: Array, y_pred: Array) -> list[dict[st
             for a, w in zip(np.mean(hits, axis=-1), np.mean(~hits, axis=-1))]
 
 
-def regression_metrics(y_true: Array, y_pred: Array) -> dict[str, float]:
+def regression_metrics(y_true: Array, y_pred: Array, scale: Sequence[float] | None = None) -> dict[str, float]:
+    """MSE, RMSE, MAE and R^2; with ``scale`` (per target), of ``y * scale`` and ``y_hat * scale``:
+    the figures in the target's own units for a network trained on z-scored targets."""
+    if scale is not None:
+        y_true, y_pred = _columns(y_true, y_pred)
+        y_true, y_pred = y_true * np.asarray(scale), y_pred * np.asarray(scale)
     return {
         "mse": mean_squared_error(y_true, y_pred),
         "rmse": root_mean_squared_error(y_true, y_pred),

@@ -135,9 +135,9 @@ def _fit_stack(stack: _Stack, rngs: list[np.random.Generator], histories: list[H
         active = [nets[i] for i in stack.active]
         with np.errstate(over="ignore", invalid="ignore"):
             trains, counts = evaluate_stack(space, active, job.loss, job.X, job.y, settings.l1, settings.l2,
-                                            job.weights)
-            vals = (evaluate_stack(space, active, job.loss, *job.validation)[0] if job.validation is not None
-                    else [None] * len(active))
+                                            job.weights, settings.target_scale)
+            vals = (evaluate_stack(space, active, job.loss, *job.validation, scale=settings.target_scale)[0]
+                    if job.validation is not None else [None] * len(active))
             health = health_figures(space.W, space.activations, counts, len(job.X), space.dW)
         share = (time.perf_counter() - started) / len(active)  # each seed's share of the epoch
         for row, i in enumerate(stack.active):
@@ -191,7 +191,7 @@ def _leave(stack: _Stack, broken: Array, histories: list[History], epoch: int, s
 
 
 def evaluate_stack(space: Workspace, nets: list[list[Layer]], loss: Loss, X: Array, y: Array, l1: float = 0.0,
-                   l2: float = 0.0, weights: Array | None = None) -> tuple[list[Evaluation], list]:
+                   l2: float = 0.0, weights: Array | None = None, scale=None) -> tuple[list[Evaluation], list]:
     """``training.evaluate`` for every network of the stack at once: one batched forward
     pass of the rows (X is shared), then each network's loss and metrics; also the
     hidden layers' activation counts, stacked."""
@@ -199,7 +199,7 @@ def evaluate_stack(space: Workspace, nets: list[list[Layer]], loss: Loss, X: Arr
     if loss.task == "classification":
         metrics = metric_fns.classification_metrics_of_rows(y, found.outputs)
     else:
-        metrics = [metric_fns.regression_metrics(y, outputs) for outputs in found.outputs]
+        metrics = [metric_fns.regression_metrics(y, outputs, scale) for outputs in found.outputs]
     samples = found.samples
     data_loss = np.mean(samples, axis=-1) if weights is None else [loss.mean(row, weights) for row in samples]
     return [Evaluation(float(data_loss[row]), penalty([layer.W for layer in layers], l1, l2), metrics[row])

@@ -61,6 +61,7 @@ class Settings:
     patience: int | None = None  # stop after this many epochs without improvement (None: never)
     min_delta: float = 0.0  # the least change of the monitored value that counts as an improvement
     target: float | None = None  # stop once the monitored value reaches this
+    target_scale: tuple[float, ...] | None = None  # regression trained on y / scale: figures are reported times scale
 
 
 @dataclass(frozen=True)
@@ -142,13 +143,15 @@ EVALUATION_VALUES = 1 << 20  # a layer's outputs for one chunk of rows in an eva
 
 
 def evaluate(layers: Sequence[Layer], loss: Loss, X: Array, y: Array, l1: float = 0.0, l2: float = 0.0,
-             weights: Array | None = None) -> tuple[Evaluation, list[Array | None]]:
+             weights: Array | None = None, target_scale: Sequence[float] | None = None
+             ) -> tuple[Evaluation, list[Array | None]]:
     """Data loss (weighted when row weights are given), penalty and metrics (accuracy and
-    0-1 loss, or MSE, RMSE, MAE, R^2); also what the health figures need of the hidden
-    layers' outputs (``health.activation_counts``)."""
+    0-1 loss, or MSE, RMSE, MAE, R^2, in the target's units when ``target_scale`` says
+    what a unit of ``y`` is); also what the health figures need of the hidden layers'
+    outputs (``health.activation_counts``)."""
     found = forward_all([layer.W for layer in layers], [layer.b for layer in layers],
                         [layer.activation for layer in layers], loss, X, y)
-    return _evaluation(loss, layers, y, found.outputs, found.samples, l1, l2, weights), found.counts
+    return _evaluation(loss, layers, y, found.outputs, found.samples, l1, l2, weights, target_scale), found.counts
 
 
 @dataclass
@@ -182,13 +185,13 @@ def forward_all(weights: Sequence[Array], biases: Sequence[Array], names: Sequen
 
 
 def _evaluation(loss: Loss, layers: Sequence[Layer], y: Array, outputs: Array, samples: Array, l1: float, l2: float,
-                weights: Array | None) -> Evaluation:
+                weights: Array | None, target_scale: Sequence[float] | None = None) -> Evaluation:
     """An Evaluation of one network from its decisions (or logits, for regression) and
     per-sample losses."""
     if loss.task == "classification":
         found = metric_fns.classification_metrics(y, outputs)
     else:
-        found = metric_fns.regression_metrics(y, outputs)
+        found = metric_fns.regression_metrics(y, outputs, target_scale)
     return Evaluation(loss.mean(samples, weights), penalty([layer.W for layer in layers], l1, l2), found)
 
 
@@ -408,8 +411,10 @@ def _evaluate_epoch(job: Job, layers: list[Layer], weight_grads: Sequence[Array]
     next epoch; None (diverged) when a loss is no longer finite."""
     settings = job.settings
     with np.errstate(over="ignore", invalid="ignore"):
-        train, counts = evaluate(layers, job.loss, job.X, job.y, settings.l1, settings.l2, job.weights)
-        val = evaluate(layers, job.loss, *job.validation)[0] if job.validation is not None else None
+        train, counts = evaluate(layers, job.loss, job.X, job.y, settings.l1, settings.l2, job.weights,
+                                 settings.target_scale)
+        val = (evaluate(layers, job.loss, *job.validation, target_scale=settings.target_scale)[0]
+               if job.validation is not None else None)
         figures = health_figures([layer.W for layer in layers], [layer.activation for layer in layers], counts,
                                len(job.X), weight_grads)
         health = {name: float(value) for name, value in figures.items()}

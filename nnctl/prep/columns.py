@@ -1,0 +1,146 @@
+"""Cells -> typed columns: which feature column holds numbers and which holds categories.
+
+Pure: strings in, arrays and decisions out; no I/O.  A cell is one of
+
+    missing   its text is one of data.na_values ("", "NA", "?", ...)
+    a number  float(text) is a finite number ("3", "-0.5", "1e3")
+    text      anything else ("female", "1,234", "inf")
+
+and a feature column is
+
+    numeric      every cell that is not missing is a number
+    categorical  listed under data.categorical; or, with ``categorical: auto``, more
+                 than half of the cells that are not missing are text
+
+A column that is mostly numbers with a few text cells is neither: its first text
+cell is refused with the line and column (a typo, most often), and the message
+says how to read the column as categories instead.  A text column whose values
+are nearly all distinct (an identifier or a name) is refused rather than
+one-hot encoded into hundreds of inputs, unless it is listed under
+data.categorical.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+NUMERIC, CATEGORICAL = "numeric", "categorical"
+AUTO = "auto"
+DEFAULT_NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "None", "?")
+
+IDENTIFIER_MIN_DISTINCT = 20  # fewer distinct values never look like an identifier
+IDENTIFIER_SHARE = 0.9  # distinct values / cells at or above which a text column looks like one
+
+
+@dataclass(frozen=True, eq=False)
+class ParsedColumn:
+    """One column's cells, sorted into numbers, missing cells and text."""
+
+    name: str
+    cells: Sequence[str]  # as written (stripped)
+    values: np.ndarray  # (n,) float64: each cell's number; NaN where missing or text
+    missing: np.ndarray  # (n,) bool
+    text: np.ndarray  # (n,) bool: neither a number nor missing
+
+    @property
+    def n_numbers(self) -> int:
+        return int(len(self.cells) - self.missing.sum() - self.text.sum())
+
+    def categories(self) -> np.ndarray:
+        """(n,) object array: each cell's text, None where missing."""
+        out = np.array(self.cells, dtype=object)
+        out[self.missing] = None
+        return out
+
+
+def parse_number(text: str) -> float | None:
+    """``float(text)``, or None when the text is not a number at all."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def parse_column(name: str, cells: Sequence[str], na_values: Sequence[str]) -> ParsedColumn:
+    """Sort each cell of a column into a number, a missing cell or text."""
+    markers = frozenset(na_values)
+    n = len(cells)
+    values = np.full(n, np.nan)
+    missing = np.zeros(n, dtype=bool)
+    text = np.zeros(n, dtype=bool)
+    for i, cell in enumerate(cells):
+        if cell in markers:
+            missing[i] = True
+            continue
+        number = parse_number(cell)
+        if number is None or not math.isfinite(number):
+            text[i] = True
+        else:
+            values[i] = number
+    return ParsedColumn(name, cells, values, missing, text)
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """What preparation does with one feature column, or why it refuses it."""
+
+    name: str
+    kind: str | None  # NUMERIC or CATEGORICAL; None when refused
+    problem: str = ""  # why the column is refused (finishes "column 'x': ...")
+    row: int | None = None  # the row the problem is at, when it is one cell
+
+
+def plan_column(column: ParsedColumn, categorical: str | Sequence[str], na_values: Sequence[str]) -> ColumnPlan:
+    """The kind of a feature column under ``data.categorical`` (``auto`` or a list of names)."""
+    name = column.name
+    listed = categorical != AUTO and name in categorical
+    present = int(len(column.cells) - column.missing.sum())
+    if present == 0:
+        return ColumnPlan(name, None, "every cell is missing; add the column to data.exclude")
+    if listed:
+        return ColumnPlan(name, CATEGORICAL)
+    n_text = int(column.text.sum())
+    if n_text == 0:
+        return ColumnPlan(name, NUMERIC)
+    row = int(np.flatnonzero(column.text)[0])
+    why = why_not_a_number(column.cells[row], na_values)
+    if categorical != AUTO:
+        return ColumnPlan(name, None, f"{why}; list the column under data.categorical to one-hot encode it, "
+                          "or add it to data.exclude", row)
+    if n_text * 2 <= present:
+        others = present - n_text
+        return ColumnPlan(name, None, f"{why} (the column's other {others} cells are numbers); fix the cell, or "
+                          "list the column under data.categorical to read it as categories", row)
+    distinct = len(set(column.categories()[~column.missing]))
+    if distinct >= IDENTIFIER_MIN_DISTINCT and distinct >= IDENTIFIER_SHARE * present:
+        return ColumnPlan(name, None, f"holds {distinct} distinct values in {present} rows, like an identifier "
+                          "or a name; add it to data.exclude (or list it under data.categorical to one-hot "
+                          "encode it anyway)")
+    return ColumnPlan(name, CATEGORICAL)
+
+
+def why_not_a_number(text: str, na_values: Sequence[str] = ()) -> str:
+    """Why a cell is not a usable number, in the words every message uses."""
+    value = parse_number(text)
+    if not text:
+        return "the cell is empty; a number is needed"
+    if text.lower() in {marker.lower() for marker in (*DEFAULT_NA_VALUES, *na_values) if marker}:
+        return f"'{text}' is a missing value; fill it in or drop the row"
+    if value is None:
+        return f"'{text}' is not a number"
+    if math.isnan(value):
+        return f"'{text}' is a missing value; fill it in or drop the row"
+    if text.lower().lstrip("+-") in ("inf", "infinity"):
+        return f"'{text}' is not a finite number"
+    return f"'{text}' is too large (it overflows to infinity)"
+
+
+def top_categories(values: np.ndarray, k: int) -> list[tuple[str, int]]:
+    """The ``k`` most frequent values (None excluded) with their counts, ties in sorted order."""
+    counts = Counter(value for value in values if value is not None)
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:k]

@@ -1,0 +1,399 @@
+"""The fitted preprocessor: raw columns -> the network's inputs, and its targets back to their units.
+
+Learned from the training rows only, stored in the checkpoint's JSON metadata
+(``to_meta``/``from_meta``) and applied unchanged by predict, evaluate, boundary
+and the Python API.  Pure: arrays in, arrays out; no I/O.
+
+The inputs, in this order:
+
+    numeric columns     x, with a missing cell replaced by the column's fill value
+                        (the training rows' median, mean, or 0)
+    missing indicators  1 where the numeric column's cell was missing, else 0
+                        (data.missing_indicators, for columns with missing training cells)
+    one-hot slots       per categorical column, 1 in the slot of the row's category:
+                        the categories seen in training (sorted), then '(missing)'
+                        when training rows had missing cells, then '(other)' for the
+                        rarest values when there were more than data.max_categories
+
+A value outside a column's slots at predict time sets none of them (all zeros)
+under ``unknown_category: ignore``, and is counted; a column with an '(other)'
+slot sends it there.  Only numeric inputs are standardised afterwards
+(``standardized``); 0/1 inputs are left as they are.
+
+Regression targets are z-scored for training, ``t = (y - mean) / scale``, and
+the network's outputs mapped back, ``y_hat = z * scale + mean``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nnctl.errors import DataError
+from nnctl.prep.columns import DEFAULT_NA_VALUES, top_categories
+from nnctl.prep.transforms import all_finite, numeric_array
+
+IMPUTE = ("median", "mean", "zero", "drop")
+UNKNOWN_CATEGORY = ("ignore", "error")
+MISSING_SLOT, OTHER_SLOT = "(missing)", "(other)"
+_FILL_COLUMNS = 4  # numeric columns whose fill values are computed at a time (bounds the copy)
+
+
+@dataclass(frozen=True)
+class NumericColumn:
+    name: str
+    fill: float | None = None  # put into missing cells; None: a missing cell is refused (impute: drop)
+    indicator: bool = False  # followed by a 0/1 "was missing" input
+
+    @property
+    def indicator_name(self) -> str:
+        return f"{self.name} (missing)"
+
+
+@dataclass(frozen=True)
+class CategoricalColumn:
+    name: str
+    categories: tuple[str, ...]  # one input each, in this order
+    missing: bool = False  # a '(missing)' slot after them
+    other: bool = False  # an '(other)' slot last: the values left out of ``categories``
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        return (*self.categories, *((MISSING_SLOT,) if self.missing else ()), *((OTHER_SLOT,) if self.other else ()))
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(f"{self.name}={slot}" for slot in self.slots)
+
+
+@dataclass(frozen=True)
+class TargetScaling:
+    """z-scoring of regression targets: ``t = (y - mean) / scale``, per target column."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, y: np.ndarray) -> TargetScaling:
+        """Means and population standard deviations of ``y: (n, n_targets)`` (1.0 for a constant column)."""
+        y = np.asarray(y, dtype=np.float64)
+        constant = np.ptp(y, axis=0) == 0
+        return cls(tuple(map(float, y.mean(axis=0))), tuple(map(float, np.where(constant, 1.0, y.std(axis=0)))))
+
+    def forward(self, y: np.ndarray) -> np.ndarray:
+        return (np.asarray(y, dtype=np.float64) - np.array(self.mean)) / np.array(self.scale)
+
+    def inverse(self, Z: np.ndarray) -> np.ndarray:
+        """The network's outputs in the target's own units: ``z * scale + mean`` (float64)."""
+        return np.asarray(Z, dtype=np.float64) * np.array(self.scale) + np.array(self.mean)
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """Values of one categorical column that fit none of its slots."""
+
+    count: int
+    first_row: int  # 0-based row of the first one
+    first_value: str
+
+
+@dataclass(frozen=True, eq=False)
+class Transformed:
+    X: np.ndarray  # (n, n_inputs)
+    unknown: dict[str, Unknown] = field(default_factory=dict)  # by column name
+    unfilled: tuple[str, int] | None = None  # (column, row) of a missing cell there is no fill value for
+
+
+@dataclass(frozen=True)
+class Preprocessor:
+    numeric: tuple[NumericColumn, ...]
+    categorical: tuple[CategoricalColumn, ...] = ()
+    na_values: tuple[str, ...] = DEFAULT_NA_VALUES
+    unknown_category: str = "ignore"
+    target: TargetScaling | None = None  # regression targets trained z-scored; None: raw
+
+    @classmethod
+    def plain(cls, names: Sequence[str]) -> Preprocessor:
+        """Numeric columns used as they are: checkpoints written before preprocessing was stored."""
+        return cls(tuple(NumericColumn(name) for name in names))
+
+    @property
+    def numeric_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.numeric)
+
+    @property
+    def categorical_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.categorical)
+
+    @property
+    def raw_names(self) -> tuple[str, ...]:
+        """The columns the model reads from a file: numeric ones, then categorical ones."""
+        return self.numeric_names + self.categorical_names
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """One name per network input."""
+        indicators = tuple(column.indicator_name for column in self.numeric if column.indicator)
+        return self.numeric_names + indicators + tuple(n for c in self.categorical for n in c.input_names)
+
+    @property
+    def standardized(self) -> np.ndarray:
+        """(n_inputs,) bool: the inputs that standardisation applies to (the numeric columns)."""
+        mask = np.zeros(len(self.input_names), dtype=bool)
+        mask[: len(self.numeric)] = True
+        return mask
+
+    @property
+    def is_identity(self) -> bool:
+        """Whether the inputs are the numeric columns themselves (no indicator, no category)."""
+        return not self.categorical and not any(column.indicator for column in self.numeric)
+
+    def summary(self) -> str:
+        """What the inputs became, e.g. ``4 numeric + island (3) + sex (3) = 10 inputs``."""
+        if self.is_identity:
+            return f"{len(self.numeric)} numeric input" + ("" if len(self.numeric) == 1 else "s")
+        parts = [f"{len(self.numeric)} numeric"] if self.numeric else []
+        indicators = sum(column.indicator for column in self.numeric)
+        if indicators:
+            parts.append(f"{indicators} missing indicator" + ("" if indicators == 1 else "s"))
+        parts += [f"{column.name} ({len(column.slots)})" for column in self.categorical]
+        return " + ".join(parts) + f" = {len(self.input_names)} inputs"
+
+    def transform(self, numbers: np.ndarray, texts: Mapping[str, np.ndarray] | None = None) -> Transformed:
+        """The inputs of rows given as ``numbers: (n, len(numeric))`` (NaN where missing) and, per
+        categorical column, ``texts[name]: (n,)`` objects (str, None where missing).
+
+        With no categorical column, no indicator and no missing cell, ``numbers`` itself comes
+        back (not copied)."""
+        numbers = numeric_array(numbers)
+        if numbers.ndim != 2 or numbers.shape[1] != len(self.numeric):
+            raise ValueError(f"expected (n, {len(self.numeric)}) numeric columns, got shape {numbers.shape}")
+        if self.is_identity and all_finite(numbers):
+            return Transformed(numbers)
+        filled, unfilled = self._impute(numbers)
+        blocks = [filled]
+        for j, column in enumerate(self.numeric):
+            if column.indicator:
+                blocks.append(np.isnan(numbers[:, j]).astype(np.float64)[:, None])
+        unknown: dict[str, Unknown] = {}
+        for column in self.categorical:
+            block, missed = one_hot(column, (texts or {})[column.name])
+            blocks.append(block)
+            if missed is not None:
+                unknown[column.name] = missed
+        X = np.concatenate(blocks, axis=1) if len(blocks) > 1 else filled
+        return Transformed(X, unknown, unfilled)
+
+    def _impute(self, numbers: np.ndarray) -> tuple[np.ndarray, tuple[str, int] | None]:
+        """The numeric columns with each missing cell (NaN) replaced by its column's fill value."""
+        holes = np.isnan(numbers) if numbers.dtype.kind == "f" else np.zeros(numbers.shape, dtype=bool)
+        if not holes.any():
+            return numbers.astype(np.float64, copy=False), None
+        fills = np.array([np.nan if c.fill is None else c.fill for c in self.numeric])
+        filled = np.where(holes, fills, numbers)
+        bad = np.argwhere(holes & np.isnan(fills))
+        unfilled = (self.numeric[bad[0][1]].name, int(bad[0][0])) if len(bad) else None
+        return filled, unfilled
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """Regression targets as training takes them (z-scored when ``target`` is set)."""
+        return y if self.target is None else self.target.forward(y)
+
+    def outputs(self, Z: np.ndarray) -> np.ndarray:
+        """A regression network's outputs in the target's own units."""
+        return Z if self.target is None else self.target.inverse(Z)
+
+    # ------------------------------------------------------------------ checkpoint metadata
+
+    def to_meta(self) -> dict:
+        return {
+            "numeric": [{"name": c.name, "fill": c.fill, "indicator": c.indicator} for c in self.numeric],
+            "categorical": [{"name": c.name, "categories": list(c.categories), "missing": c.missing,
+                             "other": c.other} for c in self.categorical],
+            "na_values": list(self.na_values),
+            "unknown_category": self.unknown_category,
+            "target": None if self.target is None else {"mean": list(self.target.mean),
+                                                        "scale": list(self.target.scale)},
+        }
+
+    @classmethod
+    def from_meta(cls, meta: object) -> Preprocessor:
+        """Read ``to_meta``'s dict back; ValueError naming the first entry that is not as written."""
+        entry = _Entry(meta, "preprocessing")
+        numeric = tuple(NumericColumn(item.text("name"), item.number("fill", null=True), item.flag("indicator"))
+                        for item in entry.items("numeric"))
+        categorical = tuple(
+            CategoricalColumn(item.text("name"), tuple(item.texts("categories")), item.flag("missing"),
+                              item.flag("other"))
+            for item in entry.items("categorical"))
+        unknown = entry.text("unknown_category")
+        if unknown not in UNKNOWN_CATEGORY:
+            raise ValueError(f"preprocessing.unknown_category must be one of {', '.join(UNKNOWN_CATEGORY)}")
+        target = None
+        if entry.get("target") is not None:
+            scaling = entry.child("target")
+            mean, scale = scaling.numbers("mean"), scaling.numbers("scale")
+            if len(mean) != len(scale) or not mean or any(s <= 0 for s in scale):
+                raise ValueError("preprocessing.target must hold as many means as scales, the scales > 0")
+            target = TargetScaling(tuple(mean), tuple(scale))
+        made = cls(numeric, categorical, tuple(entry.texts("na_values", empty=True)), unknown, target)
+        names = made.raw_names
+        if not names or len(set(names)) != len(names):
+            raise ValueError("preprocessing names no column, or one column twice")
+        for column in categorical:
+            if not column.slots or len(set(column.categories)) != len(column.categories):
+                raise ValueError(f"preprocessing: column {column.name!r} has no slot, or a category twice")
+        return made
+
+
+def one_hot(column: CategoricalColumn, values: np.ndarray) -> tuple[np.ndarray, Unknown | None]:
+    """``(n, len(slots))`` 0/1 columns for ``values`` (str, None where missing), and the values
+    that fit no slot (left all zeros), if any."""
+    values = np.asarray(values, dtype=object)
+    slot_of = {category: i for i, category in enumerate(column.categories)}
+    k = len(column.categories)
+    missing_slot = k if column.missing else None
+    other_slot = len(column.slots) - 1 if column.other else None
+    distinct, inverse = np.unique(np.where(values == None, "", values).astype(str), return_inverse=True)  # noqa: E711
+    is_missing = np.fromiter((value is None for value in values), dtype=bool, count=len(values))
+    code = np.array([slot_of.get(value, -1) for value in distinct.tolist()], dtype=np.int64)[inverse.reshape(-1)]
+    code[is_missing] = -1 if missing_slot is None else missing_slot
+    outside = (code == -1) & ~is_missing
+    if other_slot is not None:
+        code[outside] = other_slot
+    out = np.zeros((len(values), len(column.slots)))
+    placed = code >= 0
+    out[np.flatnonzero(placed), code[placed]] = 1.0
+    unplaced = np.flatnonzero(code < 0)
+    if not len(unplaced):
+        return out, None
+    first = int(unplaced[0])
+    shown = MISSING_SLOT if values[first] is None else str(values[first])
+    return out, Unknown(len(unplaced), first, shown)
+
+
+@dataclass(frozen=True)
+class Options:
+    """The data section's preparation settings (see config.DataConfig)."""
+
+    impute: str = "median"
+    missing_indicators: bool = False
+    max_categories: int = 50
+    unknown_category: str = "ignore"
+    na_values: tuple[str, ...] = DEFAULT_NA_VALUES
+
+
+def fit_preprocessor(numbers: np.ndarray, numeric_names: Sequence[str], texts: Mapping[str, np.ndarray],
+                     rows: np.ndarray | None, options: Options, target: TargetScaling | None = None) -> Preprocessor:
+    """Learn fill values and vocabularies from the training rows (``rows`` of the arrays; all when None).
+
+    ``numbers: (n, len(numeric_names))``, NaN where missing; ``texts``: the categorical columns.
+    """
+    numbers = numeric_array(numbers)
+    fills, holes = _fill_values(numbers, rows, options.impute)
+    numeric = []
+    for j, name in enumerate(numeric_names):
+        if options.impute != "drop" and np.isnan(fills[j]):
+            raise DataError(f"column '{name}' is missing in every training row; add it to data.exclude")
+        fill = None if options.impute == "drop" else float(fills[j])
+        numeric.append(NumericColumn(name, fill, bool(options.missing_indicators and holes[j])))
+    categorical = []
+    for name, values in texts.items():
+        values = np.asarray(values, dtype=object)
+        seen = values if rows is None else values[rows]
+        categorical.append(_vocabulary(name, seen, options.max_categories))
+    return Preprocessor(tuple(numeric), tuple(categorical), tuple(options.na_values), options.unknown_category,
+                        target)
+
+
+def _fill_values(numbers: np.ndarray, rows: np.ndarray | None, impute: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's fill value over ``rows`` (NaN when every such cell is missing), and whether
+    any such cell is missing; a few columns at a time, in float64."""
+    m = numbers.shape[1]
+    fills, holes = np.zeros(m), np.zeros(m, dtype=bool)
+    for a in range(0, m, _FILL_COLUMNS):
+        block = numbers[:, a:a + _FILL_COLUMNS] if rows is None else numbers[rows, a:a + _FILL_COLUMNS]
+        block = np.asarray(block, dtype=np.float64)
+        present = ~np.isnan(block)
+        holes[a:a + block.shape[1]] = ~present.all(axis=0)
+        empty = ~present.any(axis=0)
+        if impute in ("zero", "drop"):
+            values = np.zeros(block.shape[1])
+        elif not holes[a:a + block.shape[1]].any():
+            values = np.median(block, axis=0) if impute == "median" else block.mean(axis=0)
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                safe = np.where(present, block, 0.0)
+                if impute == "mean":
+                    values = safe.sum(axis=0) / present.sum(axis=0)
+                else:
+                    values = np.array([np.median(block[present[:, j], j]) if not empty[j] else np.nan
+                                       for j in range(block.shape[1])])
+        fills[a:a + block.shape[1]] = np.where(empty, np.nan, values)
+    return fills, holes
+
+
+def _vocabulary(name: str, values: np.ndarray, max_categories: int) -> CategoricalColumn:
+    """Sorted categories of the training values; the rarest share one '(other)' slot when there
+    are more than ``max_categories`` (which counts that slot)."""
+    present = [value for value in values if value is not None]
+    distinct = sorted(set(present))
+    other = len(distinct) > max_categories
+    if other:
+        distinct = sorted(value for value, _ in top_categories(np.array(present, dtype=object), max_categories - 1))
+    return CategoricalColumn(name, tuple(distinct), missing=len(present) < len(values), other=other)
+
+
+class _Entry:
+    """A JSON object of the checkpoint's metadata, read with a ValueError for any entry not as written."""
+
+    def __init__(self, value: object, path: str):
+        if not isinstance(value, dict):
+            raise ValueError(f"{path} is not a JSON object")
+        self.value, self.path = value, path
+
+    def get(self, key: str) -> object:
+        return self.value.get(key)
+
+    def child(self, key: str) -> _Entry:
+        return _Entry(self.value.get(key), f"{self.path}.{key}")
+
+    def items(self, key: str) -> list[_Entry]:
+        value = self.value.get(key)
+        if not isinstance(value, list):
+            raise ValueError(f"{self.path}.{key} is not a list")
+        return [_Entry(item, f"{self.path}.{key}[{i}]") for i, item in enumerate(value)]
+
+    def text(self, key: str) -> str:
+        value = self.value.get(key)
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{self.path}.{key} is not a name")
+        return value
+
+    def texts(self, key: str, empty: bool = False) -> list[str]:
+        value = self.value.get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) and (v or empty) for v in value):
+            raise ValueError(f"{self.path}.{key} is not a list of names")
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self.value.get(key)
+        if not isinstance(value, bool):
+            raise ValueError(f"{self.path}.{key} is not true or false")
+        return value
+
+    def number(self, key: str, null: bool = False) -> float | None:
+        value = self.value.get(key)
+        if value is None and null:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            raise ValueError(f"{self.path}.{key} is not a finite number")
+        return float(value)
+
+    def numbers(self, key: str) -> list[float]:
+        value = self.value.get(key)
+        if not isinstance(value, list):
+            raise ValueError(f"{self.path}.{key} is not a list of numbers")
+        return [_Entry({"v": v}, f"{self.path}.{key}").number("v") for v in value]
