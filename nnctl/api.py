@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from nnctl import run
-from nnctl.prep.prepare import prepare_arrays
+from nnctl.prep.prepare import prepare_arrays, table_inputs
 from nnctl.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nnctl.config import Config, config_from_dict, load_config
 from nnctl.core.losses import LOSSES
@@ -54,6 +54,9 @@ class Model:
             on_epoch: Callable[[EpochRecord], None] | None = None, save_run: bool = False) -> "Model":
         """Train on ``X: (n_samples, n_features)`` and ``y`` (class labels or target values).
 
+        ``X`` may also be named columns (a dict of columns, a pandas DataFrame): then text
+        columns are one-hot encoded and missing values (None, NaN) imputed, as for a CSV file.
+
         Without ``X_val``, the config's validation fraction is held out.  The
         model ends with the weights of its best epoch.
         """
@@ -62,7 +65,7 @@ class Model:
         result = run.train(self.config, on_epoch=on_epoch, data=data, write_files=save_run)
         meta = {**run.checkpoint_meta(self.config, data), "epoch": result.best_row.get("epoch", 0),
                 "metrics": {k: v for k, v in result.best_row.items() if k.startswith(("train_", "val_"))}}
-        self._checkpoint = Checkpoint(result.layers, data.scaler, meta)
+        self._checkpoint = Checkpoint(result.layers, data.scaler, meta, preprocessor=data.preprocessor)
         self.history_, self.summary_ = result.rows, result.summary
         return self
 
@@ -71,19 +74,28 @@ class Model:
         return self._trained().meta.get("classes")
 
     def decision_function(self, X) -> np.ndarray:
-        """The logits Z_L: (n_samples, n_outputs)."""
+        """The logits Z_L: (n_samples, n_outputs) (for regression, in units of the trained targets).
+
+        ``X``: named columns (a dict of columns, a pandas DataFrame: text, numbers, None or NaN
+        for missing values), or, for a model of numeric columns only, a matrix of them in the
+        order of ``feature_columns_``.  The stored fill values and categories are applied."""
         ckpt = self._trained()
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != ckpt.layers[0].W.shape[0]:
-            raise NnctlError(f"X must have shape (n, {ckpt.layers[0].W.shape[0]}), got {X.shape}")
-        return logits(ckpt.layers, ckpt.scaler.transform(X).astype(ckpt.layers[0].W.dtype))
+        inputs = table_inputs(ckpt.preprocessor, X)
+        return logits(ckpt.layers, ckpt.scaler.transform(inputs).astype(ckpt.layers[0].W.dtype))
+
+    @property
+    def feature_columns_(self) -> tuple[str, ...]:
+        """The columns the model reads: numeric ones, then categorical ones."""
+        return self._trained().preprocessor.raw_names
 
     def predict(self, X) -> np.ndarray:
-        """Class labels as they were in ``y`` (classification) or values (regression)."""
+        """Class labels as they were in ``y`` (classification) or values in the target's units (regression)."""
         Z = self.decision_function(X)
-        meta = self._trained().meta
+        ckpt = self._trained()
+        meta = ckpt.meta
         if meta["task"] == "regression":
-            return Z[:, 0] if Z.shape[1] == 1 else Z
+            values = ckpt.preprocessor.outputs(Z)
+            return values[:, 0] if values.shape[1] == 1 else values
         classes = np.array(meta["classes"], dtype=object)
         return classes[LOSSES[meta["loss"]].decide(Z)]
 

@@ -16,7 +16,7 @@ import numpy as np
 from nnctl.checkpoint import Checkpoint, load_checkpoint
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import logits
-from nnctl.data import load_dataset
+from nnctl.prep.prepare import model_rows
 from nnctl.errors import NnctlError
 from nnctl.sweep import RunOutcome, best_run
 
@@ -37,6 +37,9 @@ def check_drawable(ckpt: Checkpoint, where: str) -> None:
     meta = ckpt.meta
     if meta["task"] != "classification":
         raise NnctlError(f"{where}: a decision boundary needs a classifier; this model does regression")
+    if not ckpt.preprocessor.is_identity:
+        raise NnctlError(f"{where}: a decision boundary is drawn in the plane of 2 numeric features; this model's "
+                         f"inputs are {ckpt.preprocessor.summary()}")
     if meta["layer_sizes"][0] != 2:
         names = ", ".join(meta["feature_names"])
         raise NnctlError(f"{where}: a decision boundary is drawn for 2 features; this model has "
@@ -51,9 +54,11 @@ def load_points(ckpt: Checkpoint, data: str | Path | None) -> tuple[np.ndarray |
         if not train or not Path(train).is_file():
             return None, None
         data = train
-    dataset = load_dataset(data, tuple(meta["target_names"]), tuple(meta["feature_names"]), "classification",
-                           loss_name=meta["loss"], classes=tuple(meta["classes"]))
-    return dataset.X, dataset.y
+    found = model_rows(ckpt.preprocessor, data, tuple(meta["target_names"]), "classification",
+                       tuple(meta["classes"]), meta["loss"])
+    if found.y is None:
+        return found.X, None
+    return found.scored(found.X), found.y
 
 
 def predict_grid(ckpt: Checkpoint, points: np.ndarray | None, labels: np.ndarray | None,

@@ -59,7 +59,7 @@ sweep = _lazy("nnctl.sweep")
 toydata = _lazy("nnctl.toydata")
 training = _lazy("nnctl.core.training")
 
-TOY_KINDS = ("linear", "xor", "circles", "moons", "spirals", "gaussians", "regression")  # toydata.KINDS
+TOY_KINDS = ("linear", "xor", "circles", "moons", "spirals", "gaussians", "regression", "mixed")  # toydata's
 SAVE_SECONDS = 2.0  # run.SAVE_SECONDS, here so that the help text needs no import
 
 
@@ -443,12 +443,17 @@ def data_make(
 
     if kind not in TOY_KINDS:
         raise typer.BadParameter(f"unknown kind {kind!r}; choose one of: {', '.join(TOY_KINDS)}", param_hint="KIND")
-    X, y, features, target = toydata.make(kind, n, noise, np.random.default_rng(seed))
-    rows = [[*np.round(x, 6).tolist(), label] for x, label in zip(X, np.round(y, 6).tolist() if y.dtype.kind == "f" else y.tolist())]
+    if kind == "mixed":
+        columns, rows = toydata.mixed(n, noise, np.random.default_rng(seed))
+    else:
+        X, y, features, target = toydata.make(kind, n, noise, np.random.default_rng(seed))
+        columns = [*features, target]
+        rows = [[*np.round(x, 6).tolist(), label]
+                for x, label in zip(X, np.round(y, 6).tolist() if y.dtype.kind == "f" else y.tolist())]
     if str(output) == "-":
-        datafiles.write_csv_to(sys.stdout, [*features, target], rows)
+        datafiles.write_csv_to(sys.stdout, columns, rows)
         return
-    datafiles.write_csv(output, [*features, target], rows)
+    datafiles.write_csv(output, columns, rows)
     out_console().print(f"wrote {n} row{'s' if n != 1 else ''} of {kind} to {output}", markup=False)
 
 

@@ -78,14 +78,14 @@ def evaluate_file(checkpoint: str | Path, data: str | Path) -> Evaluation:
     meta = ckpt.meta
     classes, targets = meta.get("classes"), list(meta["target_names"])
     found = model_rows(ckpt.preprocessor, data, tuple(targets), meta["task"],
-                       tuple(classes) if classes is not None else None)
+                       tuple(classes) if classes is not None else None, meta["loss"])
     if found.note is not None:  # the target column is there but cannot be scored
         raise DataError(f"{found.note.removeprefix('no metrics: ')} (so the predictions cannot be scored)")
     if found.y is None:
         _missing_target(data, targets)
-    X, y = found.X, found.y
-    Z = apply_checkpoint(ckpt, X, data)
-    common = dict(checkpoint=checkpoint_path(checkpoint), data=Path(data), task=meta["task"], rows=len(X),
+    y = found.y
+    Z = found.scored(apply_checkpoint(ckpt, found.X, data))  # every row checked; the rows with a target scored
+    common = dict(checkpoint=checkpoint_path(checkpoint), data=Path(data), task=meta["task"], rows=len(Z),
                   epoch=meta.get("epoch"), ignored_columns=found.ignored)
     if meta["task"] == "classification":
         result = _classification(LOSSES[meta["loss"]].decide(Z), y, classes, common)

@@ -81,6 +81,8 @@ class Inspection:
     format_version: int
     config: dict[str, Any]
     training_state: dict[str, Any] | None  # last.npz only: epoch, step, learning rate, ...
+    inputs: str = ""  # what the inputs are made of: '3 numeric + plan (3) = 6 inputs'
+    preprocessing: dict[str, Any] | None = None  # fill values, categories, target scaling (Preprocessor.to_meta)
 
     @property
     def parameters(self) -> int:
@@ -148,6 +150,8 @@ def inspect_checkpoint(path: str | Path) -> Inspection:
         format_version=meta["format_version"],
         config=dict(meta.get("config") or {}),
         training_state=training_state,
+        inputs=ckpt.preprocessor.summary(),
+        preprocessing=ckpt.preprocessor.to_meta(),
     )
 
 

@@ -48,12 +48,13 @@ def predict_file(checkpoint: str | Path, data: str | Path, proba: bool = False,
         )
     classes = meta.get("classes")
     found = model_rows(ckpt.preprocessor, data, tuple(meta["target_names"]), meta["task"],
-                       tuple(classes) if classes is not None else None)
+                       tuple(classes) if classes is not None else None, meta["loss"])
     X, y = found.X, found.y
     Z = apply_checkpoint(ckpt, X, data)
     kept_columns, kept = _kept(data, keep, len(X))
     targets = meta["target_names"]
-    extra = {"ignored_columns": found.ignored, "note": found.note, "notes": found.notes}
+    ignored = tuple(name for name in found.ignored if name not in kept_columns)
+    extra = {"ignored_columns": ignored, "note": found.note, "notes": found.notes}
     if meta["task"] == "classification":
         predicted = loss.decide(Z)
         columns = [*kept_columns, f"predicted_{targets[0]}"]
@@ -64,13 +65,13 @@ def predict_file(checkpoint: str | Path, data: str | Path, proba: bool = False,
             rows = [row + [_short(p, P.dtype) for p in probs] for row, probs in zip(rows, P)]
         found_metrics = confusion = None
         if y is not None:
-            found_metrics = metric_fns.classification_metrics(y, predicted)
-            confusion = metric_fns.confusion_matrix(y, predicted, len(classes))
+            found_metrics = metric_fns.classification_metrics(y, found.scored(predicted))
+            confusion = metric_fns.confusion_matrix(y, found.scored(predicted), len(classes))
         return Predictions(columns, rows, "classification", found_metrics, confusion, classes, **extra)
     values = ckpt.preprocessor.outputs(Z)
     columns = [*kept_columns, *(f"predicted_{name}" for name in targets)]
     rows = [[*front, *(_short(v, Z.dtype) for v in row)] for front, row in zip(kept, values)]
-    found_metrics = metric_fns.regression_metrics(y, values) if y is not None else None
+    found_metrics = metric_fns.regression_metrics(y, found.scored(values)) if y is not None else None
     return Predictions(columns, rows, "regression", found_metrics, None, None, **extra)
 
 

@@ -142,6 +142,23 @@ def _plain(value: Any) -> Text:
     return Text(value if isinstance(value, str) else _value(value))
 
 
+def _preprocessing_rows(pre: dict) -> list[tuple[str, str]]:
+    """What the stored preprocessor does: fill values, one-hot slots, target scaling."""
+    rows = []
+    fills = [f"{c['name']} {_num(c['fill'])}" for c in pre.get("numeric", []) if c["fill"] is not None]
+    if fills:
+        rows.append(("missing numbers", "filled with " + "; ".join(fills)))
+    for column in pre.get("categorical", []):
+        slots = [*column["categories"], *(["(missing)"] if column["missing"] else []),
+                 *(["(other)"] if column["other"] else [])]
+        rows.append((f"one-hot {column['name']}", ", ".join(slots)))
+    target = pre.get("target")
+    if target:
+        rows.append(("target scaling", "trained on (y - mean) / scale: " + "; ".join(
+            f"mean {_num(m)} scale {_num(s)}" for m, s in zip(target["mean"], target["scale"]))))
+    return rows
+
+
 def metadata_table(ins: Inspection) -> Table:
     """The stored metadata: file, versions, loss, names, classes, epoch and its metrics, seed, scaling."""
     table = Table(show_header=False, title="metadata", title_justify="left", box=None, padding=(0, 2))
@@ -151,7 +168,10 @@ def metadata_table(ins: Inspection) -> Table:
     table.add_row("format version", str(ins.format_version))
     table.add_row("nnctl version", str(ins.nnctl_version))
     table.add_row("loss", f"{ins.loss} ({ins.task}, output {ins.activations[-1]})")
+    table.add_row("inputs", _plain(ins.inputs))
     table.add_row("features", _plain(", ".join(ins.feature_names)))
+    for name, text in _preprocessing_rows(ins.preprocessing or {}):
+        table.add_row(name, _plain(text))
     table.add_row("targets", _plain(", ".join(ins.target_names)))
     if ins.classes is not None:
         table.add_row("classes", _plain(", ".join(map(str, ins.classes))))

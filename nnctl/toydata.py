@@ -95,6 +95,7 @@ KINDS: dict[str, Callable[[int, float, np.random.Generator], tuple[np.ndarray, n
 }
 
 REGRESSION_KINDS = frozenset({"regression"})
+TABLE_KINDS = ("mixed",)  # tables of named columns of numbers and text, made by ``mixed``
 
 
 def make(
@@ -112,6 +113,60 @@ def make(
         raise ValueError(f"noise must be >= 0, got {noise}")
     X, y = KINDS[kind](n, noise, rng)
     return X, y, FEATURE_NAMES, "y" if kind in REGRESSION_KINDS else "label"
+
+
+MIXED_COLUMNS = ("id", "age", "income", "visits", "plan", "region", "spend", "bought")
+PLANS = {"basic": 0.0, "plus": 80.0, "premium": 200.0}  # plan -> its share of spend
+REGIONS = {"north": 0.0, "south": 30.0, "east": -20.0, "west": 50.0}  # region -> its share of spend
+
+
+def mixed(n: int, noise: float, rng: np.random.Generator) -> tuple[tuple[str, ...], list[list]]:
+    """A table like the ones practitioners bring: ``(columns, rows)`` of customers.
+
+    id      C00001, C00002, ...: an identifier, never a feature
+    age     whole years 18-80; 8% of the cells empty
+    income  thousands, log-normal around 60; 10% of the cells 'NA'
+    visits  a count (Poisson, mean 4); 5% of the cells '?'
+    plan    basic, plus or premium (text)
+    region  north, south, east or west (text); 3% of the cells empty
+    spend   the regression target, in the hundreds:
+            300 + 60 z_income + 40 sin(2 z_age) + 25 (visits - 4) + plan + region + noise;
+            1% of the cells empty (those rows are left out by training)
+    bought  the binary target, yes or no: the sign of
+            0.9 z_income + 0.5 (visits - 4) - 0.8 z_age^2 + plan / 100 - 0.8 + logistic noise
+
+    with z_age = (age - 49) / 18 and z_income = (ln income - ln 60) / 0.5.  The numbers
+    behind a missing cell still make the targets, as in real data.  ``noise`` scales the
+    XX
+    """
+    age = rng.integers(18, 81, n)
+    income = np.round(np.exp(np.log(60.0) + 0.5 * rng.normal(size=n)), 1)
+    visits = rng.poisson(4.0, n)
+    plan = rng.choice(list(PLANS), n, p=[0.5, 0.3, 0.2])
+    region = rng.choice(list(REGIONS), n)
+    z_age, z_income = (age - 49) / 18.0, (np.log(income) - np.log(60.0)) / 0.5
+    plan_share, region_share = np.array([PLANS[p] for p in plan]), np.array([REGIONS[r] for r in region])
+    spend = (300 + 60 * z_income + 40 * np.sin(2 * z_age) + 25 * (visits - 4) + plan_share + region_share
+             + rng.normal(0.0, 300.0 * noise, n))
+    logit = 0.9 * z_income + 0.5 * (visits - 4) - 0.8 * z_age ** 2 + plan_share / 100 - 0.8
+    bought = np.where(logit + rng.logistic(0.0, 4.0 * noise, n) > 0, "yes", "no")
+    cells = {
+        "id": [f"C{i + 1:05d}" for i in range(n)],
+        "age": _with_holes(age.tolist(), 0.08, "", rng),
+        "income": _with_holes(income.tolist(), 0.10, "NA", rng),
+        "visits": _with_holes(visits.tolist(), 0.05, "?", rng),
+        "plan": plan.tolist(),
+        "region": _with_holes(region.tolist(), 0.03, "", rng),
+        "spend": _with_holes(np.round(np.maximum(spend, 20.0), 2).tolist(), 0.01, "", rng),
+        "bought": bought.tolist(),
+    }
+    return MIXED_COLUMNS, [list(row) for row in zip(*(cells[name] for name in MIXED_COLUMNS))]
+
+
+def _with_holes(values: list, share: float, marker: str, rng: np.random.Generator) -> list:
+    """``values`` with about ``share`` of them replaced by ``marker``."""
+    holes = rng.random(len(values)) < share
+    return [marker if hole else value for value, hole in zip(values, holes)]
 
 
 def _balanced_labels(n: int, n_classes: int) -> np.ndarray:

@@ -278,7 +278,7 @@ def test_help_needs_no_numpy_and_the_help_constants_match():
 
     from nnctl import cli, run, toydata
 
-    assert cli.TOY_KINDS == tuple(toydata.KINDS) and cli.SAVE_SECONDS == run.SAVE_SECONDS
+    assert cli.TOY_KINDS == (*toydata.KINDS, *toydata.TABLE_KINDS) and cli.SAVE_SECONDS == run.SAVE_SECONDS
     probe = "import sys; from nnctl.cli import app; print('numpy' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "False"

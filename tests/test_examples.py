@@ -27,12 +27,19 @@ def test_a_hidden_layer_solves_circles_and_a_perceptron_does_not(tmp_path):
     assert [layer.W.shape for layer in perceptron.layers] == [(2, 2)]
 
 
+# The mixed table is noisy on purpose (customers, not geometry): what a good fit reaches there.
+GOOD_ENOUGH = {"mixed": ("accuracy", 0.85), "mixed-spend": ("r2", 0.78)}
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
 def test_every_shipped_config_trains_to_a_good_fit(path, tmp_path):
     result = run.train(load_config(path, [f"output={tmp_path}"]))
     best = result.history.best.validation
     if path.stem == "circles-perceptron":
         assert best.metrics["accuracy"] < 0.70
+    elif path.stem in GOOD_ENOUGH:
+        metric, floor = GOOD_ENOUGH[path.stem]
+        assert best.metrics[metric] >= floor, path.stem
     elif result.data.dataset.task == "classification":
         assert best.metrics["accuracy"] >= 0.9, path.stem
     else:
@@ -43,7 +50,7 @@ def test_every_shipped_config_trains_to_a_good_fit(path, tmp_path):
 def test_datasets_are_what_their_readme_commands_make(tmp_path):
     readme = (ROOT / "datasets" / "README.md").read_text()
     commands = re.findall(r"^nnctl (data make .+)$", readme, flags=re.MULTILINE)
-    assert len(commands) == 7
+    assert len(commands) == 8
     runner = CliRunner()
     for command in commands:
         args = command.split()

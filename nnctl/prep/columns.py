@@ -144,3 +144,20 @@ def top_categories(values: np.ndarray, k: int) -> list[tuple[str, int]]:
     """The ``k`` most frequent values (None excluded) with their counts, ties in sorted order."""
     counts = Counter(value for value in values if value is not None)
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:k]
+
+
+def cells_of(values) -> list[str]:
+    """A column of Python or NumPy values as the cells a CSV file would hold: None and NaN as ''
+    (missing), anything else as its text."""
+    cells = []
+    for value in values:
+        if value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)):
+            cells.append("")
+        else:
+            cells.append(str(value).strip())
+    return cells
+
+
+def is_table(X) -> bool:
+    """Whether ``X`` holds named columns (a dict of columns, a pandas DataFrame) rather than a matrix."""
+    return hasattr(X, "keys") and hasattr(X, "__getitem__") and not hasattr(X, "ndim")

@@ -26,7 +26,8 @@ from nnctl import data as csvdata
 from nnctl.config import Config, task_of_loss
 from nnctl.data import Dataset, Table
 from nnctl.errors import ConfigError, DataError
-from nnctl.prep.columns import AUTO, CATEGORICAL, parse_column, parse_number, plan_column, why_not_a_number
+from nnctl.prep.columns import (AUTO, CATEGORICAL, cells_of, is_table, parse_column, parse_number, plan_column,
+                                why_not_a_number)
 from nnctl.prep.preprocessor import Options, Preprocessor, TargetScaling, Transformed, fit_preprocessor
 from nnctl.prep.transforms import Scaler, all_finite, first_column_beyond, numeric_array, split_indices
 
@@ -78,6 +79,7 @@ class Rows:
     lines: list[int] | None = None  # the physical line of each row (None: a plain file, lines 2, 3, ...)
     ignored: tuple[str, ...] = ()  # a file's columns that the model does not read
     notes: list[str] = field(default_factory=list)
+    y_rows: np.ndarray | None = None  # the rows ``y`` belongs to, when not all (rows without a target)
 
     def line(self, row: int) -> int:
         return row + 2 if self.lines is None else self.lines[row]
@@ -288,11 +290,24 @@ def read_rows(path: str | Path, kinds: dict[str, str], na_values: Sequence[str],
     rows = _read_kept(table, np.arange(len(table.cells)), kinds, na_values, target, task, classes, loss, None,
                       targets_present=False)
     rows.ignored = ignored
-    if present:
+    if present:  # scored on the rows that have a target
+        missing = np.zeros(len(table.cells), dtype=bool)
+        for name in target:
+            missing |= _missing_cells(table, name, na_values)
+        scored = np.flatnonzero(~missing)
+        if not len(scored):
+            rows.notes.append(f"no metrics: every row's target is missing (column {', '.join(map(repr, target))})")
+            return rows
+        kept = Table(table.path, table.columns, [table.cells[i] for i in scored], [table.lines[i] for i in scored])
         try:
-            rows.y, _ = _targets(table, tuple(target), task, classes, loss)
+            rows.y, _ = _targets(kept, tuple(target), task, classes, loss)
         except DataError as error:
             rows.notes.append(f"no metrics: {error}")
+            return rows
+        if len(scored) < len(table.cells):
+            rows.y_rows = scored
+            rows.notes.append(f"metrics over the {_rows(len(scored))} with a target; "
+                              f"{_rows(len(table.cells) - len(scored))} without one")
     return rows
 
 
@@ -304,6 +319,8 @@ def prepare_arrays(config: Config, X, y, split_rng: np.random.Generator, X_val=N
     """The same as ``prepare_data`` for NumPy arrays: ``X: (n_samples, n_features)``; ``y``
     class labels (any values: they are kept and given back) or regression targets."""
     task = task_of_loss(config.loss)
+    if is_table(X):
+        return _prepare_table(config, X, y, split_rng, X_val, y_val, sample_weight)
     X = numeric_array(X)  # as given: no float64 copy (split_and_scale computes in float64 chunk by chunk)
     if X.ndim != 2 or not all_finite(X):
         raise DataError(f"X must be a 2-d array of finite numbers, got shape {X.shape}")
@@ -321,6 +338,75 @@ def prepare_arrays(config: Config, X, y, split_rng: np.random.Generator, X_val=N
         val_targets, _ = _targets_of(y_val, task, len(X_val), classes)
         validation = Rows(numeric_array(X_val), names, {}, val_targets, target_names, classes, task)
     return split_and_scale(config, rows, split_rng, validation)
+
+
+def _prepare_table(config: Config, X, y, split_rng: np.random.Generator, X_val, y_val, sample_weight) -> PreparedData:
+    """``prepare_arrays`` for named columns (a dict of columns, a DataFrame): typed as a CSV file's are."""
+    d, task = config.data, task_of_loss(config.loss)
+    names = tuple(d.features or (name for name in X.keys() if name not in d.exclude))
+    na_values = (*d.na_values, "")
+    parsed = {name: parse_column(name, cells_of(X[name]), na_values) for name in names}
+    kinds = {}
+    for name, column in parsed.items():
+        plan = plan_column(column, d.categorical, na_values)
+        if plan.kind is None:
+            where = f"row {plan.row}, " if plan.row is not None else ""
+            raise DataError(f"X: {where}column '{name}': {plan.problem}")
+        kinds[name] = plan.kind
+    targets, classes = _targets_of(y, task, len(next(iter(parsed.values())).cells))
+    outputs = targets.shape[1] if task == "regression" else 1
+    target_names = d.target if len(d.target) == outputs else tuple(f"y{i + 1}" for i in range(outputs))
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    rows = _table_rows(X, kinds, na_values, targets, target_names, classes, task, weights)
+    validation = None
+    if X_val is not None:
+        val_targets, _ = _targets_of(y_val, task, len(cells_of(X_val[names[0]])), classes)
+        validation = _table_rows(X_val, kinds, na_values, val_targets, target_names, classes, task, None)
+    return split_and_scale(config, rows, split_rng, validation)
+
+
+def _table_rows(X, kinds: dict[str, str], na_values: Sequence[str], y, target_names, classes, task, weights) -> Rows:
+    numeric = tuple(name for name, kind in kinds.items() if kind == "numeric")
+    columns = {name: parse_column(name, cells_of(X[name]), na_values) for name in kinds}
+    for name in numeric:
+        if columns[name].text.any():
+            row = int(np.flatnonzero(columns[name].text)[0])
+            raise DataError(f"X: row {row}, column '{name}': {why_not_a_number(columns[name].cells[row], na_values)}")
+    n = len(next(iter(columns.values())).cells)
+    numbers = np.column_stack([columns[name].values for name in numeric]) if numeric else np.empty((n, 0))
+    texts = {name: columns[name].categories() for name, kind in kinds.items() if kind == CATEGORICAL}
+    return Rows(numbers, numeric, texts, y, tuple(target_names), classes, task, weights)
+
+
+def table_inputs(preprocessor: Preprocessor, X) -> np.ndarray:
+    """A trained model's inputs for rows given as named columns (a dict, a DataFrame) or, for a model
+    of numeric columns only, as a matrix of them in order: fill values and vocabularies applied."""
+    na_values = (*preprocessor.na_values, "")
+    if is_table(X):
+        kinds = {**{name: "numeric" for name in preprocessor.numeric_names},
+                 **{name: CATEGORICAL for name in preprocessor.categorical_names}}
+        missing = [name for name in kinds if name not in X.keys()]
+        if missing:
+            raise DataError(f"X lacks the column(s) the model was trained on: {', '.join(missing)}")
+        rows = _table_rows(X, kinds, na_values, None, (), None, "", None)
+    else:
+        if preprocessor.categorical:
+            raise DataError("this model reads text columns too: give X as named columns (a dict of columns "
+                            f"or a pandas DataFrame) with {', '.join(preprocessor.raw_names)}")
+        numbers = np.asarray(X, dtype=np.float64)
+        if numbers.ndim != 2 or numbers.shape[1] != len(preprocessor.numeric):
+            raise DataError(f"X must have shape (n, {len(preprocessor.numeric)}), got {numbers.shape}")
+        rows = Rows(numbers, preprocessor.numeric_names, {}, None, (), None, "", lines=list(range(len(numbers))))
+    found = preprocessor.transform(rows.numbers, rows.texts)
+    if found.unfilled is not None:
+        name, row = found.unfilled
+        raise DataError(f"X: row {row}, column '{name}': the value is missing, and this model was trained with "
+                        "data.impute: drop, so it has no value to fill in")
+    if found.unknown and preprocessor.unknown_category == "error":
+        name, unknown = next(iter(found.unknown.items()))
+        raise DataError(f"X: row {unknown.first_row}, column '{name}': category '{unknown.first_value}' was not "
+                        "seen in training (data.unknown_category: error)")
+    return found.X
 
 
 def _targets_of(y, task: str, n: int, classes: tuple | None = None):
@@ -416,8 +502,8 @@ def _fit_scaler(X: np.ndarray, rows: np.ndarray | None, preprocessor: Preprocess
 
 
 def _unknown_notes(found: Transformed, where: str, rows: Rows) -> list[str]:
-    return [f"{where}: column '{name}': {_rows(u.count)} hold a category not seen in training ('{u.first_value}' "
-            f"first, line {rows.line(u.first_row)}); their one-hot inputs are all zero"
+    return [f"{where}: column '{name}': {_rows(u.count)} with a category not seen in training ('{u.first_value}' "
+            f"first, line {rows.line(u.first_row)}): the column's one-hot inputs are all zero there"
             for name, u in found.unknown.items()]
 
 
@@ -485,16 +571,21 @@ class ModelRows:
     y: np.ndarray | None  # class indices or target values, when the file holds usable targets
     ignored: tuple[str, ...]  # columns the model does not read
     note: str | None  # why there are no metrics although the target columns are there
-    notes: list[str]  # categories the model never saw
+    notes: list[str]  # rows left out of the metrics, categories the model never saw
+    y_rows: np.ndarray | None = None  # the rows ``y`` is for, when some rows have no target
+
+    def scored(self, values: np.ndarray) -> np.ndarray:
+        """The rows of ``values`` (one per file row) that ``y`` scores."""
+        return values if self.y_rows is None else values[self.y_rows]
 
 
 def model_rows(preprocessor: Preprocessor, path: str | Path, target_names: Sequence[str], task: str,
-               classes: tuple | None) -> ModelRows:
+               classes: tuple | None, loss: str = "") -> ModelRows:
     """Read a file for a trained model: its columns by name, in any order; the stored fill values,
     vocabularies and unknown-category rule applied."""
     kinds = {**{name: "numeric" for name in preprocessor.numeric_names},
              **{name: CATEGORICAL for name in preprocessor.categorical_names}}
-    rows = read_rows(path, kinds, preprocessor.na_values, target_names, task, classes)
+    rows = read_rows(path, kinds, preprocessor.na_values, target_names, task, classes, loss)
     found = preprocessor.transform(rows.numbers, rows.texts)
     if found.unfilled is not None:
         name, row = found.unfilled
@@ -507,4 +598,5 @@ def model_rows(preprocessor: Preprocessor, path: str | Path, target_names: Seque
                         f"'{unknown.first_value}' was not seen in training (data.unknown_category: error); known: "
                         f"{', '.join(known)}")
     note = next((text for text in rows.notes if text.startswith("no metrics: ")), None)
-    return ModelRows(found.X, rows.y, rows.ignored, note, _unknown_notes(found, str(path), rows))
+    notes = [text for text in rows.notes if text != note] + _unknown_notes(found, str(path), rows)
+    return ModelRows(found.X, rows.y, rows.ignored, note, notes, rows.y_rows)
