@@ -57,6 +57,7 @@ resumes = _lazy("nnctl.resume")
 run = _lazy("nnctl.run")
 sweep = _lazy("nnctl.sweep")
 toydata = _lazy("nnctl.toydata")
+preparation = _lazy("nnctl.prep.prepare")
 training = _lazy("nnctl.core.training")
 
 TOY_KINDS = ("linear", "xor", "circles", "moons", "spirals", "gaussians", "regression", "mixed")  # toydata's
@@ -82,7 +83,7 @@ app = typer.Typer(
     help="Train multi-layer perceptrons written in NumPy from YAML config files.",
 )
 config_app = typer.Typer(no_args_is_help=True, help="Look at configs.")
-data_app = typer.Typer(no_args_is_help=True, help="Make toy data sets.")
+data_app = typer.Typer(no_args_is_help=True, help="Make toy data sets; describe a CSV file's columns.")
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
 
@@ -455,6 +456,24 @@ def data_make(
         return
     datafiles.write_csv(output, columns, rows)
     out_console().print(f"wrote {n} row{'s' if n != 1 else ''} of {kind} to {output}", markup=False)
+
+
+@data_app.command("describe")
+def data_describe(
+    file: Path = typer.Argument(..., help="The CSV file."),
+    target: Optional[List[str]] = typer.Option(None, "--target", metavar="COLUMN",
+                                               help="The column(s) to predict: not described as features."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Each column's type, missing cells, distinct values and range or top categories, and what
+    training with features: all does with it."""
+    from dataclasses import asdict
+
+    reports = preparation.describe_file(file, target or ())
+    if as_json:
+        print_json({"file": str(file), "columns": [asdict(r) for r in reports]})
+        return
+    out_console().print(report.describe_table(reports, f"{file}: {len(reports)} columns"))
 
 
 def version_callback(value: bool) -> None:

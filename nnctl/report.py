@@ -162,6 +162,20 @@ def architecture(layers: Sequence[Layer], hidden_activations: Sequence[str], inp
     return " -> ".join(parts) + f"; {parameter_count(layers)} parameters"
 
 
+def describe_table(reports, title: str) -> Table:
+    """``nnctl data describe``: one row per column (prep.describe.ColumnReport)."""
+    table = Table("column", "type", "missing", "distinct", "values", "with features: all", title=title,
+                  title_justify="left")
+    for r in reports:
+        if r.type == "numeric":
+            values = f"{r.min:.4g} .. {r.max:.4g}, mean {r.mean:.4g}"
+        else:
+            values = ", ".join(f"{text} ({count})" for text, count in r.top)
+        use = r.use + (f": {r.why}" if r.why else "")
+        table.add_row(Text(r.name), r.type, str(r.missing), str(r.distinct), Text(values), Text(use))
+    return table
+
+
 def summary(arch: str, best: dict[str, float], best_epoch: int, monitor: str,
             files: dict[str, Path], standardized: bool = False) -> Table:
     """The closing summary of a training run (``standardized``: losses on z-scored targets)."""

@@ -319,6 +319,17 @@ CASES: list[Case] = [
          ("array scaler_mean holds non-finite values",)),
     Case("nan-optimizer-state", _rewrite(_poison("state_velocity_0", (0, 0), np.nan)),
          ("array state_velocity_0 is not finite floats",), source_has_state=True),
+    # the stored preprocessing (issue 12): what turns a file's columns into the inputs
+    Case("preprocessing-not-an-object", _rewrite(lambda arrays, meta: meta.update(preprocessing=[1])),
+         ("damaged metadata (preprocessing is not a JSON object)",)),
+    Case("preprocessing-other-inputs", _rewrite(lambda arrays, meta: meta.update(preprocessing={
+        "numeric": [{"name": n, "fill": 0.0, "indicator": False} for n in ("a", "b", "c")], "categorical": [],
+        "na_values": [""], "unknown_category": "ignore", "target": None})),
+         ("damaged metadata (preprocessing gives other inputs than feature_names)",)),
+    Case("preprocessing-fill-text", _rewrite(lambda arrays, meta: meta.update(preprocessing={
+        "numeric": [{"name": n, "fill": "median", "indicator": False} for n in ("x1", "x2", "x3")],
+        "categorical": [], "na_values": [""], "unknown_category": "ignore", "target": None})),
+         ("damaged metadata (preprocessing.numeric[0].fill is not a finite number)",)),
 ]
 
 

@@ -26,8 +26,9 @@ from nnctl import data as csvdata
 from nnctl.config import Config, task_of_loss
 from nnctl.data import Dataset, Table
 from nnctl.errors import ConfigError, DataError
-from nnctl.prep.columns import (AUTO, CATEGORICAL, cells_of, is_table, parse_column, parse_number, plan_column,
+from nnctl.prep.columns import (AUTO, DEFAULT_NA_VALUES, CATEGORICAL, cells_of, is_table, parse_column, parse_number, plan_column,
                                 why_not_a_number)
+from nnctl.prep.describe import ColumnReport, describe_column
 from nnctl.prep.preprocessor import Options, Preprocessor, TargetScaling, Transformed, fit_preprocessor
 from nnctl.prep.transforms import Scaler, all_finite, first_column_beyond, numeric_array, split_indices
 
@@ -600,3 +601,14 @@ def model_rows(preprocessor: Preprocessor, path: str | Path, target_names: Seque
     note = next((text for text in rows.notes if text.startswith("no metrics: ")), None)
     notes = [text for text in rows.notes if text != note] + _unknown_notes(found, str(path), rows)
     return ModelRows(found.X, rows.y, rows.ignored, note, notes, rows.y_rows)
+
+
+def describe_file(path: str | Path, target: Sequence[str] = ()) -> list[ColumnReport]:
+    """``nnctl data describe``: each column of a CSV file, and what ``features: all`` does with it."""
+    table = csvdata.read_table(path)
+    csvdata.require_columns(table, tuple(target))
+    reports = []
+    for position, name in enumerate(table.columns):
+        column = parse_column(name, [row[position] for row in table.cells], DEFAULT_NA_VALUES)
+        reports.append(describe_column(column, target, na_values=DEFAULT_NA_VALUES))
+    return reports

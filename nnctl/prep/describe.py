@@ -1,0 +1,58 @@
+"""``nnctl data describe``: one row per column of a table, and what ``features: all`` would do with it.
+
+Pure: parsed columns in, plain data out; the same rules as training (columns.py),
+so what it says a column becomes is what ``nnctl train`` makes of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from nnctl.prep.columns import AUTO, CATEGORICAL, ParsedColumn, plan_column, top_categories
+
+TOP = 3  # categories shown per text column
+
+
+@dataclass(frozen=True)
+class ColumnReport:
+    name: str
+    type: str  # numeric, text, or empty (every cell missing)
+    missing: int  # cells that are missing
+    distinct: int  # distinct values among the others
+    min: float | None = None  # numeric columns
+    mean: float | None = None
+    max: float | None = None
+    top: tuple[tuple[str, int], ...] = ()  # text columns: the most frequent values and their counts
+    use: str = ""  # what features: all does with it: used, one-hot with k slots, excluded, refused
+    why: str = ""  # why a column is excluded or refused
+
+
+def describe_column(column: ParsedColumn, target: Sequence[str], max_categories: int = 50,
+                    na_values: Sequence[str] = ()) -> ColumnReport:
+    """What a column holds and what training with ``features: all`` (and ``categorical: auto``) does with it."""
+    missing = int(column.missing.sum())
+    present = ~column.missing
+    kind = "empty" if not present.any() else "text" if column.text.any() else "numeric"
+    values = column.values[present]
+    if kind == "numeric":
+        report = dict(distinct=len(np.unique(values)), min=float(values.min()), mean=float(values.mean()),
+                      max=float(values.max()))
+    else:
+        texts = column.categories()[present]
+        report = dict(distinct=len(set(texts)), top=tuple(top_categories(texts, TOP)))
+    if column.name in target:
+        use, why = "target", ""
+    else:
+        plan = plan_column(column, AUTO, na_values)
+        if plan.kind is None:
+            use, why = "refused", plan.problem if plan.row is None else f"row {plan.row + 1}: {plan.problem}"
+        elif plan.kind == CATEGORICAL:
+            slots = min(report["distinct"], max_categories) + (1 if missing else 0)
+            use, why = f"one-hot, {slots} slots", "" if report["distinct"] <= max_categories else \
+                f"the {report['distinct'] - max_categories + 1} rarest values share one '(other)' slot"
+        else:
+            use, why = "used", "missing cells get the training rows' median" if missing else ""
+    return ColumnReport(column.name, kind, missing, use=use, why=why, **report)
