@@ -5,7 +5,9 @@
 * only cluster.py imports Dask (``distributed`` is an optional extra);
 * nothing uses pickle, an unsafe YAML loader or ``allow_pickle=True``;
 * nothing touches the global ``np.random`` state (a Generator is passed in);
-* nothing in nnctl/core prints or opens files.
+* nothing in nnctl/core prints or opens files;
+* the pure modules of data preparation (nnctl/prep, but prepare.py, its adapter) import only
+  NumPy, the standard library, nnctl.errors and each other, and neither print nor open files.
 
 Each checker takes source text and a display name and returns one
 ``"name:line: problem"`` string per violation, so a failure says where to look.
@@ -89,6 +91,23 @@ def check_core_imports(source: str, name: str, module: str = "nnctl.core.x") -> 
         if imported == "nnctl.core" or imported.startswith("nnctl.core."):
             continue
         problems.append(f"{name}:{line}: nnctl/core imports {imported}")
+    return problems
+
+
+PREP = PACKAGE / "prep"
+PREP_ADAPTER = PREP / "prepare.py"
+
+
+def check_prep_imports(source: str, name: str, module: str = "nnctl.prep.x") -> list[str]:
+    """The pure preparation modules import numpy, the standard library, nnctl.errors and nnctl.prep's pure modules."""
+    problems = []
+    for line, imported in _imports(ast.parse(source), module):
+        top = imported.split(".")[0]
+        if top == "numpy" or top in sys.stdlib_module_names or imported.startswith("nnctl.errors"):
+            continue
+        if imported.startswith("nnctl.prep.") and not imported.startswith("nnctl.prep.prepare"):
+            continue
+        problems.append(f"{name}:{line}: a pure preparation module imports {imported}")
     return problems
 
 
@@ -206,6 +225,17 @@ def test_core_imports_only_numpy_stdlib_and_core():
     assert not problems, "\n".join(problems)
 
 
+def _pure_prep() -> list[Path]:
+    return [p for p in _modules() if p.is_relative_to(PREP) and p != PREP_ADAPTER]
+
+
+def test_pure_preparation_modules_import_only_numpy_stdlib_and_each_other():
+    assert {p.name for p in _pure_prep()} >= {"columns.py", "preprocessor.py", "transforms.py", "describe.py"}
+    problems = _run(check_prep_imports, _pure_prep(), module=True)
+    problems += _run(check_core_no_io, _pure_prep())
+    assert not problems, "\n".join(problems)
+
+
 def test_only_cli_imports_typer_and_only_cli_and_report_import_rich():
     problems = _run(check_ui_imports, _modules())
     assert not problems, "\n".join(problems)
@@ -236,6 +266,10 @@ def test_core_neither_prints_nor_opens():
         (check_core_imports, "from nnctl.data import Scaler\n", ["bad.py:1: nnctl/core imports nnctl.data"]),
         (check_core_imports, "import os\nfrom .. import checkpoint\n", ["bad.py:2: nnctl/core imports nnctl"]),
         (check_core_imports, "def f():\n    import rich\n", ["bad.py:2: nnctl/core imports rich"]),
+        (check_prep_imports, "from nnctl.data import read_table\n",
+         ["bad.py:1: a pure preparation module imports nnctl.data.read_table"]),
+        (check_prep_imports, "from nnctl.prep.prepare import model_rows\n",
+         ["bad.py:1: a pure preparation module imports nnctl.prep.prepare.model_rows"]),
         (check_ui_imports, "import json\nfrom typer import Typer\n", ["bad.py:2: imports typer"]),
         (check_ui_imports, "from rich.table import Table\n", ["bad.py:1: imports rich.table"]),
         (check_ui_imports, "def f():\n    from distributed import Client\n", ["bad.py:2: imports distributed.Client"]),
@@ -279,6 +313,8 @@ def test_checker_finds_a_violation_with_its_line(checker, source, expected):
                              "from nnctl.core.activations import ACTIVATIONS\nfrom . import losses\n"
                              "from nnctl.core import metrics\nfrom typing import Callable\n"),
         (check_ui_imports, "import numpy as np\nfrom nnctl import report\n"),
+        (check_prep_imports, "import math\nimport numpy as np\nfrom nnctl.errors import DataError\n"
+                             "from nnctl.prep.columns import parse_column\n"),
         (check_no_unsafe_loading, "import yaml\nclass L(yaml.SafeLoader): pass\nyaml.safe_load(s)\n"
                                   "yaml.dump(x, Dumper=yaml.SafeDumper)\nnp.load(p, allow_pickle=False)\n"),
         (check_no_global_random, "import numpy as np\nrng = np.random.default_rng(np.random.SeedSequence(0))\n"
