@@ -13,7 +13,12 @@ process so that its peak memory is its own:
 - ``nnctl``: ``load_dataset(path, ("label",), None, "classification")``, the
   arrays, names and classes a training run uses;
 - ``nnctl careful`` (with ``--careful``): the same call with the fast path
-  switched off, i.e. the csv-module reader every file went through before.
+  switched off, i.e. the csv-module reader every file went through before;
+- ``nnctl prepare``: all that ``nnctl train`` does with the file before the first
+  epoch (``prepare_data``: read, split, fit the preprocessor's fill values, and
+  standardise the training rows into float32).  The same script also runs on a
+  checkout from before nnctl/prep existed (it then calls ``run.prepare_data``),
+  so that the two can be compared.
 
 Per reader: the best wall time of the load itself (imports excluded), the peak
 RSS of the process (``ru_maxrss``) and how much of it the load added to the
@@ -38,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-READERS = ("loadtxt", "nnctl", "nnctl careful")
+READERS = ("loadtxt", "nnctl", "nnctl careful", "nnctl prepare")
 
 
 def write_file(path: Path, rows: int, features: int, labels: str, seed: int = 0) -> None:
@@ -74,6 +79,8 @@ def load_once(reader: str, path: str, traced: bool) -> dict:
         features = None if labels_are_numbers(path) else range(n_columns(path) - 1)
         def load():
             return np.loadtxt(path, delimiter=",", skiprows=1, usecols=features)
+    elif reader == "nnctl prepare":
+        load = _prepare(path)
     else:
         if reader == "nnctl careful":
             data.load_plain_dataset = lambda *args: None  # the fast path declines every file
@@ -88,10 +95,23 @@ def load_once(reader: str, path: str, traced: bool) -> dict:
     seconds = time.perf_counter() - start
     traced_peak = tracemalloc.get_traced_memory()[1] if traced else None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    X = result if reader == "loadtxt" else result.X
+    X = result if reader == "loadtxt" else result.X_train if reader == "nnctl prepare" else result.X
     return {"seconds": seconds, "peak_rss_mb": peak, "added_rss_mb": peak - before,
             "traced_peak_mb": None if traced_peak is None else traced_peak / 2**20,
             "array_mb": X.nbytes / 2**20, "shape": list(X.shape)}
+
+
+def _prepare(path: str):
+    """``prepare_data`` on the file, as ``nnctl train`` calls it (from run.py before nnctl/prep existed)."""
+    from nnctl import run
+    from nnctl.config import config_from_dict
+
+    if hasattr(run, "PreparedData"):  # a checkout from before nnctl/prep
+        prepare_data = run.prepare_data
+    else:
+        from nnctl.prep.prepare import prepare_data
+    config = config_from_dict({"data": {"train": path, "target": "label"}})
+    return lambda: prepare_data(config, run.generators(config)[0])
 
 
 def n_columns(path: str) -> int:

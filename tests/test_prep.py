@@ -499,3 +499,12 @@ def test_the_mixed_table_is_reproducible_and_shaped_as_documented(tmp_path):
     assert sum(r["income"] == "NA" for r in rows) == 87 and sum(r["visits"] == "?" for r in rows) == 34
     spend = [float(r["spend"]) for r in rows if r["spend"]]
     assert 20 <= min(spend) and max(spend) < 1000 and 300 < np.mean(spend) < 450
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 11, 1000, 1001])
+def test_fill_medians_are_numpys_bit_for_bit(n):
+    from nnctl.prep.preprocessor import _medians
+
+    block = np.random.default_rng(n).normal(size=(n, 5))
+    block[:, 1], block[:, 2] = 3.0, np.round(block[:, 2])  # a constant column, ties
+    np.testing.assert_array_equal(_medians(block), np.median(block, axis=0))

@@ -18,7 +18,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -384,12 +384,10 @@ def table_inputs(preprocessor: Preprocessor, X) -> np.ndarray:
     of numeric columns only, as a matrix of them in order: fill values and vocabularies applied."""
     na_values = (*preprocessor.na_values, "")
     if is_table(X):
-        kinds = {**{name: "numeric" for name in preprocessor.numeric_names},
-                 **{name: CATEGORICAL for name in preprocessor.categorical_names}}
-        missing = [name for name in kinds if name not in X.keys()]
+        missing = [name for name in preprocessor.raw_names if name not in X.keys()]
         if missing:
             raise DataError(f"X lacks the column(s) the model was trained on: {', '.join(missing)}")
-        rows = _table_rows(X, kinds, na_values, None, (), None, "", None)
+        rows = _table_rows(X, preprocessor.kinds, na_values, None, (), None, "", None)
     else:
         if preprocessor.categorical:
             raise DataError("this model reads text columns too: give X as named columns (a dict of columns "
@@ -398,16 +396,23 @@ def table_inputs(preprocessor: Preprocessor, X) -> np.ndarray:
         if numbers.ndim != 2 or numbers.shape[1] != len(preprocessor.numeric):
             raise DataError(f"X must have shape (n, {len(preprocessor.numeric)}), got {numbers.shape}")
         rows = Rows(numbers, preprocessor.numeric_names, {}, None, (), None, "", lines=list(range(len(numbers))))
+    return _model_inputs(preprocessor, rows, lambda row: f"X: row {row}").X
+
+
+def _model_inputs(preprocessor: Preprocessor, rows: Rows, where: Callable[[int], str]) -> Transformed:
+    """The inputs of rows for a trained model; a missing number it cannot fill, or (with
+    unknown_category: error) a category it never saw, is an error at ``where(row)``."""
     found = preprocessor.transform(rows.numbers, rows.texts)
     if found.unfilled is not None:
         name, row = found.unfilled
-        raise DataError(f"X: row {row}, column '{name}': the value is missing, and this model was trained with "
+        raise DataError(f"{where(row)}, column '{name}': the cell is missing, and this model was trained with "
                         "data.impute: drop, so it has no value to fill in")
     if found.unknown and preprocessor.unknown_category == "error":
         name, unknown = next(iter(found.unknown.items()))
-        raise DataError(f"X: row {unknown.first_row}, column '{name}': category '{unknown.first_value}' was not "
-                        "seen in training (data.unknown_category: error)")
-    return found.X
+        known = next(c for c in preprocessor.categorical if c.name == name).slots
+        raise DataError(f"{where(unknown.first_row)}, column '{name}': category '{unknown.first_value}' was not "
+                        f"seen in training (data.unknown_category: error); known: {', '.join(known)}")
+    return found
 
 
 def _targets_of(y, task: str, n: int, classes: tuple | None = None):
@@ -584,20 +589,8 @@ def model_rows(preprocessor: Preprocessor, path: str | Path, target_names: Seque
                classes: tuple | None, loss: str = "") -> ModelRows:
     """Read a file for a trained model: its columns by name, in any order; the stored fill values,
     vocabularies and unknown-category rule applied."""
-    kinds = {**{name: "numeric" for name in preprocessor.numeric_names},
-             **{name: CATEGORICAL for name in preprocessor.categorical_names}}
-    rows = read_rows(path, kinds, preprocessor.na_values, target_names, task, classes, loss)
-    found = preprocessor.transform(rows.numbers, rows.texts)
-    if found.unfilled is not None:
-        name, row = found.unfilled
-        raise DataError(f"{path}: line {rows.line(row)}, column '{name}': the cell is missing, and this model was "
-                        "trained with data.impute: drop, so it has no value to fill in")
-    if found.unknown and preprocessor.unknown_category == "error":
-        name, unknown = next(iter(found.unknown.items()))
-        known = next(c for c in preprocessor.categorical if c.name == name).slots
-        raise DataError(f"{path}: line {rows.line(unknown.first_row)}, column '{name}': category "
-                        f"'{unknown.first_value}' was not seen in training (data.unknown_category: error); known: "
-                        f"{', '.join(known)}")
+    rows = read_rows(path, preprocessor.kinds, preprocessor.na_values, target_names, task, classes, loss)
+    found = _model_inputs(preprocessor, rows, lambda row: f"{path}: line {rows.line(row)}")
     note = next((text for text in rows.notes if text.startswith("no metrics: ")), None)
     notes = [text for text in rows.notes if text != note] + _unknown_notes(found, str(path), rows)
     return ModelRows(found.X, rows.y, rows.ignored, note, notes, rows.y_rows)
