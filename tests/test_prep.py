@@ -134,6 +134,13 @@ def test_the_rarest_categories_share_one_other_slot():
     assert unknown is None  # with an (other) slot, nothing is unknown
 
 
+def test_a_category_written_like_a_slot_label_keeps_its_input_name_apart():
+    column = CategoricalColumn("c", ("(missing)", "a"), missing=True)
+    assert column.input_names == ('c="(missing)"', "c=a", "c=(missing)")
+    X, _ = one_hot(column, np.array(["(missing)", None, "a"], dtype=object))
+    np.testing.assert_array_equal(X, np.eye(3)[[0, 2, 1]])
+
+
 def test_an_all_numeric_table_comes_back_as_the_same_array():
     X = np.arange(12, dtype=np.float64).reshape(4, 3)
     pre = fit_preprocessor(X, ("x", "y", "z"), {}, None, Options())
@@ -484,6 +491,10 @@ def test_data_describe_says_what_features_all_does(tmp_path):
     assert columns["region"]["use"] == "one-hot, 5 slots" and columns["region"]["missing"] == 25
     assert columns["plan"]["top"][0] == ["basic", 400]
     assert columns["bought"]["use"] == "target"
+    numbered = _write(tmp_path / "numbered.csv", "row,x,y\n" + "".join(f"{i},{i % 7},{i % 2}\n" for i in range(30)))
+    columns = {c["name"]: c for c in json.loads(_invoke(["data", "describe", numbered, "--json"]).stdout)["columns"]}
+    assert columns["row"]["why"] == "every value a distinct whole number: a row number or an ID? add it to data.exclude"
+    assert columns["x"]["why"] == ""
     table = _invoke(["data", "describe", MIXED])
     assert table.exit_code == 0 and "one-hot, 3 slots" in table.stdout
 

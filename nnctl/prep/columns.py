@@ -34,7 +34,7 @@ AUTO = "auto"
 DEFAULT_NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "None", "?")
 
 IDENTIFIER_MIN_DISTINCT = 20  # fewer distinct values never look like an identifier
-IDENTIFIER_SHARE = 0.9  # distinct values / cells at or above which a text column looks like one
+IDENTIFIER_SHARE = 0.5  # distinct values / cells at or above which a text column looks like one (names repeat)
 
 
 @dataclass(frozen=True, eq=False)

@@ -53,6 +53,14 @@ def describe_column(column: ParsedColumn, target: Sequence[str], max_categories:
             slots = min(report["distinct"], max_categories) + (1 if missing else 0)
             use, why = f"one-hot, {slots} slots", "" if report["distinct"] <= max_categories else \
                 f"the {report['distinct'] - max_categories + 1} rarest values share one '(other)' slot"
+        elif _row_numbers(values, len(column.cells)):
+            use, why = "used", "every value a distinct whole number: a row number or an ID? add it to data.exclude"
         else:
             use, why = "used", "missing cells get the training rows' median" if missing else ""
     return ColumnReport(column.name, kind, missing, use=use, why=why, **report)
+
+
+def _row_numbers(values: np.ndarray, n_cells: int) -> bool:
+    """Whether a numeric column's values are all distinct whole numbers, one per row, as IDs are."""
+    return n_cells >= 20 and len(values) == n_cells and bool(np.all(values == np.round(values))) \
+        and len(np.unique(values)) == n_cells

@@ -71,7 +71,9 @@ class CategoricalColumn:
 
     @property
     def input_names(self) -> tuple[str, ...]:
-        return tuple(f"{self.name}={slot}" for slot in self.slots)
+        """``name=category`` per slot; a category written like a slot's label is quoted: ``name="(missing)"``."""
+        quoted = tuple(f'"{c}"' if c in (MISSING_SLOT, OTHER_SLOT) else c for c in self.categories)
+        return tuple(f"{self.name}={slot}" for slot in (*quoted, *self.slots[len(self.categories):]))
 
 
 @dataclass(frozen=True)
