@@ -432,8 +432,9 @@ def test_the_csv_benchmark_runs_on_a_small_file():
                            "--features", "4", "--repeat", "1", "--careful", "--json"],
                           capture_output=True, text=True, check=True, timeout=120)
     figures = json.loads(done.stdout)
-    assert set(figures["readers"]) == {"loadtxt", "nnctl", "nnctl careful"}
+    assert set(figures["readers"]) == {"loadtxt", "nnctl", "nnctl careful", "nnctl prepare"}
     for reader in figures["readers"].values():
         assert reader["seconds"] >= 0 and reader["peak_rss_mb"] > 0
     assert figures["readers"]["nnctl"]["shape"] == [300, 4]  # X
+    assert figures["readers"]["nnctl prepare"]["shape"] == [240, 4]  # X_train: 80% of the rows
     assert figures["readers"]["loadtxt"]["shape"] == [300, 5]  # every column, the label too

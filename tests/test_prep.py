@@ -487,7 +487,7 @@ def test_data_describe_says_what_features_all_does(tmp_path):
     assert columns["id"]["use"] == "refused" and "like an identifier" in columns["id"]["why"]
     assert columns["age"] | {"mean": 0} == {"name": "age", "type": "numeric", "missing": 59, "distinct": 63,
                                             "min": 18.0, "mean": 0, "max": 80.0, "top": [], "use": "used",
-                                            "why": "missing cells get the training rows' median"}
+                                            "why": "missing cells get the training median"}
     assert columns["region"]["use"] == "one-hot, 5 slots" and columns["region"]["missing"] == 25
     assert columns["plan"]["top"][0] == ["basic", 400]
     assert columns["bought"]["use"] == "target"

@@ -56,7 +56,7 @@ def describe_column(column: ParsedColumn, target: Sequence[str], max_categories:
         elif _row_numbers(values, len(column.cells)):
             use, why = "used", "every value a distinct whole number: a row number or an ID? add it to data.exclude"
         else:
-            use, why = "used", "missing cells get the training rows' median" if missing else ""
+            use, why = "used", "missing cells get the training median" if missing else ""
     return ColumnReport(column.name, kind, missing, use=use, why=why, **report)
 
 
