@@ -202,7 +202,8 @@ def train(
     console.print(f"stopped: {result.history.stop_reason}", markup=False, soft_wrap=True)
     if as_json:
         print_json({**result.summary, "interrupted": result.history.interrupted, "run_dir": str(cfg.output),
-                    "files": {name: str(path) for name, path in result.files.items()}})
+                    "files": {name: str(path) for name, path in result.files.items()},
+                    "inputs": result.data.preprocessor.summary(), "notes": list(result.data.notes)})
     if result.history.interrupted:
         again = f"nnctl train {config}" + "".join(f" --set {s}" for s in set_ or ()) + f" --resume {report.display_path(cfg.output)}"
         err_console().print(f"to go on: {again}", markup=False, soft_wrap=True)

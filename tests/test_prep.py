@@ -353,6 +353,29 @@ def test_predictions_from_the_checkpoint_equal_the_api_on_the_whole_table(mixed_
     assert list(model.predict({name: [r[name] for r in rows] for name in rows[0]})) == predicted
 
 
+def test_the_api_fits_named_columns_as_train_fits_the_file(tmp_path):
+    """A dict of columns (None for missing) gives the same network as `nnctl train` on the CSV file."""
+    config = load_config(_mixed_config(tmp_path, "bought"))
+    trained = run.train(config)
+    rows = _dict_rows(MIXED)
+    columns = {name: [r[name] or None for r in rows] for name in rows[0] if name != "bought"}
+    model = Model.from_config(config).fit(columns, [r["bought"] for r in rows])
+    for mine, theirs in zip(model.layers, trained.layers, strict=True):
+        np.testing.assert_array_equal(mine.W, theirs.W)
+    assert model.feature_columns_ == ("age", "income", "visits", "plan", "region")
+    with pytest.raises(DataError, match=r"this model reads text columns too: give X as named columns"):
+        model.predict(np.zeros((2, 5)))
+    with pytest.raises(DataError, match=r"X lacks the column\(s\) the model was trained on: region"):
+        model.predict({name: values for name, values in columns.items() if name != "region"})
+
+
+def test_train_json_says_what_the_inputs_became(tmp_path):
+    result = _invoke(["train", _mixed_config(tmp_path, "spend"), "--json"])
+    document = json.loads(result.stdout)
+    assert document["inputs"] == "3 numeric + plan (3) + region (5) = 11 inputs"
+    assert document["notes"] == ["left out 9 rows whose target is missing (column 'spend')"]
+
+
 def test_an_unseen_category_is_an_error_when_the_config_says_so(tmp_path):
     config = _mixed_config(tmp_path, "bought", unknown_category="error")
     assert _invoke(["train", config]).exit_code == 0
