@@ -149,6 +149,7 @@ class Explanation:
     update: list[UpdateStep]  # layer 1 .. L
     loss_after: LossParts  # the same rows, after the step
     penalty_example: WeightComparison | None  # the lecture's example, for a one-output perceptron
+    target_scaling: str = ""  # regression on z-scored targets: how y was made from the file's values
 
     @property
     def output_delta(self) -> Array:
@@ -207,7 +208,17 @@ def explain(config: Config, rows: int = 2) -> Explanation:
         row_weights=weights, forward=steps, loss_name=loss.name, l1=l1, l2=l2, loss=before, backward=back,
         optimizer=settings.optimizer, learning_rate=settings.learning_rate, hyper=settings.hyper, update=updates,
         loss_after=later, penalty_example=lecture_example(X.shape[1]) if single_neuron else None,
+        target_scaling=_scaling_text(batch.data.preprocessor, dataset.target_names),
     )
+
+
+def _scaling_text(preprocessor, target_names: Sequence[str]) -> str:
+    """'y = (spend - 376.4) / 115.9' for z-scored regression targets, '' otherwise."""
+    scaling = preprocessor.target
+    if scaling is None:
+        return ""
+    return "; ".join(f"y = ({name} - {mean:.4g}) / {scale:.4g}"
+                     for name, mean, scale in zip(target_names, scaling.mean, scaling.scale))
 
 
 def _loss_parts(data_loss: float, layers: Sequence[Layer], l1: float, l2: float) -> LossParts:

@@ -186,7 +186,9 @@ def explanation_view(e: Explanation, max_shown: int = MAX_SHOWN) -> Group:
                       f"training row{'s' if e.rows > 1 else ''}"))
 
     section("inputs, with the bias unit", "A0 = X (the rows as training sees them); the bias unit is a constant 1; "
-                                          "T: the targets as the loss reads them")
+                                          "T: the targets as the loss reads them"
+                                          + (f"; regression targets z-scored: {e.target_scaling}" if e.target_scaling
+                                             else ""))
     targets = e.y if e.classes is None else np.asarray(e.y).reshape(-1, 1)
     target_labels = list(e.target_names)
     tables: list[RenderableType] = [matrix("[1 | X]", e.inputs_with_bias, _rows(e), ["1 (bias)", *e.feature_names],
@@ -199,7 +201,8 @@ def explanation_view(e: Explanation, max_shown: int = MAX_SHOWN) -> Group:
             labels.add_row(Text(row, style="dim"), Text(str(e.classes[int(index)])))
         tables.append(labels)
     else:
-        tables.append(matrix("targets y", targets, _rows(e), target_labels, max_shown))
+        title = "targets y (z-scored)" if e.target_scaling else "targets y"
+        tables.append(matrix(title, targets, _rows(e), target_labels, max_shown))
     tables.append(matrix("T", e.T, _rows(e), _units(e, L), max_shown))
     if e.row_weights is not None:
         tables.append(matrix("row weights", e.row_weights.reshape(-1, 1), _rows(e), ["w"], max_shown))

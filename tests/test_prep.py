@@ -542,3 +542,11 @@ def test_fill_medians_are_numpys_bit_for_bit(n):
     block = np.random.default_rng(n).normal(size=(n, 5))
     block[:, 1], block[:, 2] = 3.0, np.round(block[:, 2])  # a constant column, ties
     np.testing.assert_array_equal(_medians(block), np.median(block, axis=0))
+
+
+def test_explain_says_the_targets_are_z_scored(tmp_path):
+    result = _invoke(["explain", _mixed_config(tmp_path, "spend")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "regression targets z-scored: y = (spend - 376.4) / 115.9" in text  # the training rows' mean and std
+    assert "targets y (z-scored)" in text
