@@ -13,6 +13,7 @@ are ``nnctl.errors.NnctlError`` with the same one-line messages.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -27,7 +28,11 @@ from nnctl.core.model import logits
 from nnctl.core.training import EpochRecord
 from nnctl.errors import NnctlError
 
-ARRAYS = {"train": "<arrays>", "target": "y"}  # the data section when a dict gives none: fit takes arrays
+ARRAYS = {"train": "<arrays>", "target": "y"}
+
+
+class UnknownCategoryWarning(UserWarning):
+    """Rows hold a category the model never saw in training: their one-hot inputs for it are all zero."""  # the data section when a dict gives none: fit takes arrays
 
 
 class Model:
@@ -80,7 +85,9 @@ class Model:
         for missing values), or, for a model of numeric columns only, a matrix of them in the
         order of ``feature_columns_``.  The stored fill values and categories are applied."""
         ckpt = self._trained()
-        inputs = table_inputs(ckpt.preprocessor, X)
+        inputs, notes = table_inputs(ckpt.preprocessor, X)
+        for note in notes:  # as `nnctl predict` prints them
+            warnings.warn(note, UnknownCategoryWarning, stacklevel=3)
         return logits(ckpt.layers, ckpt.scaler.transform(inputs).astype(ckpt.layers[0].W.dtype))
 
     @property

@@ -30,7 +30,7 @@ from nnctl.core.schedules import Schedule
 from nnctl.core.stacked import fit_stacked
 from nnctl.core.training import EpochRecord, History, Settings, TrainingState, fit, new_state
 from nnctl.resume import HISTORY_KEY, STATE_KEY, adapt_state, decode_state, encode_state
-from nnctl.prep.prepare import PreparedData, prepare_data
+from nnctl.prep.prepare import PreparedData, in_file, prepare_data
 from nnctl.prep.transforms import Scaler
 from nnctl.errors import ConfigError, OutputError, TrainingError
 
@@ -289,7 +289,7 @@ def _output_directory(config: Config) -> Path:
     try:
         out = ensure_directory(config.output)
     except OutputError as error:
-        raise OutputError(f"{error} (output{_in_file(config)})") from None
+        raise OutputError(f"{error} (output{in_file(config)})") from None
     remove_stale_temporaries(out)
     return out
 
@@ -317,10 +317,6 @@ def _restore(ckpt: Checkpoint, config: Config, layers: list[Layer], best: _Snaps
     if best_meta is not None:
         best.take(best_layers, best_meta)
     return state, list(ckpt.meta.get(HISTORY_KEY) or [])
-
-
-def _in_file(config: Config) -> str:
-    return f" in {config.source}" if config.source else ""
 
 
 def _remedy(config: Config) -> str:
@@ -411,7 +407,7 @@ def write_run_directory(run: FinishedRun, scaler: Scaler) -> dict[str, Path]:
     try:
         out = ensure_directory(run.config.output)
     except OutputError as error:
-        raise OutputError(f"{error} (output{_in_file(run.config)})") from None
+        raise OutputError(f"{error} (output{in_file(run.config)})") from None
     remove_stale_temporaries(out)
     run.best.save(out / BEST, scaler)
     run.last.save(out / LAST, scaler)

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nnctl import run, toydata
-from nnctl.api import Model
+from nnctl.api import Model, UnknownCategoryWarning
 from nnctl.checkpoint import load_checkpoint
 from nnctl.cli import app
 from nnctl.config import config_from_dict, load_config
@@ -331,7 +331,7 @@ def test_predict_keeps_columns_imputes_and_counts_unseen_categories(mixed_run, t
     table = list(csv.reader(result.stdout.splitlines()))
     assert table[0] == ["id", "predicted_bought", "probability_no", "probability_yes"]
     assert [row[0] for row in table[1:]] == ["X1", "X2", "X3"]
-    assert (f"note: {rows}: column 'plan': 1 row with a category not seen in training ('gold' first, line 3): "
+    assert (f"note: {rows}: column 'plan': 1 row with a value not seen in training ('gold' first, line 3): "
             "the column's one-hot inputs are all zero there") in result.stderr
     assert "'mars' first, line 4" in result.stderr
     assert "ignored columns" not in result.stderr  # id is kept, not ignored
@@ -339,9 +339,15 @@ def test_predict_keeps_columns_imputes_and_counts_unseen_categories(mixed_run, t
     model = Model.load(mixed_run / "best.npz")
     columns = {"age": [40, None, 70], "income": [55, float("nan"), 120], "visits": [3, None, 8],
                "plan": ["plus", "gold", "premium"], "region": ["north", None, "mars"]}
-    assert list(model.predict(columns)) == [row[1] for row in table[1:]]
-    np.testing.assert_allclose(model.predict_proba(columns), [[float(p) for p in row[2:]] for row in table[1:]],
-                               rtol=1e-6)
+    with pytest.warns(UnknownCategoryWarning) as caught:
+        assert list(model.predict(columns)) == [row[1] for row in table[1:]]
+        probabilities = model.predict_proba(columns)
+    assert [str(w.message) for w in caught][:2] == [
+        "X: column 'plan': 1 row with a value not seen in training ('gold' first, row 1): the column's one-hot "
+        "inputs are all zero there",
+        "X: column 'region': 1 row with a value not seen in training ('mars' first, row 2): the column's one-hot "
+        "inputs are all zero there"]
+    np.testing.assert_allclose(probabilities, [[float(p) for p in row[2:]] for row in table[1:]], rtol=1e-6)
 
 
 def test_predictions_from_the_checkpoint_equal_the_api_on_the_whole_table(mixed_run, tmp_path):

@@ -107,10 +107,13 @@ def test_targets_beyond_the_dtype_are_one_clear_error(tmp_path):
 
     data = tmp_path / "big.csv"
     data.write_text("x,y\n1,2\n2,1e25\n3,4\n4,5\n5,6\n")
-    config = config_from_dict({"data": {"train": str(data), "target": "y"}, "loss": "mse",
-                               "output": str(tmp_path / "run")})
+    config = config_from_dict({"data": {"train": str(data), "target": "y", "standardize_target": False},
+                               "loss": "mse", "output": str(tmp_path / "run")})
     with pytest.raises(DataError, match="column 'y' holds values beyond 1.84e\\+19, too large for model.dtype float32"):
         run.train(config)
+    scaled = config_from_dict({"data": {"train": str(data), "target": "y"}, "loss": "mse",  # z-scored: it fits
+                               "optimizer": {"epochs": 1}, "output": str(tmp_path / "run")})
+    assert run.train(scaled).rows[0]["train_mse"] > 1e40  # reported in the target's own units, in float64
     wide = config_from_dict({"data": {"train": str(data), "target": "y"}, "loss": "mse", "model": {"dtype": "float64"},
                              "optimizer": {"epochs": 1, "learning_rate": 1e-60}, "output": str(tmp_path / "run")})
     assert run.train(wide).rows[0]["epoch"] == 1

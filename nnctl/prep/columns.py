@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,14 +42,10 @@ class ParsedColumn:
     """One column's cells, sorted into numbers, missing cells and text."""
 
     name: str
-    cells: Sequence[str]  # as written (stripped)
+    cells: Sequence[str | None]  # as written (stripped); None: a value given as missing (the Python API)
     values: np.ndarray  # (n,) float64: each cell's number; NaN where missing or text
     missing: np.ndarray  # (n,) bool
     text: np.ndarray  # (n,) bool: neither a number nor missing
-
-    @property
-    def n_numbers(self) -> int:
-        return int(len(self.cells) - self.missing.sum() - self.text.sum())
 
     def categories(self) -> np.ndarray:
         """(n,) object array: each cell's text, None where missing."""
@@ -74,7 +70,7 @@ def parse_column(name: str, cells: Sequence[str], na_values: Sequence[str]) -> P
     missing = np.zeros(n, dtype=bool)
     text = np.zeros(n, dtype=bool)
     for i, cell in enumerate(cells):
-        if cell in markers:
+        if cell is None or cell in markers:
             missing[i] = True
             continue
         number = parse_number(cell)
@@ -146,18 +142,32 @@ def top_categories(values: np.ndarray, k: int) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:k]
 
 
-def cells_of(values) -> list[str]:
-    """A column of Python or NumPy values as the cells a CSV file would hold: None and NaN as ''
-    (missing), anything else as its text."""
-    cells = []
+def cells_of(values) -> list[str | None]:
+    """A column of Python, NumPy or pandas values as the cells a CSV file would hold: None for a
+    missing value (None, NaN, NaT, pandas' NA), a whole float as a whole number ('3' for 3.0, as
+    pandas reads an integer column with gaps), anything else as its text."""
+    cells: list[str | None] = []
     for value in values:
-        if value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)):
-            cells.append("")
+        if _is_missing(value):
+            cells.append(None)
+        elif isinstance(value, (float, np.floating)) and float(value).is_integer():
+            cells.append(str(int(value)))
         else:
             cells.append(str(value).strip())
     return cells
 
 
+def _is_missing(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return False
+    try:
+        return bool(value != value)  # NaN, NaT
+    except (TypeError, ValueError):  # pandas.NA compares to NA, whose truth is undefined
+        return True
+
+
 def is_table(X) -> bool:
     """Whether ``X`` holds named columns (a dict of columns, a pandas DataFrame) rather than a matrix."""
-    return hasattr(X, "keys") and hasattr(X, "__getitem__") and not hasattr(X, "ndim")
+    return isinstance(X, Mapping) or (hasattr(X, "columns") and hasattr(X, "keys") and hasattr(X, "__getitem__"))

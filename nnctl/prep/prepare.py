@@ -29,7 +29,8 @@ from nnctl.errors import ConfigError, DataError
 from nnctl.prep.columns import (AUTO, DEFAULT_NA_VALUES, CATEGORICAL, cells_of, is_table, parse_column, parse_number, plan_column,
                                 why_not_a_number)
 from nnctl.prep.describe import ColumnReport, describe_column
-from nnctl.prep.preprocessor import Options, Preprocessor, TargetScaling, Transformed, fit_preprocessor
+from nnctl.prep.preprocessor import (MISSING_SLOT, Options, Preprocessor, TargetScaling, Transformed,
+                                     fit_preprocessor)
 from nnctl.prep.transforms import Scaler, all_finite, first_column_beyond, numeric_array, split_indices
 
 FEW_VALUES = 10  # a regression target with at most this many whole-number values gets a note
@@ -86,7 +87,7 @@ class Rows:
         return row + 2 if self.lines is None else self.lines[row]
 
 
-def _in_file(config: Config) -> str:
+def in_file(config: Config) -> str:
     return f" in {config.source}" if config.source else ""
 
 
@@ -96,7 +97,7 @@ def named_by(config: Config, key: str) -> Iterator[None]:
     try:
         yield
     except DataError as error:
-        raise DataError(f"{error} ({key}{_in_file(config)})") from None
+        raise DataError(f"{error} ({key}{in_file(config)})") from None
 
 
 # --------------------------------------------------------------------------- reading
@@ -120,7 +121,7 @@ def read_training_rows(config: Config) -> Rows:
     """The training file's rows, typed; rows without a target (or, with impute: drop, with a
     missing number) left out, and a note saying how many."""
     d, task = config.data, task_of_loss(config.loss)
-    if d.categorical == AUTO or not d.categorical:
+    if (d.categorical == AUTO or not d.categorical) and not _numeric_markers(d.na_values):
         plain = csvdata.load_plain_dataset(Path(d.train), d.target, d.features, task, config.loss, None,
                                            d.sample_weight, d.exclude)
         if plain is not None:
@@ -138,6 +139,11 @@ def read_training_rows(config: Config) -> Rows:
     rows = _read_kept(table, keep, kinds, d.na_values, d.target, task, None, config.loss, d.sample_weight)
     rows.notes = notes + _target_notes(config, rows)
     return rows
+
+
+def _numeric_markers(na_values: Sequence[str]) -> bool:
+    """Whether a missing-value marker is itself a number (-999): the fast path would read it as one."""
+    return any(parse_number(marker) is not None for marker in na_values)
 
 
 def _plan(table: Table, features: Sequence[str], categorical, na_values: Sequence[str]) -> dict[str, str]:
@@ -273,10 +279,10 @@ def read_rows(path: str | Path, kinds: dict[str, str], na_values: Sequence[str],
     """
     names = tuple(kinds)
     numeric = tuple(name for name, kind in kinds.items() if kind == "numeric")
-    if len(numeric) == len(names):
+    if len(numeric) == len(names) and not _numeric_markers(na_values):
         plain = csvdata.load_plain_features(Path(path), numeric, tuple(target), task, classes)
-        if plain is not None:
-            X, y, ignored, _ = plain
+        if plain is not None and (plain[1] is not None or not drop_missing_targets):
+            X, y, ignored, _ = plain  # (a validation file without its targets: the careful reader says so)
             return Rows(X, numeric, {}, y, tuple(target), classes, task, ignored=ignored)
     table = csvdata.read_table(path)
     csvdata.require_features(table, names)
@@ -318,7 +324,9 @@ def read_rows(path: str | Path, kinds: dict[str, str], na_values: Sequence[str],
 def prepare_arrays(config: Config, X, y, split_rng: np.random.Generator, X_val=None, y_val=None,
                    sample_weight=None, feature_names: Sequence[str] | None = None) -> PreparedData:
     """The same as ``prepare_data`` for NumPy arrays: ``X: (n_samples, n_features)``; ``y``
-    class labels (any values: they are kept and given back) or regression targets."""
+    class labels (any values: they are kept and given back) or regression targets.  ``X`` may
+    also be named columns (a dict of columns, a pandas DataFrame), typed as a CSV file's are.
+    Rows whose target is missing (None, NaN, one of data.na_values) are left out, with a note."""
     task = task_of_loss(config.loss)
     if is_table(X):
         return _prepare_table(config, X, y, split_rng, X_val, y_val, sample_weight)
@@ -328,61 +336,126 @@ def prepare_arrays(config: Config, X, y, split_rng: np.random.Generator, X_val=N
     names = tuple(feature_names or config.data.features or (f"x{i + 1}" for i in range(X.shape[1])))
     if len(names) != X.shape[1]:
         raise DataError(f"{len(names)} feature names for {X.shape[1]} columns of X")
-    targets, classes = _targets_of(y, task, len(X))
-    outputs = targets.shape[1] if task == "regression" else 1
-    target_names = config.data.target if len(config.data.target) == outputs else tuple(
-        f"y{i + 1}" for i in range(outputs))
+    keep, notes = _rows_with_targets(y, len(X), config.data.na_values, "y")
+    if keep is not None:
+        X, y = X[keep], np.asarray(y)[keep]
+        sample_weight = None if sample_weight is None else np.asarray(sample_weight)[keep]
+    targets, classes = _targets_of(y, task, len(X), config.loss)
+    target_names = _target_names(config, targets, task)
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    rows = Rows(X, names, {}, targets, target_names, classes, task, weights)
+    rows = Rows(X, names, {}, targets, target_names, classes, task, weights, notes=notes)
     validation = None
     if X_val is not None:
-        val_targets, _ = _targets_of(y_val, task, len(X_val), classes)
-        validation = Rows(numeric_array(X_val), names, {}, val_targets, target_names, classes, task)
+        X_val = numeric_array(X_val)
+        keep, notes = _rows_with_targets(y_val, len(X_val), config.data.na_values, "y_val")
+        if keep is not None:
+            X_val, y_val = X_val[keep], np.asarray(y_val)[keep]
+        val_targets, _ = _targets_of(y_val, task, len(X_val), config.loss, classes)
+        validation = Rows(X_val, names, {}, val_targets, target_names, classes, task, notes=notes)
     return split_and_scale(config, rows, split_rng, validation)
+
+
+def _target_names(config: Config, targets: np.ndarray, task: str) -> tuple[str, ...]:
+    outputs = targets.shape[1] if task == "regression" else 1
+    return config.data.target if len(config.data.target) == outputs else tuple(f"y{i + 1}" for i in range(outputs))
+
+
+def _rows_with_targets(y, n: int, na_values: Sequence[str], name: str) -> tuple[np.ndarray | None, list[str]]:
+    """The rows whose target is there (None when all are), and a note on those left out."""
+    values = np.asarray(y)
+    if len(values) != n:
+        raise DataError(f"{name} has {len(values)} rows but X has {n}")
+    values = values.reshape(n, -1)
+    if values.dtype.kind in "biu":
+        return None, []
+    if values.dtype.kind == "f":
+        missing = np.isnan(values).any(axis=1)
+    else:
+        markers = frozenset(na_values)
+        missing = np.array([any(cell is None or cell in markers for cell in cells_of(row)) for row in values],
+                           dtype=bool)
+    if not missing.any():
+        return None, []
+    if missing.all():
+        raise DataError(f"{name}: every row's target is missing (None, NaN or one of data.na_values); "
+                        "nothing to learn from")
+    return np.flatnonzero(~missing), [f"left out {_rows(missing.sum())} whose target is missing ({name})"]
 
 
 def _prepare_table(config: Config, X, y, split_rng: np.random.Generator, X_val, y_val, sample_weight) -> PreparedData:
     """``prepare_arrays`` for named columns (a dict of columns, a DataFrame): typed as a CSV file's are."""
     d, task = config.data, task_of_loss(config.loss)
     names = tuple(d.features or (name for name in X.keys() if name not in d.exclude))
-    na_values = (*d.na_values, "")
-    parsed = {name: parse_column(name, cells_of(X[name]), na_values) for name in names}
+    missing = [name for name in names if name not in X.keys()]
+    if missing or not names:
+        raise DataError(f"X has no column '{missing[0]}'" if missing else "X has no feature columns")
+    na_values = d.na_values
+    n = len(cells_of(X[names[0]]))
+    keep, notes = _rows_with_targets(y, n, d.na_values, "y")
+    keep = np.arange(n) if keep is None else keep
+    parsed = {name: parse_column(name, _taken(cells_of(X[name]), keep), na_values) for name in names}
     kinds = {}
     for name, column in parsed.items():
         plan = plan_column(column, d.categorical, na_values)
         if plan.kind is None:
-            where = f"row {plan.row}, " if plan.row is not None else ""
+            where = f"row {keep[plan.row]}, " if plan.row is not None else ""
             raise DataError(f"X: {where}column '{name}': {plan.problem}")
         kinds[name] = plan.kind
-    targets, classes = _targets_of(y, task, len(next(iter(parsed.values())).cells))
-    outputs = targets.shape[1] if task == "regression" else 1
-    target_names = d.target if len(d.target) == outputs else tuple(f"y{i + 1}" for i in range(outputs))
-    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    rows = _table_rows(X, kinds, na_values, targets, target_names, classes, task, weights)
+    if d.impute == "drop":
+        holes = np.zeros(len(keep), dtype=bool)
+        for name, kind in kinds.items():
+            if kind == "numeric":
+                holes |= parsed[name].missing
+        if holes.all():
+            raise DataError("X: every row has a missing number, so data.impute: drop leaves no row; "
+                            "use data.impute: median")
+        if holes.any():
+            notes.append(f"left out {_rows(holes.sum())} with a missing number (data.impute: drop)")
+            keep = keep[~holes]
+    targets, classes = _targets_of(np.asarray(y)[keep], task, len(keep), config.loss)
+    target_names = _target_names(config, targets, task)
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)[keep]
+    rows = _table_rows(X, kinds, na_values, targets, target_names, classes, task, weights, keep)
+    rows.notes = notes
     validation = None
     if X_val is not None:
-        val_targets, _ = _targets_of(y_val, task, len(cells_of(X_val[names[0]])), classes)
-        validation = _table_rows(X_val, kinds, na_values, val_targets, target_names, classes, task, None)
+        n_val = len(cells_of(X_val[names[0]]))
+        keep_val, notes_val = _rows_with_targets(y_val, n_val, d.na_values, "y_val")
+        keep_val = np.arange(n_val) if keep_val is None else keep_val
+        val_targets, _ = _targets_of(np.asarray(y_val)[keep_val], task, len(keep_val), config.loss, classes)
+        validation = _table_rows(X_val, kinds, na_values, val_targets, target_names, classes, task, None, keep_val)
+        validation.notes = notes_val
     return split_and_scale(config, rows, split_rng, validation)
 
 
-def _table_rows(X, kinds: dict[str, str], na_values: Sequence[str], y, target_names, classes, task, weights) -> Rows:
+def _taken(cells: list[str], keep: np.ndarray) -> list[str]:
+    return cells if len(keep) == len(cells) else [cells[i] for i in keep]
+
+
+def _table_rows(X, kinds: dict[str, str], na_values: Sequence[str], y, target_names, classes, task, weights,
+                keep: np.ndarray | None = None) -> Rows:
+    """Named columns (the ``keep`` rows of them) as Rows, typed by ``kinds``."""
     numeric = tuple(name for name, kind in kinds.items() if kind == "numeric")
-    columns = {name: parse_column(name, cells_of(X[name]), na_values) for name in kinds}
+    columns = {}
+    for name in kinds:
+        cells = cells_of(X[name])
+        columns[name] = parse_column(name, cells if keep is None else _taken(cells, keep), na_values)
     for name in numeric:
         if columns[name].text.any():
             row = int(np.flatnonzero(columns[name].text)[0])
-            raise DataError(f"X: row {row}, column '{name}': {why_not_a_number(columns[name].cells[row], na_values)}")
+            shown = row if keep is None else int(keep[row])
+            raise DataError(f"X: row {shown}, column '{name}': {why_not_a_number(columns[name].cells[row], na_values)}")
     n = len(next(iter(columns.values())).cells)
     numbers = np.column_stack([columns[name].values for name in numeric]) if numeric else np.empty((n, 0))
     texts = {name: columns[name].categories() for name, kind in kinds.items() if kind == CATEGORICAL}
     return Rows(numbers, numeric, texts, y, tuple(target_names), classes, task, weights)
 
 
-def table_inputs(preprocessor: Preprocessor, X) -> np.ndarray:
+def table_inputs(preprocessor: Preprocessor, X) -> tuple[np.ndarray, list[str]]:
     """A trained model's inputs for rows given as named columns (a dict, a DataFrame) or, for a model
-    of numeric columns only, as a matrix of them in order: fill values and vocabularies applied."""
-    na_values = (*preprocessor.na_values, "")
+    of numeric columns only, as a matrix of them in order: fill values and vocabularies applied;
+    and notes on categories the model never saw."""
+    na_values = preprocessor.na_values
     if is_table(X):
         missing = [name for name in preprocessor.raw_names if name not in X.keys()]
         if missing:
@@ -396,7 +469,8 @@ def table_inputs(preprocessor: Preprocessor, X) -> np.ndarray:
         if numbers.ndim != 2 or numbers.shape[1] != len(preprocessor.numeric):
             raise DataError(f"X must have shape (n, {len(preprocessor.numeric)}), got {numbers.shape}")
         rows = Rows(numbers, preprocessor.numeric_names, {}, None, (), None, "", lines=list(range(len(numbers))))
-    return _model_inputs(preprocessor, rows, lambda row: f"X: row {row}").X
+    found = _model_inputs(preprocessor, rows, lambda row: f"X: row {row}")
+    return found.X, _unknown_notes(found, "X", lambda row: f"row {row}")
 
 
 def _model_inputs(preprocessor: Preprocessor, rows: Rows, where: Callable[[int], str]) -> Transformed:
@@ -415,19 +489,27 @@ def _model_inputs(preprocessor: Preprocessor, rows: Rows, where: Callable[[int],
     return found
 
 
-def _targets_of(y, task: str, n: int, classes: tuple | None = None):
+def _targets_of(y, task: str, n: int, loss: str, classes: tuple | None = None):
     """(targets as training takes them, classes): class indices and the sorted labels, or float columns."""
     y = np.asarray(y)
     if len(y) != n:
         raise DataError(f"y has {len(y)} rows but X has {n}")
     if task == "regression":
-        values = y.astype(np.float64).reshape(n, -1)
+        try:
+            values = y.astype(np.float64).reshape(n, -1)
+        except (TypeError, ValueError):
+            raise DataError(f"y holds values that are not numbers; loss: {loss} predicts a number per row "
+                            "(for class labels use loss: softmax_cross_entropy)") from None
         if not np.isfinite(values).all():
-            raise DataError("y must hold finite numbers")
+            raise DataError("y must hold finite numbers (inf is not one)")
         return values, None
     labels = [v.item() if hasattr(v, "item") else v for v in y.reshape(-1)]
     if classes is None:
-        classes = tuple(sorted(set(labels)))
+        distinct = set(labels)
+        try:
+            classes = tuple(sorted(distinct))
+        except TypeError:  # labels of several types (1 and 'a'): by type, then value
+            classes = tuple(sorted(distinct, key=lambda v: (type(v).__name__, v)))
         if len(classes) < 2:
             raise DataError(f"y has a single class ({classes[0]!r}); a classifier needs at least two")
     index = {c: i for i, c in enumerate(classes)}
@@ -458,22 +540,24 @@ def split_and_scale(config: Config, rows: Rows, split_rng: np.random.Generator,
         try:
             train_rows, val_rows = split_indices(rows.y, d.validation, split_rng, task == "classification")
         except DataError as error:
-            raise DataError(f"{d.train}: {error} (data.validation{_in_file(config)})") from None
+            raise DataError(f"{d.train}: {error} (data.validation{in_file(config)})") from None
     y_train = rows.y if train_rows is None else rows.y[train_rows]
     target = None
     if task == "regression" and d.scales_target:
         target = TargetScaling.fit(y_train)
     all_rows = train_rows is None or len(train_rows) == n  # sorted and distinct: 0..n-1
-    with named_by(config, "data.train"):
+    try:
         preprocessor = fit_preprocessor(rows.numbers, rows.numeric_names, rows.texts,
                                         None if all_rows else train_rows, options_of(config), target)
+    except ValueError as error:
+        raise DataError(f"{d.train}: {error} (data.train{in_file(config)})") from None
     X = preprocessor.transform(rows.numbers, rows.texts).X
     dataset = Dataset(X, rows.y, preprocessor.input_names, rows.target_names, rows.classes, task, rows.weights)
     notes = list(rows.notes)
-    _check_range(config, dataset)
+    _check_range(config, dataset, scaled_targets=target is not None)
     if validation is not None:
-        found = preprocessor.transform(validation.numbers, validation.texts)
-        notes += validation.notes + _unknown_notes(found, "the validation file", validation)
+        found = _model_inputs(preprocessor, validation, lambda row: f"{d.validation}: line {validation.line(row)}")
+        notes += validation.notes + _unknown_notes(found, str(d.validation), lambda r: f"line {validation.line(r)}")
         X_val_raw, y_val = found.X, validation.y
         w_train = rows.weights
     else:
@@ -507,10 +591,19 @@ def _fit_scaler(X: np.ndarray, rows: np.ndarray | None, preprocessor: Preprocess
     return Scaler(np.where(keep, scaler.mean, 0.0), np.where(keep, scaler.scale, 1.0))
 
 
-def _unknown_notes(found: Transformed, where: str, rows: Rows) -> list[str]:
-    return [f"{where}: column '{name}': {_rows(u.count)} with a category not seen in training ('{u.first_value}' "
-            f"first, line {rows.line(u.first_row)}): the column's one-hot inputs are all zero there"
-            for name, u in found.unknown.items()]
+def _unknown_notes(found: Transformed, where: str, place: Callable[[int], str]) -> list[str]:
+    """One note per column with values training never saw: how many rows, and the first."""
+    notes = []
+    for name, u in found.unknown.items():
+        first = "an empty cell" if u.first_value == MISSING_SLOT else f"'{shown_cell(u.first_value)}'"
+        notes.append(f"{where}: column '{name}': {_rows(u.count)} with a value not seen in training "
+                     f"({first} first, {place(u.first_row)}): the column's one-hot inputs are all zero there")
+    return notes
+
+
+def shown_cell(text: str) -> str:
+    """A cell's text for a one-line message: line breaks written as \\n."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def row_weights(config: Config, dataset: Dataset, y_train: np.ndarray, sample: np.ndarray | None) -> np.ndarray | None:
@@ -539,12 +632,13 @@ def row_weights(config: Config, dataset: Dataset, y_train: np.ndarray, sample: n
     return weights if sample is None else weights * sample
 
 
-def _check_range(config: Config, dataset: Dataset) -> None:
-    """Regression targets (and unscaled features) must fit the training dtype, with room for a square."""
+def _check_range(config: Config, dataset: Dataset, scaled_targets: bool = False) -> None:
+    """Regression targets trained as they are (and unscaled features) must fit the training dtype,
+    with room for a square."""
     limit = float(np.sqrt(np.finfo(config.model.dtype).max))
     message = ("{file}: column '{name}' holds values beyond {limit:.3g}, too large for model.dtype {dtype}; "
                "rescale the column or use model.dtype: float64 (data.train)")
-    if dataset.task == "regression":
+    if dataset.task == "regression" and not scaled_targets:
         too_big = np.flatnonzero((np.abs(dataset.y) > limit).any(axis=0))
         if len(too_big):
             raise DataError(message.format(file=config.data.train, name=dataset.target_names[too_big[0]],
@@ -592,7 +686,8 @@ def model_rows(preprocessor: Preprocessor, path: str | Path, target_names: Seque
     rows = read_rows(path, preprocessor.kinds, preprocessor.na_values, target_names, task, classes, loss)
     found = _model_inputs(preprocessor, rows, lambda row: f"{path}: line {rows.line(row)}")
     note = next((text for text in rows.notes if text.startswith("no metrics: ")), None)
-    notes = [text for text in rows.notes if text != note] + _unknown_notes(found, str(path), rows)
+    notes = [text for text in rows.notes if text != note] + _unknown_notes(found, str(path),
+                                                                            lambda r: f"line {rows.line(r)}")
     return ModelRows(found.X, rows.y, rows.ignored, note, notes, rows.y_rows)
 
 

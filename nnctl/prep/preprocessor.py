@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnctl.errors import DataError
 from nnctl.prep.columns import DEFAULT_NA_VALUES, top_categories
 from nnctl.prep.transforms import all_finite, numeric_array
 
@@ -62,12 +61,6 @@ class CategoricalColumn:
     @property
     def slots(self) -> tuple[str, ...]:
         return (*self.categories, *((MISSING_SLOT,) if self.missing else ()), *((OTHER_SLOT,) if self.other else ()))
-
-    @property
-    def kinds(self) -> dict[str, str]:
-        """Each column the model reads, and whether it is 'numeric' or 'categorical'."""
-        return {**{name: "numeric" for name in self.numeric_names},
-                **{name: "categorical" for name in self.categorical_names}}
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -239,7 +232,7 @@ class Preprocessor:
         numeric = tuple(NumericColumn(item.text("name"), item.number("fill", null=True), item.flag("indicator"))
                         for item in entry.items("numeric"))
         categorical = tuple(
-            CategoricalColumn(item.text("name"), tuple(item.texts("categories")), item.flag("missing"),
+            CategoricalColumn(item.text("name"), tuple(item.texts("categories", empty=True)), item.flag("missing"),
                               item.flag("other"))
             for item in entry.items("categorical"))
         unknown = entry.text("unknown_category")
@@ -304,19 +297,22 @@ def fit_preprocessor(numbers: np.ndarray, numeric_names: Sequence[str], texts: M
     """Learn fill values and vocabularies from the training rows (``rows`` of the arrays; all when None).
 
     ``numbers: (n, len(numeric_names))``, NaN where missing; ``texts``: the categorical columns.
+    A column with no value in the training rows is a ValueError (nothing to learn a fill from).
     """
     numbers = numeric_array(numbers)
     fills, holes = _fill_values(numbers, rows, options.impute)
     numeric = []
     for j, name in enumerate(numeric_names):
         if options.impute != "drop" and np.isnan(fills[j]):
-            raise DataError(f"column '{name}' is missing in every training row; add it to data.exclude")
+            raise ValueError(f"column '{name}' is missing in every training row; add it to data.exclude")
         fill = None if options.impute == "drop" else float(fills[j])
         numeric.append(NumericColumn(name, fill, bool(options.missing_indicators and holes[j])))
     categorical = []
     for name, values in texts.items():
         values = np.asarray(values, dtype=object)
         seen = values if rows is None else values[rows]
+        if all(value is None for value in seen):
+            raise ValueError(f"column '{name}' is missing in every training row; add it to data.exclude")
         categorical.append(_vocabulary(name, seen, options.max_categories))
     return Preprocessor(tuple(numeric), tuple(categorical), tuple(options.na_values), options.unknown_category,
                         target)
