@@ -174,6 +174,18 @@ def test_metrics_values():
         mean_squared_error(np.zeros(3), np.zeros((3, 2)))
 
 
+def test_regression_metrics_in_the_target_units():
+    """Errors of z-scored targets times the scale; R^2 as it is (a constant target stays constant)."""
+    from nnctl.core.metrics import regression_metrics
+
+    t, z = np.array([[-1.0], [0.0], [1.0]]), np.array([[-0.5], [0.0], [2.0]])
+    scaled = regression_metrics(t, z, (10.0,))
+    assert scaled["mse"] == pytest.approx(100 * (0.25 + 0 + 1) / 3) and scaled["mae"] == pytest.approx(10 * 1.5 / 3)
+    assert scaled["r2"] == regression_metrics(t, z)["r2"] == pytest.approx(1 - 1.25 / 2)
+    flat = np.full((3, 1), -0.1234567)
+    assert regression_metrics(flat, flat + 0.5, (0.3,))["r2"] == 0.0  # constant: 0, never a huge negative
+
+
 def _circles(n, rng):
     r = np.r_[rng.uniform(0, 0.5, n // 2), rng.uniform(0.8, 1.2, n // 2)]
     t = rng.uniform(0, 2 * np.pi, n)

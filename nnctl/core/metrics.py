@@ -86,7 +86,7 @@ def r2_score(y_true: Array, y_pred: Array) -> float:
     y_true, y_pred = _columns(y_true, y_pred)
     ss_res = np.sum((y_true - y_pred) ** 2, axis=0)
     ss_tot = np.sum((y_true - y_true.mean(axis=0)) ** 2, axis=0)
-    constant = ss_tot == 0
+    constant = (np.ptp(y_true, axis=0) == 0) | (ss_tot == 0)  # the mean of equal floats may round off them
     scores = np.where(constant, np.where(ss_res == 0, 1.0, 0.0), 1.0 - ss_res / np.where(constant, 1.0, ss_tot))
     return float(np.mean(scores))
 
@@ -106,6 +106,7 @@ def classification_metrics_of_rows(y_true: Array, y_pred: Array) -> list[dict[st
 def regression_metrics(y_true: Array, y_pred: Array, scale: Sequence[float] | None = None) -> dict[str, float]:
     """MSE, RMSE, MAE and R^2; with ``scale`` (per target), of ``y * scale`` and ``y_hat * scale``:
     the figures in the target's own units for a network trained on z-scored targets."""
+    r2 = r2_score(y_true, y_pred)  # the same in any units: taken before scaling, so a constant y stays constant
     if scale is not None:
         y_true, y_pred = _columns(y_true, y_pred)
         y_true, y_pred = y_true * np.asarray(scale), y_pred * np.asarray(scale)
@@ -113,5 +114,5 @@ def regression_metrics(y_true: Array, y_pred: Array, scale: Sequence[float] | No
         "mse": mean_squared_error(y_true, y_pred),
         "rmse": root_mean_squared_error(y_true, y_pred),
         "mae": mean_absolute_error(y_true, y_pred),
-        "r2": r2_score(y_true, y_pred),
+        "r2": r2,
     }

@@ -61,7 +61,7 @@ class Settings:
     patience: int | None = None  # stop after this many epochs without improvement (None: never)
     min_delta: float = 0.0  # the least change of the monitored value that counts as an improvement
     target: float | None = None  # stop once the monitored value reaches this
-    target_scale: tuple[float, ...] | None = None  # regression trained on y / scale: figures are reported times scale
+    target_scale: tuple[float, ...] | None = None  # regression trained on (y - mean) / scale: errors reported times scale
 
 
 @dataclass(frozen=True)
