@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 
 from nnctl.checkpoint import LAST, STATE_PREFIX, Checkpoint, load_checkpoint
-from nnctl.config import Config, config_to_dict
+from nnctl.config import Config, config_from_dict, config_to_dict
 from nnctl.core.model import Layer
 from nnctl.core.optimizers import OPTIMIZERS
 from nnctl.core.training import TrainingState, parameters
 from nnctl.errors import CheckpointError, ConfigError
 
 STATE_KEY, HISTORY_KEY = "training_state", "history"
+_DEFAULTS = config_from_dict({"data": {"train": "x.csv", "target": "y"}})  # every key at its default
 GUARDED = ("data", "model", "loss")  # what --resume refuses to see changed without --force
 
 
@@ -84,7 +85,7 @@ def load_resumable(run_dir: str | Path, config: Config, force: bool) -> Checkpoi
     state = ckpt.meta.get(STATE_KEY)
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: holds no training state to go on from")
-    saved, now = ckpt.meta.get("config") or {}, config_to_dict(config)
+    saved, now = with_earlier_defaults(ckpt.meta.get("config") or {}, ckpt.meta), config_to_dict(config)
     changes = changed_keys(saved, now)
     saved_split = (saved.get("data") or {}).get("split_seed")
     saved_split = saved.get("seed") if saved_split is None else saved_split
@@ -105,6 +106,18 @@ def load_resumable(run_dir: str | Path, config: Config, force: bool) -> Checkpoi
                           f"optimizer.epochs is {config.optimizer.epochs}; raise it "
                           f"(--set optimizer.epochs={2 * state['epoch']}) to train on")
     return ckpt
+
+
+def with_earlier_defaults(saved: dict, meta: dict) -> dict:
+    """A saved config with the data keys that came after it, as its run behaved: the preparation
+    keys at their defaults (on the all-numeric files it could read, they change nothing), and a
+    regression run's targets trained as they were, not z-scored."""
+    data = saved.get("data")
+    if not isinstance(data, dict) or "standardize_target" in data:
+        return saved
+    earlier = {key: value for key, value in config_to_dict(_DEFAULTS)["data"].items() if key not in data}
+    earlier["standardize_target"] = False if meta.get("task") == "regression" else "auto"
+    return {**saved, "data": {**data, **earlier}}
 
 
 def changed_keys(saved: dict, now: dict) -> list[str]:

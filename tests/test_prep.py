@@ -556,3 +556,37 @@ def test_explain_says_the_targets_are_z_scored(tmp_path):
     text = " ".join(result.stdout.split())
     assert "regression targets z-scored: y = (spend - 376.4) / 115.9" in text  # the training rows' mean and std
     assert "targets y (z-scored)" in text
+
+
+NEW_DATA_KEYS = ("exclude", "categorical", "na_values", "impute", "missing_indicators", "max_categories",
+                 "unknown_category", "standardize_target")
+
+
+@pytest.mark.parametrize("name", ["circles", "regression"])
+def test_a_run_from_before_the_preparation_keys_resumes(tmp_path, name):
+    """A last.npz whose config has none of the new data keys: as it trained, nothing changed, but a
+    regression run's targets were raw, which the config must say to go on."""
+    from test_checkpoint import _rewrite
+
+    config = ROOT / "configs" / f"{name}.yaml"
+    out = tmp_path / "run"
+    assert _invoke(["train", config, "--set", f"output={out}", "--set", "optimizer.epochs=2",
+                    "--set", "data.standardize_target=false"]).exit_code == 0
+
+    def earlier(arrays, meta):
+        for key in NEW_DATA_KEYS:
+            del meta["config"]["data"][key]
+        meta.pop("preprocessing")
+
+    last = out / "last.npz"
+    _rewrite(last, tmp_path / "old.npz", earlier).replace(last)
+    more = ["--set", "optimizer.epochs=3", "--resume", out]
+    result = _invoke(["train", config, "--set", f"output={out}", *more])
+    if name == "circles":
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.exit_code == 1
+        assert "data.standardize_target: False -> 'auto'" in result.stderr
+        result = _invoke(["train", config, "--set", f"output={out}", "--set", "data.standardize_target=false", *more])
+        assert result.exit_code == 0, result.output
+    assert json.loads((out / "summary.json").read_text())["epochs_run"] == 3
