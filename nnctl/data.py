@@ -1,4 +1,4 @@
-"""CSV files in and out: arrays, feature names, classes and scaling statistics.
+"""CSV files in and out: cells, numbers, feature names and classes.
 
 An adapter around the pure-NumPy core: it reads and writes files, never prints,
 and reports every problem with the input as one ``DataError`` line that names
@@ -42,6 +42,7 @@ from nnctl.prep.transforms import all_finite
 
 TASKS = ("classification", "regression")
 MAX_CLASSES_FREE = 10  # up to this many classes are never too many; above, at most one class per two rows
+MAX_NUMBER_CLASSES = 20  # numbers as labels: above this many, at most one class per ten rows (else: a quantity)
 
 # Cells that spreadsheets and pandas write for "no value".  They are reported as
 # missing values rather than as text, in features and in class labels alike.
@@ -409,10 +410,12 @@ def labels_of(
             )
         values = labels if values is None else values
         classes = tuple(sorted(set(values)))
-        if len(classes) > max(MAX_CLASSES_FREE, len(labels) / 2):
+        numbers = _all_numbers(labels)
+        if len(classes) > max(MAX_CLASSES_FREE, len(labels) / 2) or (
+                numbers and len(classes) > max(MAX_NUMBER_CLASSES, len(labels) / 10)):
             needs = f"loss: {loss_name}" if loss_name else "a classifier"
-            hint = ("use loss: mse or mae to predict it as a number" if _all_numbers(labels)
-                    else "is it an identifier or a name?")
+            hint = ("use loss: mse or mae to predict it as a number (if they are class codes, write them "
+                    "as text, e.g. c17)" if numbers else "is it an identifier or a name?")
             raise DataError(f"{table.path}: column '{name}' holds {len(classes)} distinct values in {len(labels)} "
                             f"rows, too many to be classes for {needs}; {hint}")
         if len(classes) < 2:

@@ -74,6 +74,33 @@ def test_column_kinds_under_auto_and_a_list():
     assert _plan(["", "NA", "?"]).problem == "every cell is missing; add the column to data.exclude"
 
 
+@pytest.mark.parametrize("cells, first, what", [
+    (["$30.00", "$1,200.50", "$7"], "$30.00", "is a number written with a currency sign, a % or thousands separators"),
+    (["12%", "3.5%", "100%"], "12%", "is a number written with a currency sign"),
+    (["17,000", "1,234", "2,000,000"], "17,000", "is a number written with a currency sign"),
+    (["1970-01-01", "1982-05-03"], "1970-01-01", "looks like a date: add the column to data.exclude"),
+    (["2020-01-01T10:00:00Z", "2020-01-02 11:00"], "2020-01-01T10:00:00Z", "looks like a date"),
+    (["3/4/2021", "12/31/99"], "3/4/2021", "looks like a date"),
+])
+def test_formatted_numbers_and_dates_are_refused_not_one_hot_encoded(cells, first, what):
+    plan = _plan(cells)
+    assert plan.kind is None and plan.row == 0 and plan.problem.startswith(f"'{first}' {what}")
+    assert "list the column under data.categorical" in plan.problem
+    assert _plan(cells, ["c"]).kind == "categorical"  # listed: categories as asked
+
+
+def test_every_refused_column_in_one_line(tmp_path):
+    table = _write(tmp_path / "t.csv", "id,price,day,label\n" + "".join(
+        f"R{i},${i}.50,2024-01-{i % 28 + 1:02d},{i % 2}\n" for i in range(40)))
+    result = _invoke(["train", _write(tmp_path / "t.yaml", f"data: {{train: {table}, target: label}}\n"
+                                                          f"output: {tmp_path}/o")])
+    assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith(f"error: {table}: 3 columns refused: column 'id': holds 40 distinct values")
+    assert "; line 2, column 'price': '$0.50' is a number written with a currency sign" in result.stderr
+    assert "; line 2, column 'day': '2024-01-01' looks like a date" in result.stderr
+    assert f"(nnctl data describe {table} shows every column)" in result.stderr
+
+
 def test_a_text_column_of_distinct_values_is_refused_as_an_identifier():
     ids = [f"ID{i:04d}" for i in range(30)]
     plan = _plan(ids)
@@ -449,6 +476,16 @@ def test_a_classifier_on_a_mostly_distinct_target_suggests_mse(tmp_path):
     result = _invoke(["train", config, "--set", "data.target=id", "--set", "data.exclude=[spend]"])
     assert "column 'id' holds 800 distinct values in 800 rows, too many to be classes for loss: " \
            "softmax_cross_entropy; is it an identifier or a name?" in result.stderr
+    body = _write(tmp_path / "body.csv", "x,y\n" + "".join(f"{i},{3000 + 25 * (i % 60)}\n" for i in range(400)))
+    result = _invoke(["train", _write(tmp_path / "b.yaml", f"data: {{train: {body}, target: y}}\noutput: {tmp_path}/o")])
+    assert result.exit_code == 1  # 60 whole numbers in 400 rows: a quantity (body mass), not 60 classes
+    assert "holds 60 distinct values in 400 rows, too many to be classes for loss: softmax_cross_entropy; use " \
+           "loss: mse or mae to predict it as a number (if they are class codes, write them as text, e.g. c17)" \
+           in result.stderr
+    codes = _write(tmp_path / "codes.csv", "x,y\n" + "".join(f"{i},{i % 30}\n" for i in range(400)))
+    result = _invoke(["train", _write(tmp_path / "c.yaml", f"data: {{train: {codes}, target: y}}\n"
+                                                          f"optimizer: {{epochs: 1}}\noutput: {tmp_path}/o")])
+    assert result.exit_code == 0, result.output  # 30 codes, 13 rows each: classes
     many = _write(tmp_path / "many.csv", "x,y\n" + "".join(f"{i},{i % 300}\n" for i in range(400)))
     result = _invoke(["train", _write(tmp_path / "m.yaml", f"data: {{train: {many}, target: y}}\noutput: {tmp_path}/o")])
     assert result.exit_code == 1

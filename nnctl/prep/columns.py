@@ -15,14 +15,16 @@ and a feature column is
 A column that is mostly numbers with a few text cells is neither: its first text
 cell is refused with the line and column (a typo, most often), and the message
 says how to read the column as categories instead.  A text column whose values
-are nearly all distinct (an identifier or a name) is refused rather than
+are mostly distinct (an identifier or a name), or that are numbers written with
+a currency sign, % or thousands separators, or dates, is refused rather than
 one-hot encoded into hundreds of inputs, unless it is listed under
-data.categorical.
+data.categorical; the message says what to do instead.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +35,15 @@ NUMERIC, CATEGORICAL = "numeric", "categorical"
 AUTO = "auto"
 DEFAULT_NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "None", "?")
 
+LOOKS_LIKE_SHARE = 0.9  # text cells that must look like formatted numbers or dates for the column to
+_LOOKS_LIKE = (
+    (re.compile(r"[-+(]?[$€£¥]?\s?[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?\)?\s?(%|[$€£¥])?"),
+     "is a number written with a currency sign, a % or thousands separators, which nnctl does not read as a "
+     "number: write plain numbers (1234.5) in the file, or list the column under data.categorical"),
+    (re.compile(r"\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?Z?|\d{1,2}/\d{1,2}/\d{2,4}"),
+     "looks like a date: add the column to data.exclude, or turn it into numbers in the file (a year, a "
+     "month, a day of the week), or list the column under data.categorical"),
+)
 IDENTIFIER_MIN_DISTINCT = 20  # fewer distinct values never look like an identifier
 IDENTIFIER_SHARE = 0.5  # distinct values / cells at or above which a text column looks like one (names repeat)
 
@@ -112,6 +123,12 @@ def plan_column(column: ParsedColumn, categorical: str | Sequence[str], na_value
         others = present - n_text
         return ColumnPlan(name, None, f"{why} (the column's other {others} cells are numbers); fix the cell, or "
                           "list the column under data.categorical to read it as categories", row)
+    texts = column.categories()[column.text]
+    for pattern, what in _LOOKS_LIKE:
+        matching = [text for text in texts if pattern.fullmatch(text)]
+        if len(matching) >= LOOKS_LIKE_SHARE * len(texts):
+            row = int(np.flatnonzero(column.text)[0])
+            return ColumnPlan(name, None, f"'{column.cells[row]}' {what}", row)
     distinct = len(set(column.categories()[~column.missing]))
     if distinct >= IDENTIFIER_MIN_DISTINCT and distinct >= IDENTIFIER_SHARE * present:
         return ColumnPlan(name, None, f"holds {distinct} distinct values in {present} rows, like an identifier "

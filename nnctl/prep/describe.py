@@ -51,7 +51,7 @@ def describe_column(column: ParsedColumn, target: Sequence[str], max_categories:
             use, why = "refused", plan.problem if plan.row is None else f"row {plan.row + 1}: {plan.problem}"
         elif plan.kind == CATEGORICAL:
             slots = min(report["distinct"], max_categories) + (1 if missing else 0)
-            use, why = f"one-hot, {slots} slots", "" if report["distinct"] <= max_categories else \
+            use, why = f"one-hot, {slots} slot{'' if slots == 1 else 's'}", "" if report["distinct"] <= max_categories else \
                 f"the {report['distinct'] - max_categories + 1} rarest values share one '(other)' slot"
         elif _row_numbers(values, len(column.cells)):
             use, why = "used", "every value a distinct whole number: a row number or an ID? add it to data.exclude"

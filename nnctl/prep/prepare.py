@@ -153,15 +153,20 @@ def _plan(table: Table, features: Sequence[str], categorical, na_values: Sequenc
         stray = [name for name in categorical if name not in features]
         if stray:
             raise DataError(f"{table.path}: data.categorical names '{stray[0]}', which is not a feature column")
-    kinds = {}
+    kinds, refused = {}, []
     for name in features:
         position = table.columns.index(name)
         column = parse_column(name, [row[position] for row in table.cells], na_values)
         plan = plan_column(column, categorical, na_values)
         if plan.kind is None:
             where = f"line {table.lines[plan.row]}, " if plan.row is not None else ""
-            raise DataError(f"{table.path}: {where}column '{name}': {plan.problem}")
+            refused.append(f"{where}column '{name}': {plan.problem}")
         kinds[name] = plan.kind
+    if len(refused) == 1:
+        raise DataError(f"{table.path}: {refused[0]}")
+    if refused:  # every refused column at once, as a config's problems are
+        raise DataError(f"{table.path}: {len(refused)} columns refused: {'; '.join(refused)} "
+                        f"(nnctl data describe {table.path} shows every column)")
     return kinds
 
 
@@ -247,10 +252,12 @@ def _targets(table: Table, target: tuple[str, ...], task: str, classes: tuple | 
         for row, line in zip(table.cells, table.lines):
             cell = row[position]
             number = parse_number(cell)
-            if number is None or not np.isfinite(number):
+            if number is None:
                 raise DataError(f"{table.path}: line {line}, column '{name}': {why_not_a_number(cell)}; "
                                 f"loss: {loss} predicts a number per row (for class labels use "
                                 "loss: softmax_cross_entropy)")
+            if not np.isfinite(number):
+                raise DataError(f"{table.path}: line {line}, column '{name}': {why_not_a_number(cell)}")
     return csvdata.numbers_of(table, target), None
 
 

@@ -166,7 +166,8 @@ class Preprocessor:
         if indicators:
             parts.append(f"{indicators} missing indicator" + ("" if indicators == 1 else "s"))
         parts += [f"{column.name} ({len(column.slots)})" for column in self.categorical]
-        return " + ".join(parts) + f" = {len(self.input_names)} inputs"
+        n = len(self.input_names)
+        return " + ".join(parts) + f" = {n} input" + ("" if n == 1 else "s")
 
     def transform(self, numbers: np.ndarray, texts: Mapping[str, np.ndarray] | None = None) -> Transformed:
         """The inputs of rows given as ``numbers: (n, len(numeric))`` (NaN where missing) and, per
