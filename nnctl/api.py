@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from nnctl import run
-from nnctl.prep.prepare import prepare_arrays, table_inputs
+from nnctl.prep.arrays import prepare_arrays, table_inputs
 from nnctl.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nnctl.config import Config, config_from_dict, load_config
 from nnctl.core.losses import LOSSES

@@ -16,7 +16,7 @@ import numpy as np
 from nnctl.checkpoint import Checkpoint, load_checkpoint
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import logits
-from nnctl.prep.prepare import model_rows
+from nnctl.prep.rows import model_rows
 from nnctl.errors import NnctlError
 from nnctl.sweep import RunOutcome, best_run
 

@@ -57,7 +57,7 @@ resumes = _lazy("nnctl.resume")
 run = _lazy("nnctl.run")
 sweep = _lazy("nnctl.sweep")
 toydata = _lazy("nnctl.toydata")
-preparation = _lazy("nnctl.prep.prepare")
+preparation = _lazy("nnctl.prep.rows")
 training = _lazy("nnctl.core.training")
 
 TOY_KINDS = ("linear", "xor", "circles", "moons", "spirals", "gaussians", "regression", "mixed")  # toydata's

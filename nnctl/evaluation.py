@@ -32,7 +32,7 @@ from nnctl.checkpoint import checkpoint_path, load_checkpoint
 from nnctl.core import metrics as metric_fns
 from nnctl.core.losses import LOSSES
 from nnctl.data import read_table
-from nnctl.prep.prepare import model_rows
+from nnctl.prep.rows import model_rows
 from nnctl.errors import DataError
 from nnctl.predict import apply_checkpoint
 

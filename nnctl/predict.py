@@ -18,7 +18,7 @@ from nnctl.core import metrics as metric_fns
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import logits
 from nnctl.data import read_table, require_columns
-from nnctl.prep.prepare import model_rows
+from nnctl.prep.rows import model_rows
 from nnctl.errors import DataError, NnctlError
 
 

@@ -169,9 +169,9 @@ def describe_table(reports, title: str) -> Table:
     for r in reports:
         if r.type == "numeric":
             values = f"{r.min:.4g} .. {r.max:.4g}, mean {r.mean:.4g}"
-        else:
-            values = ", ".join(f"{text} ({count})" for text, count in r.top)
-        use = r.use + (f": {r.why}" if r.why else "")
+        else:  # a category may hold a line break: shown as \n, so that each row stays a row
+            values = ", ".join(f"{text} ({count})" for text, count in r.top).replace("\r", "\\r").replace("\n", "\\n")
+        use = (r.use + (f": {r.why}" if r.why else "")).replace("\r", "\\r").replace("\n", "\\n")
         table.add_row(Text(r.name), r.type, str(r.missing), str(r.distinct), Text(values), Text(use))
     return table
 
@@ -186,7 +186,7 @@ def summary(arch: str, best: dict[str, float], best_epoch: int, monitor: str,
     table.add_row("best epoch", f"{best_epoch} (by {monitor}; the figures below)")
     for name, value in best.items():
         label = name.replace("_", " ")
-        if standardized and name.endswith(("loss", "penalty")):
+        if standardized and name.endswith("loss"):  # the penalty does not depend on y
             label += f" ({STANDARDIZED})"
         table.add_row(label, f"{value:.4f}")
     for name, path in files.items():

@@ -137,7 +137,8 @@ def mixed(n: int, noise: float, rng: np.random.Generator) -> tuple[tuple[str, ..
 
     with z_age = (age - 49) / 18 and z_income = (ln income - ln 60) / 0.5.  The numbers
     behind a missing cell still make the targets, as in real data.  ``noise`` scales the
-    XX
+    targets' noise (standard deviation 300 * noise for spend; scale 4 * noise of bought's
+    logistic noise).
     """
     age = rng.integers(18, 81, n)
     income = np.round(np.exp(np.log(60.0) + 0.5 * rng.normal(size=n)), 1)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from nnctl import run
-from nnctl.prep import prepare
+from nnctl.prep import arrays, prepare
 from nnctl.config import config_from_dict
 from nnctl.prep.transforms import Scaler, split_indices
 from nnctl.errors import DataError
@@ -31,7 +31,7 @@ def _peak_of_prepare(config, X, y):
     try:
         tracemalloc.reset_peak()
         before = tracemalloc.get_traced_memory()[0]
-        data = prepare.prepare_arrays(config, X, y, run.generators(config)[0])
+        data = arrays.prepare_arrays(config, X, y, run.generators(config)[0])
         return data, tracemalloc.get_traced_memory()[1] - before
     finally:
         tracemalloc.stop()
@@ -60,7 +60,7 @@ def test_prepared_rows_equal_the_float64_computation_rounded_once(dtype, source)
          "fortran": np.asfortranarray(X32.astype(np.float64) * 1.1)}[source]
     config = config_from_dict({"data": {"train": "<arrays>", "target": "y", "validation": 0.25},
                                "model": {"hidden": [4], "dtype": dtype}})
-    data = prepare.prepare_arrays(config, X, y, run.generators(config)[0])
+    data = arrays.prepare_arrays(config, X, y, run.generators(config)[0])
     # what the data path did before: a float64 copy, split by fancy indexing, numpy's mean/std
     train_rows, val_rows = split_indices(y, 0.25, run.generators(config)[0], True)
     X64 = np.asarray(X, dtype=np.float64)
@@ -93,11 +93,11 @@ def test_non_finite_values_are_still_refused():
     X, y = _data(n=3000, m=10)
     X[2500, 3] = np.nan
     with pytest.raises(DataError, match="finite numbers"):
-        prepare.prepare_arrays(_config(), X, y, run.generators(_config())[0])
+        arrays.prepare_arrays(_config(), X, y, run.generators(_config())[0])
 
 
 def test_unscaled_values_too_large_for_float32_are_still_refused():
     X, y = _data(n=3000, m=10)
     X[2999, 4] = 2.0 ** 64  # beyond sqrt(float32 max) in float64, though not in float32
     with pytest.raises(DataError, match="column 'x5' holds values beyond"):
-        prepare.prepare_arrays(_config(standardize=False), X, y, run.generators(_config())[0])
+        arrays.prepare_arrays(_config(standardize=False), X, y, run.generators(_config())[0])

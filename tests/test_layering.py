@@ -6,8 +6,9 @@
 * nothing uses pickle, an unsafe YAML loader or ``allow_pickle=True``;
 * nothing touches the global ``np.random`` state (a Generator is passed in);
 * nothing in nnctl/core prints or opens files;
-* the pure modules of data preparation (nnctl/prep, but prepare.py, its adapter) import only
-  NumPy, the standard library, nnctl.errors and each other, and neither print nor open files.
+* the pure modules of data preparation (nnctl/prep: columns, preprocessor, transforms, describe)
+  import only NumPy, the standard library, nnctl.errors and each other, and neither print nor
+  open files; its adapters (prepare, rows, arrays) are the ones that read files and configs.
 
 Each checker takes source text and a display name and returns one
 ``"name:line: problem"`` string per violation, so a failure says where to look.
@@ -95,7 +96,7 @@ def check_core_imports(source: str, name: str, module: str = "nnctl.core.x") -> 
 
 
 PREP = PACKAGE / "prep"
-PREP_ADAPTER = PREP / "prepare.py"
+PREP_PURE = ("columns", "preprocessor", "transforms", "describe")
 
 
 def check_prep_imports(source: str, name: str, module: str = "nnctl.prep.x") -> list[str]:
@@ -105,7 +106,7 @@ def check_prep_imports(source: str, name: str, module: str = "nnctl.prep.x") -> 
         top = imported.split(".")[0]
         if top == "numpy" or top in sys.stdlib_module_names or imported.startswith("nnctl.errors"):
             continue
-        if imported.startswith("nnctl.prep.") and not imported.startswith("nnctl.prep.prepare"):
+        if imported.split(".")[:3] in [["nnctl", "prep", name] for name in PREP_PURE]:
             continue
         problems.append(f"{name}:{line}: a pure preparation module imports {imported}")
     return problems
@@ -226,11 +227,11 @@ def test_core_imports_only_numpy_stdlib_and_core():
 
 
 def _pure_prep() -> list[Path]:
-    return [p for p in _modules() if p.is_relative_to(PREP) and p != PREP_ADAPTER]
+    return [PREP / f"{name}.py" for name in PREP_PURE]
 
 
 def test_pure_preparation_modules_import_only_numpy_stdlib_and_each_other():
-    assert {p.name for p in _pure_prep()} >= {"columns.py", "preprocessor.py", "transforms.py", "describe.py"}
+    assert all(p.is_file() for p in _pure_prep())
     problems = _run(check_prep_imports, _pure_prep(), module=True)
     problems += _run(check_core_no_io, _pure_prep())
     assert not problems, "\n".join(problems)
@@ -268,8 +269,8 @@ def test_core_neither_prints_nor_opens():
         (check_core_imports, "def f():\n    import rich\n", ["bad.py:2: nnctl/core imports rich"]),
         (check_prep_imports, "from nnctl.data import read_table\n",
          ["bad.py:1: a pure preparation module imports nnctl.data.read_table"]),
-        (check_prep_imports, "from nnctl.prep.prepare import model_rows\n",
-         ["bad.py:1: a pure preparation module imports nnctl.prep.prepare.model_rows"]),
+        (check_prep_imports, "from nnctl.prep.rows import model_rows\n",
+         ["bad.py:1: a pure preparation module imports nnctl.prep.rows.model_rows"]),
         (check_ui_imports, "import json\nfrom typer import Typer\n", ["bad.py:2: imports typer"]),
         (check_ui_imports, "from rich.table import Table\n", ["bad.py:1: imports rich.table"]),
         (check_ui_imports, "def f():\n    from distributed import Client\n", ["bad.py:2: imports distributed.Client"]),

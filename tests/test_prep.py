@@ -25,7 +25,8 @@ from nnctl.evaluation import evaluate_file
 from nnctl.prep.columns import DEFAULT_NA_VALUES, parse_column, plan_column
 from nnctl.prep.preprocessor import (CategoricalColumn, NumericColumn, Options, Preprocessor, TargetScaling,
                                      fit_preprocessor, one_hot)
-from nnctl.prep.prepare import prepare_data, read_training_rows
+from nnctl.prep.prepare import prepare_data
+from nnctl.prep.rows import read_training_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 MIXED = ROOT / "datasets" / "mixed.csv"
@@ -285,7 +286,7 @@ def test_a_diabetes_like_table_trains_with_plain_sgd_at_0_01(tmp_path):
 def test_scores_as_well_as_a_scikit_learn_pipeline_on_the_same_split(tmp_path):
     """Median imputation, one-hot, scaling, MLP: scikit-learn's pipeline and nnctl's config, both
     trained on datasets/mixed.csv and scored at their last epoch on 1500 fresh rows."""
-    sklearn = pytest.importorskip("sklearn")
+    pytest.importorskip("sklearn")
     from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
     from sklearn.impute import SimpleImputer
     from sklearn.metrics import r2_score

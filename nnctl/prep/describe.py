@@ -31,8 +31,9 @@ class ColumnReport:
 
 
 def describe_column(column: ParsedColumn, target: Sequence[str], max_categories: int = 50,
-                    na_values: Sequence[str] = ()) -> ColumnReport:
-    """What a column holds and what training with ``features: all`` (and ``categorical: auto``) does with it."""
+                    na_values: Sequence[str] = (), lines: Sequence[int] | None = None) -> ColumnReport:
+    """What a column holds and what training with ``features: all`` (and ``categorical: auto``) does with it;
+    ``lines``: each cell's line in its file, to name where a problem is."""
     missing = int(column.missing.sum())
     present = ~column.missing
     kind = "empty" if not present.any() else "text" if column.text.any() else "numeric"
@@ -48,7 +49,8 @@ def describe_column(column: ParsedColumn, target: Sequence[str], max_categories:
     else:
         plan = plan_column(column, AUTO, na_values)
         if plan.kind is None:
-            use, why = "refused", plan.problem if plan.row is None else f"row {plan.row + 1}: {plan.problem}"
+            at = "" if plan.row is None else f"line {lines[plan.row]}: " if lines else f"row {plan.row + 1}: "
+            use, why = "refused", at + plan.problem
         elif plan.kind == CATEGORICAL:
             slots = min(report["distinct"], max_categories) + (1 if missing else 0)
             use, why = f"one-hot, {slots} slot{'' if slots == 1 else 's'}", "" if report["distinct"] <= max_categories else \
