@@ -628,3 +628,18 @@ def test_a_run_from_before_the_preparation_keys_resumes(tmp_path, name):
         result = _invoke(["train", config, "--set", f"output={out}", "--set", "data.standardize_target=false", *more])
         assert result.exit_code == 0, result.output
     assert json.loads((out / "summary.json").read_text())["epochs_run"] == 3
+
+
+def test_a_pandas_dataframe_is_named_columns(mixed_run):
+    """Columns by name in any order, NaN and pandas' NA missing, integer columns with gaps read as floats."""
+    pd = pytest.importorskip("pandas")
+    rows = _dict_rows(MIXED)[:200]
+    frame = pd.DataFrame({name: [r[name] or None for r in rows] for name in ("region", "plan")})
+    for name in ("visits", "income", "age"):  # numbers, with gaps: pandas makes them float64 with NaN
+        frame[name] = pd.to_numeric(pd.Series([r[name] for r in rows]), errors="coerce")
+    frame.loc[3, "region"] = pd.NA
+    model = Model.load(mixed_run)
+    as_dict = {name: [r[name] or None for r in rows] for name in ("age", "income", "visits", "plan", "region")}
+    as_dict["region"][3] = None
+    np.testing.assert_array_equal(model.predict_proba(frame), model.predict_proba(as_dict))
+    assert all(frame[name].dtype == np.float64 and frame[name].isna().any() for name in ("age", "income", "visits"))
