@@ -22,7 +22,7 @@ import numpy as np
 from nnctl import __version__
 from nnctl.checkpoint import BEST, LAST, Checkpoint, save_checkpoint
 from nnctl.files import atomic_write, display_path, ensure_directory, write_json
-from nnctl.config import Config, config_to_dict, dump_config
+from nnctl.config import Config, config_to_dict, dump_config, task_of_loss
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import Layer, init_network, layer_sizes, parameter_count
 from nnctl.core.optimizers import Hyper
@@ -323,6 +323,8 @@ def _remedy(config: Config) -> str:
     remedy = f"lower optimizer.learning_rate (now {config.optimizer.learning_rate:g})"
     if not config.data.standardize:
         remedy += " or set data.standardize: true"
+    if task_of_loss(config.loss) == "regression" and not config.data.scales_target:
+        remedy += " or set data.standardize_target: auto (targets z-scored for training)"
     return remedy
 
 

@@ -643,3 +643,40 @@ def test_a_pandas_dataframe_is_named_columns(mixed_run):
     as_dict["region"][3] = None
     np.testing.assert_array_equal(model.predict_proba(frame), model.predict_proba(as_dict))
     assert all(frame[name].dtype == np.float64 and frame[name].isna().any() for name in ("age", "income", "visits"))
+
+
+def test_a_diverging_run_on_raw_targets_suggests_scaling_them(tmp_path):
+    result = _invoke(["train", _mixed_config(tmp_path, "spend"), "--set", "data.standardize_target=false",
+                      "--set", "optimizer.name=sgd", "--set", "optimizer.learning_rate=0.5"])
+    assert result.exit_code == 1
+    assert ("lower optimizer.learning_rate (now 0.5) or set data.standardize_target: auto (targets z-scored for "
+            "training)") in result.stderr
+
+
+def test_the_fast_path_and_the_careful_reader_give_training_the_same_rows(monkeypatch, tmp_path):
+    """A plain numeric file read by np.loadtxt, or cell by cell as every other file: the same Rows."""
+    from nnctl import data as csvdata
+
+    for name, target in (("circles", "label"), ("regression", "y"), ("spread", "y")):
+        config = config_from_dict({"data": {"train": str(ROOT / "datasets" / f"{name}.csv"), "target": target},
+                                   "loss": "mse" if target == "y" else "softmax_cross_entropy"})
+        fast = read_training_rows(config)
+        with monkeypatch.context() as patch:
+            patch.setattr(csvdata, "load_plain_dataset", lambda *args: None)
+            careful = read_training_rows(config)
+        assert fast.lines is None and careful.lines is not None  # the two readers did run
+        np.testing.assert_array_equal(fast.numbers, careful.numbers)
+        np.testing.assert_array_equal(fast.y, careful.y)
+        assert (fast.numeric_names, fast.classes, fast.notes) == (careful.numeric_names, careful.classes,
+                                                                  careful.notes)
+
+
+def test_a_number_as_a_missing_value_marker_is_missing_in_a_plain_file(tmp_path):
+    """-999 in na_values: the fast path would read it as a number, so such a file goes cell by cell."""
+    table = _write(tmp_path / "t.csv", "a,b,y\n" + "".join(
+        f"{-999 if i % 5 == 0 else i},{i % 3},{i % 2}\n" for i in range(40)))
+    config = config_from_dict({"data": {"train": str(table), "target": "y", "na_values": ["", "-999"]}})
+    rows = read_training_rows(config)
+    assert np.isnan(rows.numbers[::5, 0]).all() and not np.isnan(rows.numbers[1::5, 0]).any()
+    data = prepare_data(config, run.generators(config)[0])
+    assert data.preprocessor.numeric[0].fill > 0  # the median of the training rows' values, -999 not among them

@@ -71,8 +71,9 @@ def read_training_rows(config: Config) -> Rows:
 
 
 def _numeric_markers(na_values: Sequence[str]) -> bool:
-    """Whether a missing-value marker is itself a number (-999): the fast path would read it as one."""
-    return any(parse_number(marker) is not None for marker in na_values)
+    """Whether a missing-value marker is itself a finite number (-999): the fast path would read it as
+    one.  ('nan' and 'inf' it refuses as not finite, leaving the file to the careful reader.)"""
+    return any(parse_number(marker) is not None and np.isfinite(parse_number(marker)) for marker in na_values)
 
 
 def _plan(table: Table, features: Sequence[str], categorical, na_values: Sequence[str]) -> dict[str, str]:
