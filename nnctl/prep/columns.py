@@ -58,6 +58,11 @@ class ParsedColumn:
     missing: np.ndarray  # (n,) bool
     text: np.ndarray  # (n,) bool: neither a number nor missing
 
+    def take(self, rows: np.ndarray) -> ParsedColumn:
+        """The column of these rows only."""
+        return ParsedColumn(self.name, [self.cells[i] for i in rows], self.values[rows], self.missing[rows],
+                            self.text[rows])
+
     def categories(self) -> np.ndarray:
         """(n,) object array: each cell's text, None where missing."""
         out = np.array(self.cells, dtype=object)
@@ -123,10 +128,10 @@ def plan_column(column: ParsedColumn, categorical: str | Sequence[str], na_value
         others = present - n_text
         return ColumnPlan(name, None, f"{why} (the column's other {others} cells are numbers); fix the cell, or "
                           "list the column under data.categorical to read it as categories", row)
-    texts = column.categories()[column.text]
+    texts = Counter(column.categories()[column.text])  # each distinct text once, with its count
     for pattern, what in _LOOKS_LIKE:
-        matching = [text for text in texts if pattern.fullmatch(text)]
-        if len(matching) >= LOOKS_LIKE_SHARE * len(texts):
+        matching = sum(count for text, count in texts.items() if pattern.fullmatch(text))
+        if matching >= LOOKS_LIKE_SHARE * n_text:
             row = int(np.flatnonzero(column.text)[0])
             return ColumnPlan(name, None, f"'{column.cells[row]}' {what}", row)
     distinct = len(set(column.categories()[~column.missing]))

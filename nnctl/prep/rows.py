@@ -17,8 +17,8 @@ from nnctl import data as csvdata
 from nnctl.config import Config, task_of_loss
 from nnctl.data import Table
 from nnctl.errors import DataError
-from nnctl.prep.columns import (AUTO, CATEGORICAL, DEFAULT_NA_VALUES, parse_column, parse_number, plan_column,
-                                why_not_a_number)
+from nnctl.prep.columns import (AUTO, CATEGORICAL, DEFAULT_NA_VALUES, ParsedColumn, parse_column, parse_number,
+                                plan_column, why_not_a_number)
 from nnctl.prep.describe import ColumnReport, describe_column
 from nnctl.prep.preprocessor import MISSING_SLOT, Preprocessor, Transformed
 
@@ -63,9 +63,9 @@ def read_training_rows(config: Config) -> Rows:
     features = csvdata.feature_columns(table, d.target, d.features, d.sample_weight, d.exclude)
     if d.sample_weight is not None:
         csvdata.require_columns(table, (d.sample_weight,))
-    kinds = _plan(table, features, d.categorical, d.na_values)
+    kinds, parsed = _plan(table, features, d.categorical, d.na_values)
     keep, notes = _rows_to_keep(table, kinds, d.target, d.na_values, d.impute, config.loss)
-    rows = _read_kept(table, keep, kinds, d.na_values, d.target, task, None, config.loss, d.sample_weight)
+    rows = _read_kept(table, keep, kinds, d.na_values, d.target, task, None, config.loss, d.sample_weight, parsed)
     rows.notes = notes + _target_notes(config, rows)
     return rows
 
@@ -76,17 +76,19 @@ def _numeric_markers(na_values: Sequence[str]) -> bool:
     return any(parse_number(marker) is not None and np.isfinite(parse_number(marker)) for marker in na_values)
 
 
-def _plan(table: Table, features: Sequence[str], categorical, na_values: Sequence[str]) -> dict[str, str]:
-    """Each feature column's kind (numeric or categorical), in file order; the first refused column is an error."""
+def _plan(table: Table, features: Sequence[str], categorical, na_values: Sequence[str]
+          ) -> tuple[dict[str, str], dict[str, ParsedColumn]]:
+    """Each feature column's kind (numeric or categorical), in file order, and the parsed columns;
+    every refused column named in one error."""
     if categorical != AUTO:
         csvdata.require_columns(table, tuple(categorical))
         stray = [name for name in categorical if name not in features]
         if stray:
             raise DataError(f"{table.path}: data.categorical names '{stray[0]}', which is not a feature column")
-    kinds, refused = {}, []
+    kinds, parsed, refused = {}, {}, []
     for name in features:
         position = table.columns.index(name)
-        column = parse_column(name, [row[position] for row in table.cells], na_values)
+        column = parsed[name] = parse_column(name, [row[position] for row in table.cells], na_values)
         plan = plan_column(column, categorical, na_values)
         if plan.kind is None:
             where = f"line {table.lines[plan.row]}, " if plan.row is not None else ""
@@ -97,7 +99,7 @@ def _plan(table: Table, features: Sequence[str], categorical, na_values: Sequenc
     if refused:  # every refused column at once, as a config's problems are
         raise DataError(f"{table.path}: {len(refused)} columns refused: {'; '.join(refused)} "
                         f"(nnctl data describe {table.path} shows every column)")
-    return kinds
+    return kinds, parsed
 
 
 def _missing_cells(table: Table, name: str, na_values: Sequence[str]) -> np.ndarray:
@@ -140,15 +142,19 @@ def count_rows(count) -> str:
 
 def _read_kept(table: Table, keep: np.ndarray, kinds: dict[str, str], na_values: Sequence[str],
                target: Sequence[str], task: str, classes: tuple | None, loss: str, weight_column: str | None,
-               targets_present: bool = True) -> Rows:
-    """The kept rows of a table as Rows (targets read when ``targets_present``)."""
+               parsed: dict[str, ParsedColumn] | None = None, targets_present: bool = True) -> Rows:
+    """The kept rows of a table as Rows (targets read when ``targets_present``); ``parsed``: columns
+    parsed already, over every row of the table."""
     table = Table(table.path, table.columns, [table.cells[i] for i in keep], [table.lines[i] for i in keep])
     numeric = tuple(name for name, kind in kinds.items() if kind == "numeric")
     numbers = np.empty((len(table.cells), len(numeric)))
     texts = {}
     for name, kind in kinds.items():
-        position = table.columns.index(name)
-        column = parse_column(name, [row[position] for row in table.cells], na_values)
+        if parsed is not None and name in parsed:
+            column = parsed[name].take(keep)
+        else:
+            position = table.columns.index(name)
+            column = parse_column(name, [row[position] for row in table.cells], na_values)
         if kind == CATEGORICAL:
             texts[name] = column.categories()
             continue
