@@ -181,7 +181,8 @@ def train(
         inputs = None if data.preprocessor.is_identity else data.preprocessor.summary()
         n_val = 0 if data.X_val is None else len(data.X_val)
         lines = [f"network: {report.architecture(layers, cfg.model.hidden_activations, inputs)}",
-                 f"rows: {len(data.X_train)} training, {n_val} validation"]
+                 f"rows: {len(data.X_train)} training, {n_val} validation"
+                 + (f", {len(data.X_test)} test (scored once, at the end)" if data.X_test is not None else "")]
         lines += [f"note: {note}" for note in data.notes]
         if start is not None:
             state = start.meta[resumes.STATE_KEY]
@@ -195,7 +196,8 @@ def train(
                            save_seconds=save_seconds)
     console.print(report.summary(
         report.architecture(result.layers, cfg.model.hidden_activations, inputs),
-        {k: v for k, v in result.best_row.items() if k.startswith(("train_", "val_"))},
+        {**{k: v for k, v in result.best_row.items() if k.startswith(("train_", "val_"))},
+         **(result.summary.get("test") or {})},
         result.best_row.get("epoch", 0), training.monitor_name(run.settings_of(cfg), result.data.X_val is not None),
         result.files, standardized,
     ))
@@ -280,6 +282,12 @@ def sweep_hidden(
     console.print(report.sweep_verdict(result), markup=False, soft_wrap=True)
     if result.perceptron_note:
         console.print(report.note_text(result.perceptron_note), soft_wrap=True)
+    chosen = sweep.chosen_test(result)
+    if chosen is not None:
+        figures = ", ".join(f"{key.removeprefix('test_')} {value:.4f}" for key, value in chosen.items()
+                            if key.startswith("test_"))
+        console.print(f"test (data.test, never used for choosing), run hidden={chosen['candidate']} "
+                      f"seed={chosen['seed']}: {figures}", markup=False, soft_wrap=True)
     for name, path in result.files.items():
         console.print(f"{name}: {report.display_path(path)}", markup=False, soft_wrap=True)
     if show_boundary or png:

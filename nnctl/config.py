@@ -47,6 +47,7 @@ class DataConfig:
     target: tuple[str, ...]                     # column(s) to predict; several = multi-output regression
     features: tuple[str, ...] | None = None     # input columns; None = every column except the targets
     validation: float | Path = 0.2              # held-out fraction (0 = none), or a validation CSV
+    test: Path | None = None                    # a test CSV: scored once, with the best epoch's weights, at the end
     standardize: bool = True                    # scale features to mean 0, std 1 (statistics from train)
     split_seed: int | None = None               # seed of the train/validation split; None: the config's seed
     class_weight: str | dict | None = None      # None, "balanced", or {class label: weight}: weighs the training loss
@@ -278,6 +279,7 @@ _RULES: dict[str, _Rule] = {
                            lambda v, _: None if v == "all" else _column_list(v)),
     "data.validation": _Rule("a fraction >= 0 and < 1 (0 = no validation) or a path to a CSV file",
                              _fraction_or_path),
+    "data.test": _Rule("null or a path to a CSV file", lambda v, base: None if v is None else _path(v, base)),
     "data.standardize": _FLAG,
     "data.split_seed": _whole("a whole number >= 0 or null (use the config's seed)", 0, null=True),
     "data.class_weight": _Rule("null, 'balanced', or a mapping of class labels to weights > 0", _class_weight),

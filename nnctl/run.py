@@ -28,7 +28,7 @@ from nnctl.core.model import Layer, init_network, layer_sizes, parameter_count
 from nnctl.core.optimizers import Hyper
 from nnctl.core.schedules import Schedule
 from nnctl.core.stacked import fit_stacked
-from nnctl.core.training import EpochRecord, History, Settings, TrainingState, fit, new_state
+from nnctl.core.training import EpochRecord, History, Settings, TrainingState, evaluate, fit, new_state
 from nnctl.resume import HISTORY_KEY, STATE_KEY, adapt_state, decode_state, encode_state
 from nnctl.prep.prepare import PreparedData, in_file, prepare_data
 from nnctl.prep.transforms import Scaler
@@ -271,11 +271,12 @@ class _Recording:
             raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; no epoch finished with finite values, "
                                 f"so nothing was written to {where}")
         self.save()
+        test = test_figures(best.layers, config, self.data) if rows else None  # once, with the best weights
         if out is not None:
             files, summary = write_run_files(config, rows, state.best_epoch, history.stop_reason, self.layers, out,
-                                             seconds)
+                                             seconds, test)
         else:
-            files, summary = {}, run_summary(rows, state.best_epoch, history.stop_reason, self.layers, seconds)
+            files, summary = {}, run_summary(rows, state.best_epoch, history.stop_reason, self.layers, seconds, test)
         best_row = next((row for row in rows if row["epoch"] == state.best_epoch), {})
         result = RunResult(config, best.layers, history, self.data, files, seconds, rows, best_row, summary,
                            (best, last))
@@ -335,20 +336,22 @@ def history_row(record: EpochRecord) -> dict[str, Any]:
 
 
 def write_run_files(config: Config, rows: list[dict], best_epoch: int, stop_reason: str, layers: list[Layer],
-                    out: Path, seconds: float) -> tuple[dict[str, Path], dict[str, Any]]:
+                    out: Path, seconds: float, test: dict[str, float] | None = None
+                    ) -> tuple[dict[str, Path], dict[str, Any]]:
     """The resolved config, the per-epoch history CSV and the JSON summary (returned too)."""
     files = {"best": out / BEST, "last": out / LAST, "config": out / CONFIG_FILE,
              "history": out / HISTORY_FILE, "summary": out / SUMMARY_FILE}
     atomic_write(files["config"], lambda s: s.write(dump_config(config, relative_to=out).encode()))
     atomic_write(files["history"], lambda s: s.write(history_csv(rows).encode()))
-    summary = run_summary(rows, best_epoch, stop_reason, layers, seconds)
+    summary = run_summary(rows, best_epoch, stop_reason, layers, seconds, test)
     write_json(files["summary"], summary)
     return files, summary
 
 
 def run_summary(rows: list[dict], best_epoch: int, stop_reason: str, layers: list[Layer],
-                seconds: float) -> dict[str, Any]:
-    """What summary.json holds: sizes, parameters, epochs, why it stopped, best and last figures."""
+                seconds: float, test: dict[str, float] | None = None) -> dict[str, Any]:
+    """What summary.json holds: sizes, parameters, epochs, why it stopped, best and last figures,
+    and (with data.test) the best epoch's figures on the test rows."""
     metrics = lambda row: {k: v for k, v in row.items() if k.startswith(("train_", "val_"))}  # noqa: E731
     best = next((row for row in rows if row["epoch"] == best_epoch), {})
     return {
@@ -360,8 +363,17 @@ def run_summary(rows: list[dict], best_epoch: int, stop_reason: str, layers: lis
         "stop_reason": stop_reason,
         "best": metrics(best),
         "last": metrics(rows[-1]) if rows else {},
+        **({"test": test} if test is not None else {}),
         "seconds": round(seconds, 3),
     }
+
+
+def test_figures(layers: list[Layer], config: Config, data: PreparedData) -> dict[str, float] | None:
+    """The network's loss and metrics on data.test's rows (None without them): test_loss, test_accuracy, ..."""
+    if data.X_test is None:
+        return None
+    found, _ = evaluate(layers, LOSSES[config.loss], data.X_test, data.y_test, target_scale=data.target_scale)
+    return {"test_loss": found.data_loss, **{f"test_{name}": value for name, value in found.metrics.items()}}
 
 
 def history_csv(rows: list[dict]) -> str:
@@ -414,5 +426,5 @@ def write_run_directory(run: FinishedRun, scaler: Scaler) -> dict[str, Path]:
     run.best.save(out / BEST, scaler)
     run.last.save(out / LAST, scaler)
     files, _ = write_run_files(run.config, run.rows, run.summary["best_epoch"], run.summary["stop_reason"],
-                               run.best.layers, out, run.seconds)
+                               run.best.layers, out, run.seconds, run.summary.get("test"))
     return files

@@ -105,6 +105,8 @@ class RunOutcome:
     seconds: float
     output: str
     diverged: bool = False  # the loss stopped being finite; the figures are NaN
+    test_loss: float | None = None  # with data.test: the best epoch's figures on the test rows, which the
+    test_metric: float | None = None  # sweep never looks at while choosing (accuracy, or R^2)
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,8 @@ def _outcome(config: Config, result: run.RunResult) -> RunOutcome:
         val_metric=best[prefix + metric], val_mse=best[prefix + "mse"] if regression else None,
         best_epoch=result.best_row["epoch"], epochs=len(result.rows),
         seconds=result.seconds, output=str(config.output),
+        test_loss=(result.summary.get("test") or {}).get("test_loss"),
+        test_metric=(result.summary.get("test") or {}).get(f"test_{metric}"),
     )
 
 
@@ -422,9 +426,23 @@ def best_run(runs: Sequence[RunOutcome], candidate: str, task: str) -> RunOutcom
 
 def results_document(result: SweepResult) -> dict:
     """The sweep's results as plain data: results.json, and ``sweep-hidden --json``."""
-    return {"task": result.task, "best": result.best, "simplest_within_one_se": result.simplest,
-            "perceptron_note": result.perceptron_note, "candidates": [_flat(c) for c in result.candidates],
-            "runs": [asdict(r) for r in result.runs]}
+    document = {"task": result.task, "best": result.best, "simplest_within_one_se": result.simplest,
+                "perceptron_note": result.perceptron_note, "candidates": [_flat(c) for c in result.candidates],
+                "runs": [asdict(r) for r in result.runs]}
+    chosen = chosen_test(result)
+    if chosen is not None:
+        document["test"] = chosen
+    return document
+
+
+def chosen_test(result: SweepResult) -> dict | None:
+    """The test figures of the run the sweep chose (the best seed of the best candidate), chosen by
+    validation alone; None without data.test."""
+    top = best_run(result.runs, result.best, result.task)
+    if top.test_loss is None:
+        return None
+    return {"candidate": top.candidate, "seed": top.seed, "test_loss": top.test_loss,
+            f"test_{'accuracy' if result.task == 'classification' else 'r2'}": top.test_metric}
 
 
 def _flat(c: CandidateSummary) -> dict:

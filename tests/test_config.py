@@ -335,7 +335,7 @@ def test_config_to_dict_writes_every_key_in_order(tmp_path):
     plain = config_to_dict(load_config(write(tmp_path, MINIMAL)), relative_to=tmp_path)
     assert list(plain) == ["data", "model", "loss", "regularization", "optimizer", "schedule", "early_stopping",
                            "seed", "output"]
-    assert plain["data"] == {"train": "configs/d.csv", "target": "y", "features": "all", "validation": 0.2,
+    assert plain["data"] == {"train": "configs/d.csv", "target": "y", "features": "all", "validation": 0.2, "test": None,
                              "standardize": True, "split_seed": None, "class_weight": None, "sample_weight": None,
                              "exclude": [], "categorical": "auto",
                              "na_values": ["", "NA", "N/A", "NaN", "nan", "null", "None", "?"], "impute": "median",

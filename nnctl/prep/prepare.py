@@ -44,6 +44,8 @@ class PreparedData:
     w_train: np.ndarray | None = None  # per-row weights of the training loss (class and sample weights)
     preprocessor: Preprocessor | None = None  # what turns a file's columns into the inputs; the checkpoint keeps it
     notes: list[str] = field(default_factory=list)  # what preparation did that the user should hear of
+    X_test: np.ndarray | None = None  # data.test's rows, as X_val; looked at once, after training
+    y_test: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.preprocessor is None:
@@ -80,13 +82,20 @@ def prepare_data(config: Config, split_rng: np.random.Generator) -> PreparedData
     fit the preprocessor on the training rows, and standardise."""
     with named_by(config, "data.train"):
         rows = read_training_rows(config)
-    validation = None
+    validation = test = None
     if isinstance(config.data.validation, Path):
         with named_by(config, "data.validation"):
-            validation = read_rows(config.data.validation, _kinds_of(rows), config.data.na_values,
-                                   rows.target_names, rows.task, rows.classes, config.loss, drop_missing_targets=True,
-                                   impute=config.data.impute)
-    return split_and_scale(config, rows, split_rng, validation)
+            validation = _labelled_rows(config, config.data.validation, rows)
+    if config.data.test is not None:
+        with named_by(config, "data.test"):
+            test = _labelled_rows(config, config.data.test, rows)
+    return split_and_scale(config, rows, split_rng, validation, test)
+
+
+def _labelled_rows(config: Config, path: Path, rows: Rows) -> Rows:
+    """A validation or test file's rows, read as the training rows were; rows without a target left out."""
+    return read_rows(path, _kinds_of(rows), config.data.na_values, rows.target_names, rows.task, rows.classes,
+                     config.loss, drop_missing_targets=True, impute=config.data.impute)
 
 
 def _kinds_of(rows: Rows) -> dict[str, str]:
@@ -99,9 +108,10 @@ def options_of(config: Config) -> Options:
 
 
 def split_and_scale(config: Config, rows: Rows, split_rng: np.random.Generator,
-                    validation: Rows | None = None) -> PreparedData:
+                    validation: Rows | None = None, test: Rows | None = None) -> PreparedData:
     """Check the loss fits the target, hold out the validation rows (unless given), fit the
-    preprocessor on the training rows, transform and standardise."""
+    preprocessor on the training rows, transform and standardise (the test rows too, which
+    nothing looks at until training is over)."""
     d, task = config.data, rows.task
     n = len(rows.numbers)
     _check_loss_fits(config, rows.classes, rows.target_names)
@@ -145,12 +155,18 @@ def split_and_scale(config: Config, rows: Rows, split_rng: np.random.Generator,
         X_val = scaler.transform_to(X_val_raw, dtype)
     else:
         X_val = scaler.transform_to(X, dtype, val_rows) if len(val_rows) else None
+    X_test = y_test = None
+    if test is not None:
+        found = model_inputs(preprocessor, test, lambda row: f"{d.test}: line {test.line(row)}")
+        notes += test.notes + unknown_notes(found, str(d.test), lambda r: f"line {test.line(r)}")
+        X_test, y_test = scaler.transform_to(found.X, dtype), test.y
     if target is not None:
         y_train = preprocessor.targets(y_train)
         y_val = None if y_val is None else preprocessor.targets(y_val)
+        y_test = None if y_test is None else preprocessor.targets(y_test)
     return PreparedData(dataset=dataset, X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val, scaler=scaler,
                         w_train=row_weights(config, dataset, y_train, w_train), preprocessor=preprocessor,
-                        notes=notes)
+                        notes=notes, X_test=X_test, y_test=y_test)
 
 
 def _fit_scaler(X: np.ndarray, rows: np.ndarray | None, preprocessor: Preprocessor) -> Scaler:
