@@ -202,6 +202,8 @@ def train(
         result.files, standardized,
     ))
     console.print(f"stopped: {result.history.stop_reason}", markup=False, soft_wrap=True)
+    if result.convergence_note:
+        console.print(report.note_text(result.convergence_note), soft_wrap=True)
     if as_json:
         print_json({**result.summary, "interrupted": result.history.interrupted, "run_dir": str(cfg.output),
                     "files": {name: str(path) for name, path in result.files.items()},

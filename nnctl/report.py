@@ -271,8 +271,10 @@ def sweep_table(result: SweepResult) -> Table:
     several = any(c.runs + c.diverged > 1 for c in result.candidates)
     title = "hidden-layer sizes compared" + (" (mean±std over seeds)" if several else "")
     diverged = any(c.diverged for c in result.candidates)
+    unconverged = any(c.unconverged for c in result.candidates)
     table = Table("hidden", "params", "train loss", f"{on} loss", metric, *extra, "epochs", "s/run",
-                  *(["diverged"] if diverged else []), "", title=title, title_justify="left", box=box.SIMPLE_HEAD)
+                  *(["diverged"] if diverged else []), *(["still improving"] if unconverged else []), "",
+                  title=title, title_justify="left", box=box.SIMPLE_HEAD)
     show = _pm if several else (lambda pair: "-" if pair is None else f"{pair[0]:.3f}")
     for c in result.candidates:
         mark = [m for m, name in (("best", result.best), ("simplest", result.simplest)) if c.candidate == name]
@@ -280,6 +282,7 @@ def sweep_table(result: SweepResult) -> Table:
         row += [show(c.val_mse)] if extra else []
         row += [f"{c.epochs:g}", f"{c.seconds:.2f}"]
         row += [f"{c.diverged} of {c.runs + c.diverged}" if c.diverged else ""] if diverged else []
+        row += [f"{c.unconverged} of {c.runs}" if c.unconverged else ""] if unconverged else []
         table.add_row(*row, "+".join(mark), style="bold green" if mark else None)
     return table
 

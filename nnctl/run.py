@@ -28,7 +28,8 @@ from nnctl.core.model import Layer, init_network, layer_sizes, parameter_count
 from nnctl.core.optimizers import Hyper
 from nnctl.core.schedules import Schedule
 from nnctl.core.stacked import fit_stacked
-from nnctl.core.training import EpochRecord, History, Settings, TrainingState, evaluate, fit, new_state
+from nnctl.core.training import (EpochRecord, History, Settings, TrainingState, evaluate, fit, lower_is_better,
+                                 convergence_window, monitor_name, new_state, still_improving)
 from nnctl.resume import HISTORY_KEY, STATE_KEY, adapt_state, decode_state, encode_state
 from nnctl.prep.prepare import PreparedData, in_file, prepare_data
 from nnctl.prep.transforms import Scaler
@@ -84,6 +85,7 @@ class RunResult:
     best_row: dict[str, Any]  # the best epoch's row
     summary: dict[str, Any]  # what summary.json holds
     checkpoints: "tuple[_Snapshot, _Snapshot] | None" = None  # (best, last) as written: see finished_run
+    convergence_note: str | None = None  # set when the monitored figure was still improving at the end
 
 
 def generators(config: Config) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
@@ -272,14 +274,16 @@ class _Recording:
                                 f"so nothing was written to {where}")
         self.save()
         test = test_figures(best.layers, config, self.data) if rows else None  # once, with the best weights
+        note = convergence_note(rows, history.stop_reason, monitor_name(self.settings, self.data.X_val is not None))
         if out is not None:
             files, summary = write_run_files(config, rows, state.best_epoch, history.stop_reason, self.layers, out,
-                                             seconds, test)
+                                             seconds, test, note is None)
         else:
-            files, summary = {}, run_summary(rows, state.best_epoch, history.stop_reason, self.layers, seconds, test)
+            files, summary = {}, run_summary(rows, state.best_epoch, history.stop_reason, self.layers, seconds, test,
+                                             note is None)
         best_row = next((row for row in rows if row["epoch"] == state.best_epoch), {})
         result = RunResult(config, best.layers, history, self.data, files, seconds, rows, best_row, summary,
-                           (best, last))
+                           (best, last), note)
         if history.diverged:
             raise RunDiverged(f"{history.stop_reason}: {_remedy(config)}; the checkpoints in {where} hold "
                               f"epoch {rows[-1]['epoch']}, the last finite one", result)
@@ -336,22 +340,23 @@ def history_row(record: EpochRecord) -> dict[str, Any]:
 
 
 def write_run_files(config: Config, rows: list[dict], best_epoch: int, stop_reason: str, layers: list[Layer],
-                    out: Path, seconds: float, test: dict[str, float] | None = None
+                    out: Path, seconds: float, test: dict[str, float] | None = None, converged: bool = True
                     ) -> tuple[dict[str, Path], dict[str, Any]]:
     """The resolved config, the per-epoch history CSV and the JSON summary (returned too)."""
     files = {"best": out / BEST, "last": out / LAST, "config": out / CONFIG_FILE,
              "history": out / HISTORY_FILE, "summary": out / SUMMARY_FILE}
     atomic_write(files["config"], lambda s: s.write(dump_config(config, relative_to=out).encode()))
     atomic_write(files["history"], lambda s: s.write(history_csv(rows).encode()))
-    summary = run_summary(rows, best_epoch, stop_reason, layers, seconds, test)
+    summary = run_summary(rows, best_epoch, stop_reason, layers, seconds, test, converged)
     write_json(files["summary"], summary)
     return files, summary
 
 
 def run_summary(rows: list[dict], best_epoch: int, stop_reason: str, layers: list[Layer],
-                seconds: float, test: dict[str, float] | None = None) -> dict[str, Any]:
-    """What summary.json holds: sizes, parameters, epochs, why it stopped, best and last figures,
-    and (with data.test) the best epoch's figures on the test rows."""
+                seconds: float, test: dict[str, float] | None = None, converged: bool = True) -> dict[str, Any]:
+    """What summary.json holds: sizes, parameters, epochs, why it stopped and whether the monitored
+    figure had stopped improving, best and last figures, and (with data.test) the best epoch's
+    figures on the test rows."""
     metrics = lambda row: {k: v for k, v in row.items() if k.startswith(("train_", "val_"))}  # noqa: E731
     best = next((row for row in rows if row["epoch"] == best_epoch), {})
     return {
@@ -361,11 +366,26 @@ def run_summary(rows: list[dict], best_epoch: int, stop_reason: str, layers: lis
         "epochs_run": len(rows),
         "best_epoch": best_epoch,
         "stop_reason": stop_reason,
+        "converged": converged,
         "best": metrics(best),
         "last": metrics(rows[-1]) if rows else {},
         **({"test": test} if test is not None else {}),
         "seconds": round(seconds, 3),
     }
+
+
+def convergence_note(rows: list[dict], stop_reason: str, monitor: str) -> str | None:
+    """One line when a run used all its epochs and its monitored figure was still improving at the end."""
+    if not stop_reason.startswith("all ") or not rows or monitor not in rows[0]:
+        return None
+    values = [row[monitor] for row in rows]
+    if not still_improving(values, lower_is_better(monitor)):
+        return None
+    best = int(np.argmin(values) if lower_is_better(monitor) else np.argmax(values))
+    window = convergence_window(len(values))
+    return (f"{monitor} was still improving in the last {window} epochs (best {values[best]:.4g} at epoch "
+            f"{rows[best]['epoch']} of {rows[-1]['epoch']}): the run may not have converged; more "
+            "optimizer.epochs or a larger optimizer.learning_rate may do better")
 
 
 def test_figures(layers: list[Layer], config: Config, data: PreparedData) -> dict[str, float] | None:
@@ -426,5 +446,6 @@ def write_run_directory(run: FinishedRun, scaler: Scaler) -> dict[str, Path]:
     run.best.save(out / BEST, scaler)
     run.last.save(out / LAST, scaler)
     files, _ = write_run_files(run.config, run.rows, run.summary["best_epoch"], run.summary["stop_reason"],
-                               run.best.layers, out, run.seconds, run.summary.get("test"))
+                               run.best.layers, out, run.seconds, run.summary.get("test"),
+                               run.summary.get("converged", True))
     return files

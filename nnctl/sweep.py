@@ -107,6 +107,7 @@ class RunOutcome:
     diverged: bool = False  # the loss stopped being finite; the figures are NaN
     test_loss: float | None = None  # with data.test: the best epoch's figures on the test rows, which the
     test_metric: float | None = None  # sweep never looks at while choosing (accuracy, or R^2)
+    converged: bool = True  # False: the monitored figure was still improving at the last epoch
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ def _outcome(config: Config, result: run.RunResult) -> RunOutcome:
         seconds=result.seconds, output=str(config.output),
         test_loss=(result.summary.get("test") or {}).get("test_loss"),
         test_metric=(result.summary.get("test") or {}).get(f"test_{metric}"),
+        converged=result.convergence_note is None,
     )
 
 
@@ -184,6 +186,7 @@ class CandidateSummary:
     epochs: float
     seconds: float
     diverged: int = 0  # runs whose loss stopped being finite; the figures are over the others
+    unconverged: int = 0  # runs still improving at their last epoch: their figures may understate the candidate
 
     def standard_error(self, key: str) -> float:
         return getattr(self, key)[1] / math.sqrt(self.runs)
@@ -225,6 +228,7 @@ def summarise(runs: list[RunOutcome], parameters: dict[str, int]) -> list[Candid
             train_loss=_mean_std([r.train_loss for r in mine]), val_loss=_mean_std([r.val_loss for r in mine]),
             val_metric=_mean_std([r.val_metric for r in mine]), val_mse=_mean_std(mse) if mse else None,
             epochs=statistics.fmean(r.epochs for r in mine), seconds=statistics.fmean(r.seconds for r in mine),
+            unconverged=sum(not r.converged for r in mine),
         ))
     return out
 
@@ -260,8 +264,13 @@ def perceptron_note(candidates: list[CandidateSummary], best: str, task: str) ->
         what, why = "validation accuracy", "the data is not linearly separable"
     else:
         what, why = "validation R^2", "the target is not a linear function of the features"
-    return (f"the perceptron (no hidden layer) reaches {by_name['0'].val_metric[0]:.3f} {what} against "
-            f"{by_name[best].val_metric[0]:.3f} for {best}: {why}, so a hidden layer is needed")
+    reached = (f"the perceptron (no hidden layer) reaches {by_name['0'].val_metric[0]:.3f} {what} against "
+               f"{by_name[best].val_metric[0]:.3f} for {best}")
+    if by_name["0"].unconverged:  # it may only have been slow: no verdict on linearity
+        return (f"{reached}, but it was still improving at its last epoch, so the comparison is inconclusive: "
+                "train it longer (more optimizer.epochs or a larger optimizer.learning_rate) before concluding "
+                "that a hidden layer is needed")
+    return f"{reached}: {why}, so a hidden layer is needed"
 
 
 class SweepStopped(NnctlError):

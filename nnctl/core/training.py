@@ -139,6 +139,34 @@ def lower_is_better(name: str) -> bool:
     return LOWER_IS_BETTER[name.split("_", 1)[1]]
 
 
+def convergence_window(n_epochs: int) -> int:
+    """The last epochs ``still_improving`` looks at: a tenth of them, at least 2 and at most 10."""
+    return min(max(2, n_epochs // 10), 10, max(n_epochs - 1, 1))
+
+
+def still_improving(values: Sequence[float], lower: bool, tolerance: float = 1e-3) -> bool:
+    """Whether a monitored figure was still improving when training ended: its best value of the
+    whole run came in the last tenth of the epochs (two at least, ten at most: scikit-learn's
+    n_iter_no_change), and beat the value before them by more than ``tolerance`` of that value.
+    (scikit-learn's ConvergenceWarning, for a run that used all its epochs.)
+
+        before = v[n - w - 1],  gain = before - min(v[n - w:]),  min(v[n - w:]) = min(v)
+        (max, and the other way round, when higher is better)
+    """
+    n = len(values)
+    if n < 2:
+        return n == 1
+    w = convergence_window(n)
+    before, last = values[n - w - 1], values[n - w:]
+    if lower:
+        best, gain = min(last), before - min(last)
+        overall = best <= min(values)
+    else:
+        best, gain = max(last), max(last) - before
+        overall = best >= max(values)
+    return bool(overall and gain > tolerance * max(abs(before), 1e-12))
+
+
 EVALUATION_VALUES = 1 << 20  # a layer's outputs for one chunk of rows in an evaluation: 4 MiB in float32
 
 
