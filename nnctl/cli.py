@@ -43,6 +43,7 @@ clusters = _lazy("nnctl.cluster")  # imports Dask only when a sweep asks for --c
 checkpoints = _lazy("nnctl.checkpoint")
 configs = _lazy("nnctl.config")
 curves = _lazy("nnctl.curves")
+files = _lazy("nnctl.files")
 datafiles = _lazy("nnctl.data")
 evaluation = _lazy("nnctl.evaluation")
 explanations = _lazy("nnctl.explain")
@@ -161,14 +162,18 @@ def train(
     save_seconds: float = typer.Option(SAVE_SECONDS, "--save-seconds", min=0.0, max=86400.0,
                                        help="Write the checkpoints at most this often during training "
                                        "(0: after every epoch); always at the end."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in the output directory (by default "
+                                   "a new run goes to the next free name, output-2, -3, ...)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train the network a config describes and write checkpoints to its run directory."""
     cfg = configs.load_config(config, set_ or ())
-    start = None
+    start, moved = None, None
     if resume is not None:
         start = resumes.load_resumable(resume, cfg, force)
         cfg = replace(cfg, output=(resume if resume.is_dir() else resume.parent).resolve())
+    else:
+        cfg, moved = run.claim_output(cfg, overwrite)
     console = quiet_console() if as_json else out_console()
     task = configs.task_of_loss(cfg.loss)
     standardized = task == "regression" and cfg.data.scales_target
@@ -183,7 +188,7 @@ def train(
         lines = [f"network: {report.architecture(layers, cfg.model.hidden_activations, inputs)}",
                  f"rows: {len(data.X_train)} training, {n_val} validation"
                  + (f", {len(data.X_test)} test (scored once, at the end)" if data.X_test is not None else "")]
-        lines += [f"note: {note}" for note in data.notes]
+        lines = ([f"note: {moved}"] if moved else []) + lines + [f"note: {note}" for note in data.notes]
         if start is not None:
             state = start.meta[resumes.STATE_KEY]
             lines.append(f"resuming {report.display_path(cfg.output)} after epoch {state['epoch']}"
@@ -267,6 +272,8 @@ def sweep_hidden(
     show_boundary: bool = typer.Option(False, "--boundary", help="Draw each candidate's decision regions side by side (2-feature classifiers)."),
     png: Optional[Path] = typer.Option(None, "--png", help="Write the decision regions as a PNG image (needs the 'plot' extra)."),
     set_: Optional[List[str]] = SET_OPTION,
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the sweep in the output directory, its runs "
+                                   "too (by default a new sweep goes to the next free name, DIR-2, -3, ...)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train the config at several hidden-layer sizes and compare them side by side."""
@@ -276,6 +283,13 @@ def sweep_hidden(
     if cluster is not None and jobs is not None:
         raise ConfigError("--jobs and --cluster: give one; on a cluster, the workers set how many runs go at once")
     console = quiet_console() if as_json else out_console()
+    if not overwrite:
+        free = files.free_directory(directory, sweep.holds_sweep)
+        if free != directory:
+            console.print(report.note_text(f"{report.display_path(directory)} holds an earlier sweep, kept; this one "
+                                           f"goes to {report.display_path(free)} (--overwrite replaces it instead)"),
+                          soft_wrap=True)
+            directory = free
     with _sweep_executor(cluster) as executor, \
             report.SweepDisplay(console, len(candidates) * seeds, configs.task_of_loss(cfg.loss)) as display:
         result = sweep.sweep(cfg, candidates, seeds, jobs or os.cpu_count() or 1, directory, display.on_run,

@@ -72,6 +72,18 @@ def ensure_directory(path: str | Path) -> Path:
     return path
 
 
+def free_directory(path: str | Path, holds: Callable[[Path], bool]) -> Path:
+    """``path`` when it ``holds`` nothing (absent, empty, or none of what the caller looks for);
+    else the first of ``path-2``, ``path-3``, ... that does not: a run is never silently replaced.
+    (A file where a directory is wanted is left for ``ensure_directory`` to refuse.)"""
+    path = Path(path)
+    candidate, k = path, 1
+    while candidate.is_dir() and holds(candidate):
+        k += 1
+        candidate = path.with_name(f"{path.name}-{k}")
+    return candidate
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
     """Call ``write(stream)`` on a temporary file, fsync it, and rename it to ``path``.
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from nnctl import __version__
 from nnctl.checkpoint import BEST, LAST, Checkpoint, save_checkpoint
-from nnctl.files import atomic_write, display_path, ensure_directory, write_json
+from nnctl.files import atomic_write, display_path, ensure_directory, free_directory, write_json
 from nnctl.config import Config, config_to_dict, dump_config, task_of_loss
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import Layer, init_network, layer_sizes, parameter_count
@@ -290,6 +290,28 @@ class _Recording:
         return result
 
 
+RUN_FILES = (BEST, LAST, CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE)
+
+
+def holds_run(directory: Path) -> bool:
+    """Whether a directory holds (some of) the files of a run."""
+    return any((directory / name).exists() for name in RUN_FILES)
+
+
+def claim_output(config: Config, overwrite: bool = False) -> tuple[Config, str | None]:
+    """The config with the directory its run will write: ``output`` itself, unless it holds an
+    earlier run, which ``overwrite`` alone replaces; then the next free ``output-2``, ``-3``, ...;
+    and a note saying so."""
+    if overwrite:
+        return config, None
+    free = free_directory(config.output, holds_run)
+    if free == config.output:
+        return config, None
+    note = (f"{display_path(config.output)} holds an earlier run, kept; this one goes to {display_path(free)} "
+            "(--overwrite replaces it instead)")
+    return replace(config, output=free), note
+
+
 def _output_directory(config: Config) -> Path:
     try:
         out = ensure_directory(config.output)
@@ -303,7 +325,7 @@ def remove_stale_temporaries(out: Path) -> None:
     """Remove what a killed write of an earlier run left: ``.best.npz.<random>.tmp`` and the like.
 
     Such files are never read as checkpoints (their names do not end in .npz)."""
-    for name in (BEST, LAST, CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE):
+    for name in RUN_FILES:
         for stale in out.glob(f".{name}.*.tmp"):
             stale.unlink(missing_ok=True)
 

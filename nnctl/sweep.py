@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import shutil
 import statistics
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -324,6 +325,7 @@ def sweep(
     result = SweepResult(task, data.X_val is not None, runs, candidates, best, simplest,
                          perceptron_note(candidates, best, task), {})
     result.files = write_results(config, directory, result, sizes)
+    prune_other_runs(directory, runs)
     return result
 
 
@@ -400,6 +402,30 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+SWEEP_FILES = ("results.json", "runs.csv", "candidates.csv", "runs")
+
+
+def holds_sweep(directory: Path) -> bool:
+    """Whether a directory holds (some of) the files of a sweep."""
+    return any((directory / name).exists() for name in SWEEP_FILES)
+
+
+def prune_other_runs(directory: Path, runs: Sequence[RunOutcome]) -> list[Path]:
+    """Remove the run directories under ``directory/runs`` that are not this sweep's (an earlier
+    sweep's, replaced with --overwrite), so that a sweep's directory holds only its own runs.
+    Only directories holding nothing but run files are removed; the removed ones are returned."""
+    mine = {Path(r.output).resolve() for r in runs}
+    removed = []
+    for child in sorted((directory / "runs").glob("*")) if (directory / "runs").is_dir() else []:
+        if child.resolve() in mine or not child.is_dir() or child.is_symlink():
+            continue
+        names = [entry.name for entry in child.iterdir()]
+        if names and all(name in run.RUN_FILES or name.endswith(".tmp") for name in names):
+            shutil.rmtree(child)
+            removed.append(child)
+    return removed
 
 
 def write_results(config: Config, directory: Path, result: SweepResult,

@@ -65,7 +65,7 @@ def test_sweep_figures_equal_separate_train_runs(circles_sweep, tmp_path):
     _, config, serial, _ = circles_sweep
     for outcome in serial.runs:
         hidden = "[]" if outcome.candidate == "0" else f"[{outcome.candidate}]"
-        out = tmp_path / f"train-{outcome.candidate}"
+        out = tmp_path / f"train-{outcome.candidate}-{outcome.seed}"
         result = runner.invoke(app, [
             "train", str(ROOT / "configs" / "circles.yaml"), *sum((["--set", s] for s in QUICK), []),
             "--set", f"model.hidden={hidden}", "--set", f"seed={outcome.seed}",

@@ -1,0 +1,83 @@
+"""Runs are never silently replaced (issue 13, point 4): the next free name, or --overwrite."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from nnctl.checkpoint import load_checkpoint
+from nnctl.cli import app
+from nnctl.files import free_directory
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def _train(out: Path, *extra: str):
+    return runner.invoke(app, ["train", str(ROOT / "configs" / "circles.yaml"), "--set", f"output={out}", *extra])
+
+
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
+
+
+def test_the_same_config_twice_leaves_two_intact_runs(tmp_path):
+    out = tmp_path / "runs" / "circles"
+    first = _train(out, "--set", "optimizer.epochs=12")
+    assert first.exit_code == 0, first.output
+    before = _snapshot(out)
+    second = _train(out, "--set", "optimizer.epochs=3")
+    assert second.exit_code == 0, second.output
+    assert second.stdout.splitlines()[0] == (f"note: {out} holds an earlier run, kept; this one goes to {out}-2 "
+                                             "(--overwrite replaces it instead)")
+    assert _snapshot(out) == before  # the 12-epoch run, byte for byte
+    assert json.loads((out / "summary.json").read_text())["epochs_run"] == 12
+    assert json.loads((Path(f"{out}-2") / "summary.json").read_text())["epochs_run"] == 3
+    assert load_checkpoint(Path(f"{out}-2")).meta["config"]["output"] == f"{out}-2"
+    third = _train(out, "--set", "optimizer.epochs=2")
+    assert f"this one goes to {out}-3" in third.stdout
+
+
+def test_overwrite_replaces_and_resume_goes_on_in_place(tmp_path):
+    out = tmp_path / "run"
+    assert _train(out, "--set", "optimizer.epochs=3").exit_code == 0
+    replaced = _train(out, "--set", "optimizer.epochs=2", "--overwrite")
+    assert replaced.exit_code == 0 and "holds an earlier run" not in replaced.stdout
+    assert json.loads((out / "summary.json").read_text())["epochs_run"] == 2
+    resumed = _train(out, "--set", "optimizer.epochs=4", "--resume", str(out))
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((out / "summary.json").read_text())["epochs_run"] == 4
+    assert not Path(f"{out}-2").exists()
+
+
+def test_free_directory_skips_runs_not_other_things(tmp_path):
+    holds = lambda d: (d / "best.npz").exists()  # noqa: E731
+    assert free_directory(tmp_path / "new", holds) == tmp_path / "new"
+    (tmp_path / "empty").mkdir()
+    assert free_directory(tmp_path / "empty", holds) == tmp_path / "empty"
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "best.npz").write_bytes(b"")
+    (tmp_path / "r-2").mkdir()
+    (tmp_path / "r-2" / "best.npz").write_bytes(b"")
+    assert free_directory(tmp_path / "r", holds) == tmp_path / "r-3"
+    (tmp_path / "f").write_text("a file")
+    assert free_directory(tmp_path / "f", holds) == tmp_path / "f"  # ensure_directory refuses it, in one line
+
+
+def test_a_sweep_twice_keeps_both_and_overwrite_keeps_only_its_own_runs(tmp_path):
+    args = ["sweep-hidden", str(ROOT / "configs" / "circles.yaml"), "--jobs", "1", "--set", "optimizer.epochs=3",
+            "-o", str(tmp_path / "s")]
+    assert runner.invoke(app, [*args, "--sizes", "0,2"]).exit_code == 0
+    again = runner.invoke(app, [*args, "--sizes", "4"])
+    assert again.exit_code == 0 and f"{tmp_path / 's'} holds an earlier sweep, kept; this one goes to " \
+                                      f"{tmp_path / 's-2'}" in again.stdout
+    assert {p.name[:2] for p in (tmp_path / "s" / "runs").iterdir()} == {"h0", "h2"}
+    keep = tmp_path / "s" / "runs" / "notes"  # a directory of the user's own: never removed
+    keep.mkdir()
+    (keep / "mine.txt").write_text("x")
+    replaced = runner.invoke(app, [*args, "--sizes", "4", "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert sorted(p.name[:2] for p in (tmp_path / "s" / "runs").iterdir()) == ["h4", "no"]
+    assert json.loads((tmp_path / "s" / "results.json").read_text())["best"] == "4"
