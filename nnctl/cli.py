@@ -56,6 +56,7 @@ report_explain = _lazy("nnctl.report_explain")
 report_inspect = _lazy("nnctl.report_inspect")
 resumes = _lazy("nnctl.resume")
 run = _lazy("nnctl.run")
+runlist = _lazy("nnctl.runs")
 sweep = _lazy("nnctl.sweep")
 toydata = _lazy("nnctl.toydata")
 preparation = _lazy("nnctl.prep.rows")
@@ -432,18 +433,39 @@ def evaluate(
 
 @app.command("plot")
 def plot_command(
-    run_dirs: List[Path] = typer.Argument(..., help="One or more run directories (their history.csv)."),
+    run_dirs: List[Path] = typer.Argument(..., help="Run directories (their history.csv), or directories of runs: "
+                                          "every run below them, as nnctl runs lists them."),
     width: int = typer.Option(60, min=10, max=400, help="Chart width in characters."),
     height: int = typer.Option(12, min=4, max=200, help="Chart height in lines."),
     png: Optional[Path] = typer.Option(None, "--png", help="Also write the curves as an image (needs the 'plot' extra)."),
 ) -> None:
     """Draw training and validation loss and the metric per epoch, several runs overlaid."""
-    found = curves.load_curves(run_dirs)
+    found = curves.load_curves([path for path, _ in runlist.select_runs(run_dirs)])
     console = out_console()
     console.print(report_inspect.curves_view(found, width, height))
     if png:
         plot.curves_png(png, found)
         console.print(f"wrote {png}", markup=False)
+
+
+@app.command("runs")
+def runs_command(
+    paths: Optional[List[Path]] = typer.Argument(None, help="Run directories, or directories of runs "
+                                                 "(default: runs/)."),
+    sort: Optional[str] = typer.Option(None, "--sort", metavar="KEY", help="Sort by a column (name, when, loss, "
+                                       "best_epoch, ...) or a figure (val_accuracy, test_r2, ...): best first."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """A table of runs: what each was, how it stopped, its validation and test figures."""
+    records = runlist.list_runs(paths or [Path("runs")], sort)
+    if as_json:
+        print_json({"runs": [runlist.record_to_dict(r) for r in records]})
+        return
+    where = ", ".join(str(p) for p in paths or [Path("runs")])
+    console = out_console()
+    if not console.is_terminal:  # a log or a pipe: one line per run, however long
+        console.width = max(console.width, 200)
+    console.print(report.runs_table(records, f"{len(records)} run{'s' if len(records) != 1 else ''} in {where}"))
 
 
 @config_app.command("show")

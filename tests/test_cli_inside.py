@@ -70,4 +70,4 @@ def test_inspect_evaluate_and_plot_on_a_run(run_dir, tmp_path):
     assert plotted.exit_code == 0, plotted.output
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     nothing = runner.invoke(app, ["plot", str(tmp_path)])
-    assert nothing.exit_code == 1 and "history.csv" in nothing.stderr
+    assert nothing.exit_code == 1 and "no run directories in it (none holds summary.json" in nothing.stderr
