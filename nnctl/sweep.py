@@ -17,6 +17,7 @@ see cluster.py) share one path and write the same files.
 
 from __future__ import annotations
 
+import json
 import math
 import multiprocessing
 import os
@@ -34,7 +35,7 @@ from nnctl import run
 from nnctl.prep import prepare
 from nnctl.checkpoint import BEST
 from nnctl.files import atomic_write, ensure_directory, write_json
-from nnctl.config import MAX_HIDDEN_UNITS, Config, dump_config, task_of_loss
+from nnctl.config import MAX_HIDDEN_UNITS, Config, config_to_dict, dump_config, task_of_loss
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import count_parameters, parameter_count
 from nnctl.data import write_csv
@@ -73,21 +74,39 @@ def run_seeds(seed: int, count: int) -> list[int]:
     return [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(count)]
 
 
-def run_config(config: Config, hidden: tuple[int, ...], seed: int, directory: Path) -> Config:
-    """The config of one run: only the hidden layers, the seed and the output change."""
+@dataclass(frozen=True)
+class Candidate:
+    """One point of a sweep: a config, and how the tables and the run directories name it."""
+
+    label: str  # '8' or '16x16' (sweep-hidden); 'learning_rate=0.1 hidden=[8]' (sweep)
+    config: Config  # the candidate's config; each run sets its seed and output
+    slug: str  # its runs' directories start with it: 'h8', 'c3'
+    settings: tuple[str, ...] = ()  # the KEY=VALUE settings that make it (sweep)
+
+
+def with_hidden(config: Config, hidden: tuple[int, ...]) -> Config:
+    """The config with other hidden layers (and one activation name for all of them)."""
     activation = config.model.activation
     if isinstance(activation, tuple):
         if len(set(activation)) > 1:
             raise ConfigError("model.activation: sweep-hidden changes the number of hidden layers, so it needs "
                               f"one activation for all of them, got {list(activation)}")
         activation = activation[0] if activation else "sigmoid"
-    return replace(
-        config,
-        model=replace(config.model, hidden=hidden, activation=activation),
-        data=replace(config.data, split_seed=config.split_seed),
-        seed=seed,
-        output=directory / "runs" / f"h{label(hidden)}-s{seed}",
-    )
+    return replace(config, model=replace(config.model, hidden=hidden, activation=activation))
+
+
+def hidden_candidates(config: Config, sizes: Sequence[tuple[int, ...]]) -> list[Candidate]:
+    """sweep-hidden's candidates: the config at each hidden-layer size."""
+    return [Candidate(label(h), with_hidden(config, tuple(h)), f"h{label(h)}", (f"model.hidden={list(h)}",))
+            for h in sizes]
+
+
+def run_config(candidate: Candidate, seed: int, directory: Path, fold: int | None = None) -> Config:
+    """The config of one run: the candidate's, with this seed, the sweep's split seed, its own output."""
+    config = candidate.config
+    name = f"{candidate.slug}-s{seed}" + ("" if fold is None else f"-f{fold + 1}")
+    return replace(config, data=replace(config.data, split_seed=config.split_seed), seed=seed,
+                   output=directory / "runs" / name)
 
 
 @dataclass(frozen=True)
@@ -109,6 +128,7 @@ class RunOutcome:
     test_loss: float | None = None  # with data.test: the best epoch's figures on the test rows, which the
     test_metric: float | None = None  # sweep never looks at while choosing (accuracy, or R^2)
     converged: bool = True  # False: the monitored figure was still improving at the last epoch
+    fold: int | None = None  # with --folds: which fold held the validation rows (1-based)
 
 
 @dataclass(frozen=True)
@@ -120,58 +140,69 @@ class TrainedRun:
     files: run.FinishedRun | None
 
 
-def train_group(configs: list[Config], data: prepare.PreparedData) -> list[TrainedRun]:
-    """Train all seeds of one candidate: the unit of work an executor runs.
+@dataclass(frozen=True)
+class Unit:
+    """The unit of work an executor runs: some seeds of one candidate on one fold's data."""
+
+    candidate: str  # its label
+    fold: int | None  # 0-based, or None without folds
+    data_key: str  # which prepared data it trains on
+    configs: tuple[Config, ...]  # one per seed; they differ in seed and output only
+
+
+def train_group(unit: Unit, data: prepare.PreparedData) -> list[TrainedRun]:
+    """Train all seeds of one unit: the work an executor runs.
 
     Several seeds train as one stacked computation (``run.train_seeds``), with the
     results each would reach alone.  Touches no file: the data comes as an argument,
     the results go back."""
-    if len(configs) == 1:
-        return [train_one(configs[0], data)]
-    results = run.train_seeds(configs, data, write_files=False)
-    return [_trained(config, result) for config, result in zip(configs, results)]
+    if len(unit.configs) == 1:
+        return [train_one(unit, unit.configs[0], data)]
+    results = run.train_seeds(list(unit.configs), data, write_files=False)
+    return [_trained(unit, config, result) for config, result in zip(unit.configs, results)]
 
 
-def train_one(config: Config, data: prepare.PreparedData) -> TrainedRun:
+def train_one(unit: Unit, config: Config, data: prepare.PreparedData) -> TrainedRun:
     """Train one run in memory and sum it up."""
     try:
         result: run.RunResult | TrainingError = run.train(config, data=data, write_files=False)
     except TrainingError as error:
         result = error
-    return _trained(config, result)
+    return _trained(unit, config, result)
 
 
-def _trained(config: Config, result: run.RunResult | TrainingError) -> TrainedRun:
+def _trained(unit: Unit, config: Config, result: run.RunResult | TrainingError) -> TrainedRun:
     """A run's outcome and files.  A run that diverged is recorded as such, so one unlucky
     candidate does not end the sweep."""
+    fold = None if unit.fold is None else unit.fold + 1
     if isinstance(result, run.RunDiverged):  # its directory holds the last finite epoch, as with nnctl train
-        return TrainedRun(_diverged(config), run.finished_run(result.result))
+        return TrainedRun(_diverged(unit.candidate, config, fold), run.finished_run(result.result))
     if isinstance(result, TrainingError):
-        return TrainedRun(_diverged(config), None)
-    return TrainedRun(_outcome(config, result), run.finished_run(result))
+        return TrainedRun(_diverged(unit.candidate, config, fold), None)
+    return TrainedRun(_outcome(unit.candidate, config, result, fold), run.finished_run(result))
 
 
-def _diverged(config: Config) -> RunOutcome:
+def _diverged(candidate: str, config: Config, fold: int | None) -> RunOutcome:
     nan = float("nan")
-    return RunOutcome(candidate=label(config.model.hidden), seed=config.seed, parameters=0, train_loss=nan,
+    return RunOutcome(candidate=candidate, seed=config.seed, parameters=0, train_loss=nan,
                       val_loss=nan, val_metric=nan, val_mse=nan if task_of_loss(config.loss) == "regression" else None,
-                      best_epoch=0, epochs=0, seconds=0.0, output=str(config.output), diverged=True)
+                      best_epoch=0, epochs=0, seconds=0.0, output=str(config.output), diverged=True, fold=fold)
 
 
-def _outcome(config: Config, result: run.RunResult) -> RunOutcome:
+def _outcome(candidate: str, config: Config, result: run.RunResult, fold: int | None) -> RunOutcome:
     best = {k: v for k, v in result.best_row.items() if k.startswith(("train_", "val_"))}
     regression = task_of_loss(config.loss) == "regression"
     metric = "r2" if regression else "accuracy"
     prefix = "val_" if "val_loss" in best else "train_"
     return RunOutcome(
-        candidate=label(config.model.hidden), seed=config.seed, parameters=parameter_count(result.layers),
+        candidate=candidate, seed=config.seed, parameters=parameter_count(result.layers),
         train_loss=best["train_loss"], val_loss=best.get("val_loss", best["train_loss"]),
         val_metric=best[prefix + metric], val_mse=best[prefix + "mse"] if regression else None,
         best_epoch=result.best_row["epoch"], epochs=len(result.rows),
         seconds=result.seconds, output=str(config.output),
         test_loss=(result.summary.get("test") or {}).get("test_loss"),
         test_metric=(result.summary.get("test") or {}).get(f"test_{metric}"),
-        converged=result.convergence_note is None,
+        converged=result.convergence_note is None, fold=fold,
     )
 
 
@@ -203,6 +234,8 @@ class SweepResult:
     simplest: str  # the smallest candidate within one standard error of the best
     perceptron_note: str | None
     files: dict[str, Path]
+    kind: str = "hidden"  # "hidden" (sweep-hidden: candidates are hidden sizes) or "grid" (sweep)
+    folds: int | None = None  # K of K-fold cross-validation, or None (one split)
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -286,29 +319,56 @@ def sweep(
     directory: Path,
     on_run: Callable[[RunOutcome], None] | None = None,
     executor: Executor | None = None,
+    folds: int | None = None,
 ) -> SweepResult:
-    """Train every candidate with every seed, then compare them and write the results.
+    """sweep-hidden: ``search`` over the config at each hidden-layer size."""
+    return search(config, hidden_candidates(config, sizes), seeds, jobs, directory, on_run, executor, folds,
+                  kind="hidden")
+
+
+def search(
+    config: Config,
+    candidates: Sequence[Candidate],
+    seeds: int,
+    jobs: int,
+    directory: Path,
+    on_run: Callable[[RunOutcome], None] | None = None,
+    executor: Executor | None = None,
+    folds: int | None = None,
+    kind: str = "grid",
+) -> SweepResult:
+    """Train every candidate with every seed (on every fold, with ``folds``), then compare them
+    and write the results.
 
     The runs go to ``executor`` (see ``train_groups``), or to ``jobs`` local processes
-    when there is none.  ``on_run`` hears of each run as its group finishes."""
+    when there is none.  ``on_run`` hears of each run as its unit finishes.  Every
+    candidate's data is prepared before any run trains, so bad data fails first."""
     seed_list = run_seeds(config.seed, seeds)
-    groups = [[run_config(config, tuple(h), s, directory) for s in seed_list] for h in sizes]
-    data = prepare.prepare_data(groups[0][0], run.generators(groups[0][0])[0])  # bad data fails here, before any run
+    datasets: dict[str, list[prepare.PreparedData]] = {}
+    for candidate in candidates:
+        key = data_key(candidate.config)
+        if key not in datasets:
+            first = run_config(candidate, seed_list[0], directory)
+            datasets[key] = (prepare.prepare_folds(first, folds) if folds
+                             else [prepare.prepare_data(first, run.generators(first)[0])])
     ensure_directory(directory)
-    n_outputs = LOSSES[config.loss].n_outputs(data.n_classes_or_targets)
-    parameters = {label(h): count_parameters([data.X_train.shape[1], *h, n_outputs]) for h in sizes}
-    order = list(parameters)
+    workers = getattr(executor, "workers", None) or jobs
+    units = work_units(candidates, seed_list, directory, folds, workers)
+    parameters = {c.label: _parameters(c.config, datasets[data_key(c.config)][0]) for c in candidates}
+    order = [c.label for c in candidates]
 
     def in_order(runs: list[RunOutcome]) -> list[RunOutcome]:
-        return sorted(runs, key=lambda r: (order.index(r.candidate), seed_list.index(r.seed)))
+        return sorted(runs, key=lambda r: (order.index(r.candidate), r.fold or 0, seed_list.index(r.seed)))
 
     runs: list[RunOutcome] = []
-    with _executor_or_local(executor, jobs, len(groups)) as chosen:
+    total = sum(len(u.configs) for u in units)
+    with _executor_or_local(executor, jobs, len(units)) as chosen:
         try:
-            for group in train_groups(chosen, groups, data):
+            for unit, group in train_groups(chosen, units, datasets):
+                scaler = datasets[unit.data_key][unit.fold or 0].scaler
                 for trained in group:
                     if trained.files is not None:
-                        run.write_run_directory(trained.files, data.scaler)
+                        run.write_run_directory(trained.files, scaler)
                     runs.append(trained.outcome)
                     if on_run is not None:
                         on_run(trained.outcome)
@@ -316,31 +376,60 @@ def sweep(
         except NnctlError as error:
             if not runs or isinstance(error, (ConfigError, DataError, OutputError)):
                 raise
-            raise SweepStopped(f"{error}; the {len(runs)} of {len(groups) * len(seed_list)} runs that finished "
+            raise SweepStopped(f"{error}; the {len(runs)} of {total} runs that finished "
                                f"are kept in {directory / 'runs'} and listed in {directory / 'runs.csv'}") from None
     runs = in_order(runs)
     task = task_of_loss(config.loss)
-    candidates = summarise(runs, parameters)
-    best, simplest = choose(candidates, task)
-    result = SweepResult(task, data.X_val is not None, runs, candidates, best, simplest,
-                         perceptron_note(candidates, best, task), {})
-    result.files = write_results(config, directory, result, sizes)
+    summaries = summarise(runs, parameters)
+    best, simplest = choose(summaries, task)
+    has_validation = folds is not None or next(iter(datasets.values()))[0].X_val is not None
+    result = SweepResult(task, has_validation, runs, summaries, best, simplest,
+                         perceptron_note(summaries, best, task) if kind == "hidden" else None, {}, kind, folds)
+    result.files = write_results(directory, result, {c.label: c for c in candidates})
     prune_other_runs(directory, runs)
     return result
 
 
-def train_groups(executor: Executor, groups: list[list[Config]], data: prepare.PreparedData
-                 ) -> Iterator[list[TrainedRun]]:
-    """Each group's trained runs, as the groups finish.
+def data_key(config: Config) -> str:
+    """What the prepared data of a config depends on: candidates that agree on it share their data."""
+    d = config_to_dict(config)
+    return json.dumps({"data": {**d["data"], "split_seed": config.split_seed}, "loss": d["loss"],
+                       "dtype": d["model"]["dtype"]}, sort_keys=True, default=str)
+
+
+def _parameters(config: Config, data: prepare.PreparedData) -> int:
+    n_outputs = LOSSES[config.loss].n_outputs(data.n_classes_or_targets)
+    return count_parameters([data.X_train.shape[1], *config.model.hidden, n_outputs])
+
+
+def work_units(candidates: Sequence[Candidate], seeds: Sequence[int], directory: Path, folds: int | None,
+               workers: int) -> list[Unit]:
+    """The units of work: each candidate's seeds on each fold, split into as many parts as keep
+    ``workers`` busy (each part trains its seeds stacked; results are the same however they are split)."""
+    groups = len(candidates) * (folds or 1)
+    parts = max(1, min(len(seeds), math.ceil(workers / groups)))
+    size = math.ceil(len(seeds) / parts)
+    units = []
+    for candidate in candidates:
+        for fold in range(folds) if folds else [None]:
+            configs = [run_config(candidate, seed, directory, fold) for seed in seeds]
+            units += [Unit(candidate.label, fold, data_key(candidate.config), tuple(configs[i:i + size]))
+                      for i in range(0, len(configs), size)]
+    return units
+
+
+def train_groups(executor: Executor, units: Sequence[Unit], datasets: dict[str, list[prepare.PreparedData]]
+                 ) -> Iterator[tuple[Unit, list[TrainedRun]]]:
+    """Each unit's trained runs, as the units finish.
 
     ``executor`` is any ``concurrent.futures``-style executor.  One with a
-    ``share(value)`` method (cluster.ClusterExecutor) sends the data to its
-    workers once that way, and its tasks get a handle in its place."""
-    shared = share(executor, data)
-    futures = [executor.submit(train_group, group, shared) for group in groups]
+    ``share(value)`` method (cluster.ClusterExecutor) sends each prepared data set to
+    its workers once that way, and its tasks get a handle in its place."""
+    shared = {key: [share(executor, data) for data in folds] for key, folds in datasets.items()}
+    futures = {executor.submit(train_group, unit, shared[unit.data_key][unit.fold or 0]): unit for unit in units}
     try:
         for future in as_completed(futures):
-            yield future.result()
+            yield futures[future], future.result()
     finally:
         for future in futures:
             future.cancel()  # after an error: what has not started never starts
@@ -428,19 +517,18 @@ def prune_other_runs(directory: Path, runs: Sequence[RunOutcome]) -> list[Path]:
     return removed
 
 
-def write_results(config: Config, directory: Path, result: SweepResult,
-                  sizes: Sequence[tuple[int, ...]]) -> dict[str, Path]:
-    """runs.csv, candidates.csv, results.json, and the best candidate's checkpoint and config."""
+def write_results(directory: Path, result: SweepResult, candidates: dict[str, Candidate]) -> dict[str, Path]:
+    """runs.csv, candidates.csv, results.json, and the best candidate's checkpoint and config (which
+    trains as it is: the candidate's config with its best run's seed, into ``best-run``)."""
     files = {name: directory / name for name in ("runs.csv", "candidates.csv", "results.json", "best.npz", "config.yaml")}
     write_runs_csv(files["runs.csv"], result.runs)
     flat = [_flat(c) for c in result.candidates]
     write_csv(files["candidates.csv"], list(flat[0]), [list(c.values()) for c in flat])
-    write_json(files["results.json"], results_document(result))
+    write_json(files["results.json"], results_document(result, candidates))
     top = best_run(result.runs, result.best, result.task)
     source = Path(top.output) / BEST
     atomic_write(files["best.npz"], lambda s: s.write(source.read_bytes()))
-    hidden = next(tuple(h) for h in sizes if label(h) == result.best)
-    best_config = replace(run_config(config, hidden, top.seed, directory), output=directory / "best-run")
+    best_config = replace(candidates[result.best].config, seed=top.seed, output=directory / "best-run")
     atomic_write(files["config.yaml"], lambda s: s.write(dump_config(best_config, relative_to=directory).encode()))
     return files
 
@@ -459,11 +547,13 @@ def best_run(runs: Sequence[RunOutcome], candidate: str, task: str) -> RunOutcom
     return min(mine, key=lambda r: r.val_mse)
 
 
-def results_document(result: SweepResult) -> dict:
-    """The sweep's results as plain data: results.json, and ``sweep-hidden --json``."""
+def results_document(result: SweepResult, candidates: dict[str, Candidate] | None = None) -> dict:
+    """The sweep's results as plain data: results.json, and ``sweep --json``."""
     document = {"task": result.task, "best": result.best, "simplest_within_one_se": result.simplest,
-                "perceptron_note": result.perceptron_note, "candidates": [_flat(c) for c in result.candidates],
-                "runs": [asdict(r) for r in result.runs]}
+                "perceptron_note": result.perceptron_note, "folds": result.folds,
+                "candidates": [_flat(c) for c in result.candidates], "runs": [asdict(r) for r in result.runs]}
+    if candidates is not None:
+        document["settings"] = {name: list(c.settings) for name, c in candidates.items()}
     chosen = chosen_test(result)
     if chosen is not None:
         document["test"] = chosen

@@ -214,7 +214,7 @@ def test_cluster_sweep_equals_local_sweep_and_sends_the_data_once(local_cluster,
     assert result.exit_code == 0, result.output
     assert not data_file.exists()
     assert scattered == [("PreparedData", True)]  # once, to every worker
-    assert submitted == [["list", "Future"]] * 4  # one task per hidden size: its configs and the data's handle
+    assert submitted == [["Unit", "Future"]] * 4  # one task per hidden size: its unit of work and the data's handle
     assert sum(line.startswith("run hidden=") for line in result.stdout.splitlines()) == 8
     assert _figures(out) == _figures(local_sweep)
 

@@ -154,4 +154,4 @@ def test_cli_sweep_prints_runs_table_and_verdict(tmp_path):
 def test_a_list_of_different_activations_cannot_be_swept(tmp_path):
     config = _config(tmp_path, "moons", ["model.activation=[relu, tanh]"])
     with pytest.raises(ConfigError, match="one activation for all of them"):
-        sweep.run_config(config, (4,), 1, tmp_path)
+        sweep.hidden_candidates(config, [(4,)])

@@ -28,7 +28,7 @@ from nnctl.errors import ConfigError, DataError
 from nnctl.prep.columns import CATEGORICAL
 from nnctl.prep.preprocessor import Options, Preprocessor, TargetScaling, fit_preprocessor
 from nnctl.prep.rows import Rows, model_inputs, read_rows, read_training_rows, unknown_notes
-from nnctl.prep.transforms import Scaler, first_column_beyond, split_indices
+from nnctl.prep.transforms import Scaler, first_column_beyond, fold_indices, split_indices
 
 
 @dataclass
@@ -92,6 +92,24 @@ def prepare_data(config: Config, split_rng: np.random.Generator) -> PreparedData
     return split_and_scale(config, rows, split_rng, validation, test)
 
 
+def prepare_folds(config: Config, k: int) -> list[PreparedData]:
+    """K-fold cross-validation on the training file: one PreparedData per fold, each fitted on its
+    own training rows (stratified for classes; the folds drawn with the split seed).  A validation
+    fraction or file is not used; data.test is read as for a single run."""
+    with named_by(config, "data.train"):
+        rows = read_training_rows(config)
+    test = None
+    if config.data.test is not None:
+        with named_by(config, "data.test"):
+            test = _labelled_rows(config, config.data.test, rows)
+    split_rng = np.random.default_rng(np.random.SeedSequence(config.split_seed).spawn(3)[0])
+    try:
+        folds = fold_indices(rows.y, k, split_rng, rows.task == "classification")
+    except DataError as error:
+        raise DataError(f"{config.data.train}: {error} (--folds)") from None
+    return [split_and_scale(config, rows, split_rng, test=test, split=fold) for fold in folds]
+
+
 def _labelled_rows(config: Config, path: Path, rows: Rows) -> Rows:
     """A validation or test file's rows, read as the training rows were; rows without a target left out."""
     return read_rows(path, _kinds_of(rows), config.data.na_values, rows.target_names, rows.task, rows.classes,
@@ -108,14 +126,18 @@ def options_of(config: Config) -> Options:
 
 
 def split_and_scale(config: Config, rows: Rows, split_rng: np.random.Generator,
-                    validation: Rows | None = None, test: Rows | None = None) -> PreparedData:
-    """Check the loss fits the target, hold out the validation rows (unless given), fit the
-    preprocessor on the training rows, transform and standardise (the test rows too, which
-    nothing looks at until training is over)."""
+                    validation: Rows | None = None, test: Rows | None = None,
+                    split: tuple[np.ndarray, np.ndarray] | None = None) -> PreparedData:
+    """Check the loss fits the target, hold out the validation rows (unless given: a file, or
+    ``split``, a fold's (train, validation) row indices), fit the preprocessor on the training
+    rows, transform and standardise (the test rows too, which nothing looks at until training
+    is over)."""
     d, task = config.data, rows.task
     n = len(rows.numbers)
     _check_loss_fits(config, rows.classes, rows.target_names)
-    if validation is not None:
+    if split is not None:
+        train_rows, val_rows = split
+    elif validation is not None:
         train_rows = val_rows = None
     else:
         try:

@@ -63,6 +63,26 @@ def split_indices(
     return train_idx, val_idx
 
 
+def fold_indices(y: np.ndarray, k: int, rng: np.random.Generator, stratify: bool
+                 ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """K-fold cross-validation: ``k`` sorted ``(train_idx, val_idx)`` pairs whose validation rows
+    cover every row exactly once.  With ``stratify`` and class indices in ``y``, each class's rows
+    are shuffled and dealt round the folds in turn (so class shares agree between folds, as
+    scikit-learn's StratifiedKFold keeps them); otherwise all rows are."""
+    n = len(y)
+    if not 2 <= k <= n:
+        raise DataError(f"{k} folds need at least {k} rows and k >= 2; the file has {n} rows")
+    by_class = stratify and y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
+    fold_of = np.empty(n, dtype=np.int64)
+    start = 0
+    for rows in ([np.flatnonzero(y == c) for c in np.unique(y)] if by_class else [np.arange(n)]):
+        order = rng.permutation(rows)
+        fold_of[order] = (start + np.arange(len(order))) % k  # each class starts where the last one ended
+        start = (start + len(order)) % k
+    everything = np.arange(n, dtype=np.int64)
+    return [(everything[fold_of != f], everything[fold_of == f]) for f in range(k)]
+
+
 def _pick_per_class(rows: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
     if len(rows) < 2:
         return rows[:0]
