@@ -25,7 +25,7 @@ import shutil
 import statistics
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -236,6 +236,7 @@ class SweepResult:
     files: dict[str, Path]
     kind: str = "hidden"  # "hidden" (sweep-hidden: candidates are hidden sizes) or "grid" (sweep)
     folds: int | None = None  # K of K-fold cross-validation, or None (one split)
+    settings: dict[str, list[str]] = field(default_factory=dict)  # each candidate's KEY=VALUE settings
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -384,7 +385,8 @@ def search(
     best, simplest = choose(summaries, task)
     has_validation = folds is not None or next(iter(datasets.values()))[0].X_val is not None
     result = SweepResult(task, has_validation, runs, summaries, best, simplest,
-                         perceptron_note(summaries, best, task) if kind == "hidden" else None, {}, kind, folds)
+                         perceptron_note(summaries, best, task) if kind == "hidden" else None, {}, kind, folds,
+                         {c.label: list(c.settings) for c in candidates})
     result.files = write_results(directory, result, {c.label: c for c in candidates})
     prune_other_runs(directory, runs)
     return result
@@ -524,7 +526,7 @@ def write_results(directory: Path, result: SweepResult, candidates: dict[str, Ca
     write_runs_csv(files["runs.csv"], result.runs)
     flat = [_flat(c) for c in result.candidates]
     write_csv(files["candidates.csv"], list(flat[0]), [list(c.values()) for c in flat])
-    write_json(files["results.json"], results_document(result, candidates))
+    write_json(files["results.json"], results_document(result))
     top = best_run(result.runs, result.best, result.task)
     source = Path(top.output) / BEST
     atomic_write(files["best.npz"], lambda s: s.write(source.read_bytes()))
@@ -547,13 +549,11 @@ def best_run(runs: Sequence[RunOutcome], candidate: str, task: str) -> RunOutcom
     return min(mine, key=lambda r: r.val_mse)
 
 
-def results_document(result: SweepResult, candidates: dict[str, Candidate] | None = None) -> dict:
+def results_document(result: SweepResult) -> dict:
     """The sweep's results as plain data: results.json, and ``sweep --json``."""
     document = {"task": result.task, "best": result.best, "simplest_within_one_se": result.simplest,
-                "perceptron_note": result.perceptron_note, "folds": result.folds,
+                "perceptron_note": result.perceptron_note, "folds": result.folds, "settings": result.settings,
                 "candidates": [_flat(c) for c in result.candidates], "runs": [asdict(r) for r in result.runs]}
-    if candidates is not None:
-        document["settings"] = {name: list(c.settings) for name, c in candidates.items()}
     chosen = chosen_test(result)
     if chosen is not None:
         document["test"] = chosen
