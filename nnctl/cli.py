@@ -257,29 +257,73 @@ def predict(
             info.print(report.confusion_table(result.confusion, result.classes))
 
 
+SEEDS_OPTION = typer.Option(1, min=1, max=1000, help="Train each candidate this many times, with seeds spawned from "
+                            "the config's.")
+FOLDS_OPTION = typer.Option(None, "--folds", min=2, max=100, help="K-fold cross-validation on the training file "
+                            "(stratified for classes): seeds x K runs per candidate; data.validation is not used.")
+JOBS_OPTION = typer.Option(None, min=1, help="Parallel processes (default: the number of cores).")
+CLUSTER_OPTION = typer.Option(
+    None, "--cluster", metavar="tcp://HOST:PORT",
+    help="Run the sweep on the workers of this Dask scheduler instead of local processes "
+    "(needs the dask extra: pip install '.[dask]' in a checkout of nnctl).")
+SWEEP_OVERWRITE = typer.Option(False, "--overwrite", help="Replace the sweep in the output directory, its runs "
+                               "too (by default a new sweep goes to the next free name, DIR-2, -3, ...).")
+
+
+@app.command("sweep")
+def sweep_command(
+    config: Path = typer.Argument(..., help="The YAML config file."),
+    grid: Optional[List[str]] = typer.Option(None, "--grid", metavar="KEY=V1,V2,...",
+                                             help="Values of any config key (YAML, e.g. model.hidden=[8],[16,16]); "
+                                             "the candidates are every combination. Repeatable. With --random: "
+                                             "ranges, KEY=log:1e-4..1e-1, KEY=int:4..64, KEY=0.1..0.9."),
+    random: Optional[int] = typer.Option(None, "--random", min=1, max=1000, metavar="N",
+                                         help="Draw N candidates from the --grid values and ranges instead."),
+    seeds: int = SEEDS_OPTION,
+    folds: Optional[int] = FOLDS_OPTION,
+    jobs: Optional[int] = JOBS_OPTION,
+    cluster: Optional[str] = CLUSTER_OPTION,
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="The sweep directory (default: the run "
+                                          "directory + '-sweep')."),
+    set_: Optional[List[str]] = SET_OPTION,
+    overwrite: bool = SWEEP_OVERWRITE,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Search any config keys: every --grid combination (or --random draws), with seeds and folds, compared."""
+    cfg = configs.load_config(config, set_ or ())
+    candidates = sweep.grid_candidates(config, set_ or (), grid or (), random, cfg.seed)
+    _run_sweep(cfg, candidates, "grid", seeds, folds, jobs, cluster, output, overwrite, as_json)
+
+
 @app.command("sweep-hidden")
 def sweep_hidden(
     config: Path = typer.Argument(..., help="The YAML config file."),
     sizes: Optional[str] = typer.Option(
         None, help="Candidates: 0 = perceptron, 8 = one layer of 8, 16x16 = two layers. "
         "Default: 0,1,2,3,4,8,16,32."),
-    seeds: int = typer.Option(1, min=1, help="Train each candidate this many times, with seeds spawned from the config's."),
-    jobs: Optional[int] = typer.Option(None, min=1, help="Parallel processes (default: the number of cores)."),
-    cluster: Optional[str] = typer.Option(
-        None, "--cluster", metavar="tcp://HOST:PORT",
-        help="Run the sweep on the workers of this Dask scheduler instead of local processes "
-        "(needs the dask extra: pip install '.[dask]' in a checkout of nnctl)."),
+    seeds: int = SEEDS_OPTION,
+    folds: Optional[int] = FOLDS_OPTION,
+    jobs: Optional[int] = JOBS_OPTION,
+    cluster: Optional[str] = CLUSTER_OPTION,
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="The sweep directory (default: the run directory + '-sweep')."),
     show_boundary: bool = typer.Option(False, "--boundary", help="Draw each candidate's decision regions side by side (2-feature classifiers)."),
     png: Optional[Path] = typer.Option(None, "--png", help="Write the decision regions as a PNG image (needs the 'plot' extra)."),
     set_: Optional[List[str]] = SET_OPTION,
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the sweep in the output directory, its runs "
-                                   "too (by default a new sweep goes to the next free name, DIR-2, -3, ...)."),
+    overwrite: bool = SWEEP_OVERWRITE,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train the config at several hidden-layer sizes and compare them side by side."""
     cfg = configs.load_config(config, set_ or ())
-    candidates = sweep.parse_sizes(sizes) if sizes is not None else list(sweep.DEFAULT_SIZES)
+    sizes_list = sweep.parse_sizes(sizes) if sizes is not None else list(sweep.DEFAULT_SIZES)
+    candidates = sweep.hidden_candidates(cfg, sizes_list)
+    console, result = _run_sweep(cfg, candidates, "hidden", seeds, folds, jobs, cluster, output, overwrite, as_json)
+    if show_boundary or png:
+        _sweep_boundaries(console, result, show_boundary, png)
+
+
+def _run_sweep(cfg, candidates, kind: str, seeds: int, folds: Optional[int], jobs: Optional[int],
+               cluster: Optional[str], output: Optional[Path], overwrite: bool, as_json: bool):
+    """What sweep and sweep-hidden share: the directory, the executor, the display, the results."""
     directory = output or Path(f"{cfg.output}-sweep")
     if cluster is not None and jobs is not None:
         raise ConfigError("--jobs and --cluster: give one; on a cluster, the workers set how many runs go at once")
@@ -291,10 +335,14 @@ def sweep_hidden(
                                            f"goes to {report.display_path(free)} (--overwrite replaces it instead)"),
                           soft_wrap=True)
             directory = free
+    if folds:
+        console.print(report.note_text(f"{folds}-fold cross-validation on {report.display_path(cfg.data.train)}: "
+                                       "data.validation is not used; each run holds out one fold"), soft_wrap=True)
+    total = len(candidates) * seeds * (folds or 1)
     with _sweep_executor(cluster) as executor, \
-            report.SweepDisplay(console, len(candidates) * seeds, configs.task_of_loss(cfg.loss)) as display:
-        result = sweep.sweep(cfg, candidates, seeds, jobs or os.cpu_count() or 1, directory, display.on_run,
-                             executor=executor)
+            report.SweepDisplay(console, total, configs.task_of_loss(cfg.loss), kind) as display:
+        result = sweep.search(cfg, candidates, seeds, jobs or os.cpu_count() or 1, directory, display.on_run,
+                              executor=executor, folds=folds, kind=kind)
     console.print(report.sweep_table(result))
     console.print(report.sweep_verdict(result), markup=False, soft_wrap=True)
     if result.perceptron_note:
@@ -303,14 +351,13 @@ def sweep_hidden(
     if chosen is not None:
         figures = ", ".join(f"{key.removeprefix('test_')} {value:.4f}" for key, value in chosen.items()
                             if key.startswith("test_"))
-        console.print(f"test (data.test, never used for choosing), run hidden={chosen['candidate']} "
-                      f"seed={chosen['seed']}: {figures}", markup=False, soft_wrap=True)
+        console.print(f"test (data.test, never used for choosing), run {report.candidate_name(result.kind)}="
+                      f"{chosen['candidate']} seed={chosen['seed']}: {figures}", markup=False, soft_wrap=True)
     for name, path in result.files.items():
         console.print(f"{name}: {report.display_path(path)}", markup=False, soft_wrap=True)
-    if show_boundary or png:
-        _sweep_boundaries(console, result, show_boundary, png)
     if as_json:
         print_json({**sweep.results_document(result), "files": {k: str(v) for k, v in result.files.items()}})
+    return console, result
 
 
 @contextmanager

@@ -254,6 +254,8 @@ def _class_weight(v: Any, _: Path) -> Any:
 
 
 def _layer_sizes(v: Any, _: Path) -> Any:
+    if _is_int(v) and 0 <= v <= MAX_HIDDEN_UNITS:  # hidden: 16 is one layer of 16; 0 is no hidden layer
+        return (v,) if v else ()
     if isinstance(v, (list, tuple)) and all(_is_int(n) and 1 <= n <= MAX_HIDDEN_UNITS for n in v):
         return tuple(v)
     return _INVALID

@@ -272,21 +272,28 @@ def _pm(pair: tuple[float, float] | None) -> str:
     return f"{pair[0]:.3f}±{pair[1]:.3f}".replace("±0.", "±.")
 
 
-def run_line(outcome: RunOutcome, task: str) -> str:
+def candidate_name(kind: str) -> str:
+    """What a sweep's candidates are called: 'hidden' (sweep-hidden) or 'candidate' (sweep)."""
+    return "hidden" if kind == "hidden" else "candidate"
+
+
+def run_line(outcome: RunOutcome, task: str, kind: str = "hidden") -> str:
     """One finished run of a sweep, as a plain line."""
+    which = f"run {candidate_name(kind)}={outcome.candidate} seed={outcome.seed}"
+    if outcome.fold is not None:
+        which += f" fold={outcome.fold}"
     if outcome.diverged:
-        return f"run hidden={outcome.candidate} seed={outcome.seed}: diverged (the loss stopped being finite)"
+        return f"{which}: diverged (the loss stopped being finite)"
     name = "val accuracy" if task == "classification" else "val R^2"
-    return (f"run hidden={outcome.candidate} seed={outcome.seed}: {name} {outcome.val_metric:.4f}, "
-            f"val loss {outcome.val_loss:.4f}, best epoch {outcome.best_epoch}/{outcome.epochs}, "
-            f"{outcome.seconds:.2f} s")
+    return (f"{which}: {name} {outcome.val_metric:.4f}, val loss {outcome.val_loss:.4f}, "
+            f"best epoch {outcome.best_epoch}/{outcome.epochs}, {outcome.seconds:.2f} s")
 
 
 class SweepDisplay:
     """A progress bar over the runs of a sweep; plain lines when not in a terminal."""
 
-    def __init__(self, console: Console, total: int, task: str):
-        self.console, self.task = console, task
+    def __init__(self, console: Console, total: int, task: str, kind: str = "hidden"):
+        self.console, self.task, self.kind = console, task, kind
         self.progress = Progress(TextColumn("runs"), MofNCompleteColumn(), BarColumn(), TimeRemainingColumn(),
                                  TextColumn("{task.fields[status]}"), console=console)
         self.task_id = self.progress.add_task("sweep", total=total, status="")
@@ -301,7 +308,7 @@ class SweepDisplay:
             self.progress.stop()
 
     def on_run(self, outcome) -> None:
-        line = run_line(outcome, self.task)
+        line = run_line(outcome, self.task, self.kind)
         if self.console.is_terminal:
             self.progress.update(self.task_id, advance=1, status=line.split(":")[0])
             self.progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -315,12 +322,15 @@ def sweep_table(result: SweepResult) -> Table:
     metric = f"{on} acc" if result.task == "classification" else f"{on} R^2"
     extra = [f"{on} MSE"] if result.task == "regression" else []
     several = any(c.runs + c.diverged > 1 for c in result.candidates)
-    title = "hidden-layer sizes compared" + (" (mean±std over seeds)" if several else "")
+    over = "seeds and folds" if result.folds else "seeds"
+    what = "hidden-layer sizes compared" if result.kind == "hidden" else "candidates compared"
+    title = what + (f" (mean±std over {over})" if several else "")
     diverged = any(c.diverged for c in result.candidates)
     unconverged = any(c.unconverged for c in result.candidates)
-    table = Table("hidden", "params", "train loss", f"{on} loss", metric, *extra, "epochs", "s/run",
+    table = Table(candidate_name(result.kind), "params", "train loss", f"{on} loss", metric, *extra, "epochs", "s/run",
                   *(["diverged"] if diverged else []), *(["still improving"] if unconverged else []), "",
                   title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    table.columns[0].no_wrap = True  # a candidate's settings on one line
     show = _pm if several else (lambda pair: "-" if pair is None else f"{pair[0]:.3f}")
     for c in result.candidates:
         mark = [m for m, name in (("best", result.best), ("simplest", result.simplest)) if c.candidate == name]
@@ -337,12 +347,13 @@ def sweep_verdict(result: SweepResult) -> str:
     """Which candidate is best, and which smaller one is as good within one standard error."""
     on = "validation" if result.has_validation else "training (no validation rows)"
     how = f"highest mean {on} accuracy" if result.task == "classification" else f"lowest mean {on} MSE"
-    text = f"best: hidden {result.best} ({how})"
+    text = f"best: {candidate_name(result.kind)} {result.best} ({how})"
     best = next(c for c in result.candidates if c.candidate == result.best)
     if best.runs < 2:
         return text + "; with one seed there is no standard error: --seeds 3 or more also finds the simplest as good"
     if result.simplest != result.best:
-        return text + f"; as good and simpler: hidden {result.simplest} (fewest parameters within one standard error of the best)"
+        return text + (f"; as good and simpler: {candidate_name(result.kind)} {result.simplest} (fewest parameters "
+                       "within one standard error of the best)")
     return text + "; no smaller candidate comes within one standard error of it"
 
 

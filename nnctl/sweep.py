@@ -35,7 +35,8 @@ from nnctl import run
 from nnctl.prep import prepare
 from nnctl.checkpoint import BEST
 from nnctl.files import atomic_write, ensure_directory, write_json
-from nnctl.config import MAX_HIDDEN_UNITS, Config, config_to_dict, dump_config, task_of_loss
+from nnctl import space
+from nnctl.config import MAX_HIDDEN_UNITS, Config, config_to_dict, dump_config, load_config, task_of_loss
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import count_parameters, parameter_count
 from nnctl.data import write_csv
@@ -99,6 +100,30 @@ def hidden_candidates(config: Config, sizes: Sequence[tuple[int, ...]]) -> list[
     """sweep-hidden's candidates: the config at each hidden-layer size."""
     return [Candidate(label(h), with_hidden(config, tuple(h)), f"h{label(h)}", (f"model.hidden={list(h)}",))
             for h in sizes]
+
+
+MAX_CANDIDATES = 1000  # a grid larger than this is a typo more often than a plan
+
+
+def grid_candidates(path: Path, overrides: Sequence[str], axes: Sequence[str], random: int | None,
+                    seed: int) -> list[Candidate]:
+    """nnctl sweep's candidates: every point of the grid (or ``random`` points drawn from the
+    ranges), each read as ``nnctl train CONFIG --set ...`` would read it: checked before any run."""
+    if not axes:
+        raise ConfigError("nnctl sweep needs at least one --grid KEY=VALUE1,VALUE2,...")
+    points = (space.random_points(axes, random, np.random.default_rng(seed)) if random
+              else space.grid_points(axes))
+    if len(points) > MAX_CANDIDATES:
+        raise ConfigError(f"--grid: {len(points)} candidates; at most {MAX_CANDIDATES} (use --random N to draw some)")
+    candidates = []
+    for index, point in enumerate(points, start=1):
+        name = space.label_of(point)
+        try:
+            config = load_config(path, [*overrides, *point])
+        except ConfigError as error:
+            raise ConfigError(f"candidate {name}: {error}") from None
+        candidates.append(Candidate(name, config, f"c{index}", tuple(point)))
+    return candidates
 
 
 def run_config(candidate: Candidate, seed: int, directory: Path, fold: int | None = None) -> Config:

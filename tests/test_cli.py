@@ -211,11 +211,11 @@ def test_sweep_uses_every_core_by_default(tmp_path, monkeypatch):
 
     seen = {}
 
-    def fake_sweep(config, sizes, seeds, jobs, directory, on_run=None, executor=None):
+    def fake_search(config, candidates, seeds, jobs, directory, on_run=None, executor=None, folds=None, kind=""):
         seen["jobs"] = jobs
         raise sweep.TrainingError("stop here")
 
-    monkeypatch.setattr(sweep, "sweep", fake_sweep)
+    monkeypatch.setattr(sweep, "search", fake_search)
     config = _config(tmp_path, ROOT / "datasets" / "circles.csv", epochs=2)
     result = runner.invoke(app, ["sweep-hidden", str(config)])
     assert result.exit_code == 1 and seen["jobs"] == (os.cpu_count() or 1)

@@ -423,3 +423,9 @@ loss: mse
     assert config.schedule.name == "plateau" and config.schedule.patience == 3
     assert config.early_stopping.monitor == "val_mse" and config.early_stopping.min_delta == 1e-4
     assert config.early_stopping.target == 0.01
+
+
+@pytest.mark.parametrize("value, hidden", [("16", (16,)), ("0", ()), ("[16, 8]", (16, 8))])
+def test_hidden_as_one_number_is_one_layer(tmp_path, value, hidden):
+    path = write(tmp_path, MINIMAL)
+    assert load_config(path, [f"model.hidden={value}"]).model.hidden == hidden
