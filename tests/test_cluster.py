@@ -339,3 +339,45 @@ def test_losing_every_worker_is_one_error_and_finished_runs_stay(tmp_path):
                             executor)
         assert time.monotonic() - started < 15
     assert len(list(csv.DictReader((tmp_path / "sweep" / "runs.csv").open()))) == SEEDS
+
+
+def _grid_args(data: Path, out: Path) -> list[str]:
+    sets = sum((["--set", s] for s in _settings(data)), [])
+    return ["sweep", str(ROOT / "configs" / "circles.yaml"), "--grid", "model.hidden=[2],[4]",
+            "--grid", "optimizer.learning_rate=0.3,1.0", "--folds", "2", "--seeds", "2", *sets, "-o", str(out)]
+
+
+def test_a_grid_sweep_with_folds_is_the_same_on_one_process_two_and_a_cluster(local_cluster, tmp_path):
+    """nnctl sweep --grid ... --folds: --jobs 1, --jobs 2 and a loopback Dask cluster write the same figures."""
+    address, watcher = local_cluster
+    watcher.wait_for_workers(2, timeout=30)
+    data = ROOT / "datasets" / "circles.csv"
+    outcomes = {}
+    for name, extra in (("one", ["--jobs", "1"]), ("two", ["--jobs", "2"]), ("cluster", ["--cluster", address])):
+        result = runner.invoke(app, [*_grid_args(data, tmp_path / name), *extra])
+        assert result.exit_code == 0, result.output
+        outcomes[name] = _figures(tmp_path / name)
+    assert outcomes["one"] == outcomes["two"] == outcomes["cluster"]
+    runs = outcomes["one"]["runs.csv"]
+    assert len(runs) == 4 * 2 * 2 and {r["fold"] for r in runs} == {"1", "2"}
+
+
+def test_one_candidate_with_many_seeds_keeps_both_workers_busy(local_cluster, tmp_path, monkeypatch):
+    """1 candidate x 8 seeds on 2 workers: 2 units of 4 stacked seeds (one would leave a worker idle)."""
+    address, watcher = local_cluster
+    watcher.wait_for_workers(2, timeout=30)
+    units = []
+    real_submit = distributed.Client.submit
+
+    def spy_submit(client, fn, *args, **kwargs):
+        units.append(len(args[0].configs))
+        return real_submit(client, fn, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "submit", spy_submit)
+    args = ["sweep-hidden", str(ROOT / "configs" / "circles.yaml"), "--sizes", "4", "--seeds", "8",
+            "--set", "optimizer.epochs=5", "-o", str(tmp_path / "s")]
+    result = runner.invoke(app, [*args, "--cluster", address])
+    assert result.exit_code == 0, result.output
+    assert units == [4, 4]
+    local = runner.invoke(app, [*args[:-1], str(tmp_path / "local"), "--jobs", "1"])
+    assert local.exit_code == 0 and _figures(tmp_path / "s") == _figures(tmp_path / "local")

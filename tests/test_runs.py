@@ -69,8 +69,9 @@ def test_runs_command_table_and_json(runs_dir):
     try:
         result = runner.invoke(app, ["runs", str(runs_dir / "sweep"), "--json"])
         assert result.exit_code == 0
-        problems = [r["problem"] for r in json.loads(result.stdout)["runs"]]
-        assert problems[0].startswith("unreadable: ") and problems[1] is None
+        problems = {r["name"]: r["problem"] for r in json.loads(result.stdout)["runs"]}
+        assert problems["runs/h0-s3757552657"].startswith("unreadable: ")
+        assert problems["runs/h2-s3757552657"] is None
     finally:
         damaged.write_text(kept)
 
