@@ -336,7 +336,7 @@ def sweep_table(result: SweepResult) -> Table:
         mark = [m for m, name in (("best", result.best), ("simplest", result.simplest)) if c.candidate == name]
         row = [c.candidate, str(c.parameters), show(c.train_loss), show(c.val_loss), show(c.val_metric)]
         row += [show(c.val_mse)] if extra else []
-        row += [f"{c.epochs:g}", f"{c.seconds:.2f}"]
+        row += [f"{c.epochs:.4g}", f"{c.seconds:.2f}"]  # a mean over runs: 53.83, not 53.8333
         row += [f"{c.diverged} of {c.runs + c.diverged}" if c.diverged else ""] if diverged else []
         row += [f"{c.unconverged} of {c.runs}" if c.unconverged else ""] if unconverged else []
         table.add_row(*row, "+".join(mark), style="bold green" if mark else None)

@@ -50,7 +50,7 @@ def test_every_shipped_config_trains_to_a_good_fit(path, tmp_path):
 def test_datasets_are_what_their_readme_commands_make(tmp_path):
     readme = (ROOT / "datasets" / "README.md").read_text()
     commands = re.findall(r"^nnctl (data make .+)$", readme, flags=re.MULTILINE)
-    assert len(commands) == 8
+    assert len(commands) == 9
     runner = CliRunner()
     for command in commands:
         args = command.split()
