@@ -292,7 +292,11 @@ def sweep_command(
     """Search any config keys: every --grid combination (or --random draws), with seeds and folds, compared."""
     cfg = configs.load_config(config, set_ or ())
     candidates = sweep.grid_candidates(config, set_ or (), grid or (), random, cfg.seed)
-    _run_sweep(cfg, candidates, "grid", seeds, folds, jobs, cluster, output, overwrite, as_json)
+    notes = []
+    if random and len(candidates) < random:
+        notes.append(f"--random {random}: these values and ranges hold only {len(candidates)} distinct candidates; "
+                     "all of them are tried")
+    _run_sweep(cfg, candidates, "grid", seeds, folds, jobs, cluster, output, overwrite, as_json, notes)
 
 
 @app.command("sweep-hidden")
@@ -322,22 +326,29 @@ def sweep_hidden(
 
 
 def _run_sweep(cfg, candidates, kind: str, seeds: int, folds: Optional[int], jobs: Optional[int],
-               cluster: Optional[str], output: Optional[Path], overwrite: bool, as_json: bool):
+               cluster: Optional[str], output: Optional[Path], overwrite: bool, as_json: bool, notes=()):
     """What sweep and sweep-hidden share: the directory, the executor, the display, the results."""
     directory = output or Path(f"{cfg.output}-sweep")
     if cluster is not None and jobs is not None:
         raise ConfigError("--jobs and --cluster: give one; on a cluster, the workers set how many runs go at once")
     console = quiet_console() if as_json else out_console()
+    if not console.is_terminal:  # a log or a pipe: the table's rows whole, however long the candidates' names
+        console.width = max(console.width, 200)
+    for note in notes:
+        console.print(report.note_text(note), soft_wrap=True)
     if not overwrite:
         free = files.free_directory(directory, sweep.holds_sweep)
         if free != directory:
-            console.print(report.note_text(f"{report.display_path(directory)} holds an earlier sweep, kept; this one "
-                                           f"goes to {report.display_path(free)} (--overwrite replaces it instead)"),
-                          soft_wrap=True)
+            console.print(report.note_text(f"{report.display_path(directory)} holds an earlier sweep (or a run), kept; "
+                                           f"this one goes to {report.display_path(free)} (--overwrite replaces an "
+                                           "earlier sweep instead)"), soft_wrap=True)
             directory = free
     if folds:
-        console.print(report.note_text(f"{folds}-fold cross-validation on {report.display_path(cfg.data.train)}: "
-                                       "data.validation is not used; each run holds out one fold"), soft_wrap=True)
+        trains = sorted({str(report.display_path(c.config.data.train)) for c in candidates})
+        on = trains[0] if len(trains) == 1 else "each candidate's training file"
+        console.print(report.note_text(f"{folds}-fold cross-validation on {on}: data.validation is not used; each "
+                                       "run holds out one fold, and the chosen candidate is trained again on every "
+                                       "row (best-run)"), soft_wrap=True)
     total = len(candidates) * seeds * (folds or 1)
     with _sweep_executor(cluster) as executor, \
             report.SweepDisplay(console, total, configs.task_of_loss(cfg.loss), kind) as display:
@@ -351,8 +362,9 @@ def _run_sweep(cfg, candidates, kind: str, seeds: int, folds: Optional[int], job
     if chosen is not None:
         figures = ", ".join(f"{key.removeprefix('test_')} {value:.4f}" for key, value in chosen.items()
                             if key.startswith("test_"))
-        console.print(f"test (data.test, never used for choosing), run {report.candidate_name(result.kind)}="
-                      f"{chosen['candidate']} seed={chosen['seed']}: {figures}", markup=False, soft_wrap=True)
+        which = " trained again on every training row" if chosen.get("refit") else ""
+        console.print(f"test (data.test, never used for choosing), {report.candidate_name(result.kind)} "
+                      f"{chosen['candidate']} seed={chosen['seed']}{which}: {figures}", markup=False, soft_wrap=True)
     for name, path in result.files.items():
         console.print(f"{name}: {report.display_path(path)}", markup=False, soft_wrap=True)
     if as_json:

@@ -76,7 +76,7 @@ def free_directory(path: str | Path, holds: Callable[[Path], bool]) -> Path:
     """``path`` when it ``holds`` nothing (absent, empty, or none of what the caller looks for);
     else the first of ``path-2``, ``path-3``, ... that does not: a run is never silently replaced.
     (A file where a directory is wanted is left for ``ensure_directory`` to refuse.)"""
-    path = Path(path)
+    path = Path(path).resolve()  # '.' and 'runs/..' have names once resolved
     candidate, k = path, 1
     while candidate.is_dir() and holds(candidate):
         k += 1

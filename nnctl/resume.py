@@ -23,6 +23,7 @@ from nnctl.errors import CheckpointError, ConfigError
 STATE_KEY, HISTORY_KEY = "training_state", "history"
 _DEFAULTS = config_from_dict({"data": {"train": "x.csv", "target": "y"}})  # every key at its default
 GUARDED = ("data", "model", "loss")  # what --resume refuses to see changed without --force
+FREE = frozenset({"data.test"})  # ... but for these: they do not change training
 
 
 BEST_PREFIX = "best_"  # the best epoch's weights ride along in last.npz as state_best_W0, ...
@@ -128,7 +129,7 @@ def changed_keys(saved: dict, now: dict) -> list[str]:
         if isinstance(new, dict):
             old = old if isinstance(old, dict) else {}
             out += [f"{section}.{key}: {old.get(key)!r} -> {value!r}"
-                    for key, value in new.items() if old.get(key) != value]
+                    for key, value in new.items() if old.get(key) != value and f"{section}.{key}" not in FREE]
         elif old != new:
             out.append(f"{section}: {old!r} -> {new!r}")
     return out

@@ -275,12 +275,13 @@ class _Recording:
         self.save()
         test = test_figures(best.layers, config, self.data) if rows else None  # once, with the best weights
         note = convergence_note(rows, history.stop_reason, monitor_name(self.settings, self.data.X_val is not None))
+        converged = None if history.interrupted else note is None  # an interrupted run has not ended: unknown
         if out is not None:
             files, summary = write_run_files(config, rows, state.best_epoch, history.stop_reason, self.layers, out,
-                                             seconds, test, note is None)
+                                             seconds, test, converged)
         else:
             files, summary = {}, run_summary(rows, state.best_epoch, history.stop_reason, self.layers, seconds, test,
-                                             note is None)
+                                             converged)
         best_row = next((row for row in rows if row["epoch"] == state.best_epoch), {})
         result = RunResult(config, best.layers, history, self.data, files, seconds, rows, best_row, summary,
                            (best, last), note)
@@ -362,7 +363,7 @@ def history_row(record: EpochRecord) -> dict[str, Any]:
 
 
 def write_run_files(config: Config, rows: list[dict], best_epoch: int, stop_reason: str, layers: list[Layer],
-                    out: Path, seconds: float, test: dict[str, float] | None = None, converged: bool = True
+                    out: Path, seconds: float, test: dict[str, float] | None = None, converged: bool | None = True
                     ) -> tuple[dict[str, Path], dict[str, Any]]:
     """The resolved config, the per-epoch history CSV and the JSON summary (returned too)."""
     files = {"best": out / BEST, "last": out / LAST, "config": out / CONFIG_FILE,
@@ -375,7 +376,8 @@ def write_run_files(config: Config, rows: list[dict], best_epoch: int, stop_reas
 
 
 def run_summary(rows: list[dict], best_epoch: int, stop_reason: str, layers: list[Layer],
-                seconds: float, test: dict[str, float] | None = None, converged: bool = True) -> dict[str, Any]:
+                seconds: float, test: dict[str, float] | None = None, converged: bool | None = True
+                ) -> dict[str, Any]:
     """What summary.json holds: sizes, parameters, epochs, why it stopped and whether the monitored
     figure had stopped improving, best and last figures, and (with data.test) the best epoch's
     figures on the test rows."""

@@ -59,7 +59,13 @@ def select_runs(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
         if not below:
             raise NnctlError(f"{path}: no run directories in it (none holds {SUMMARY}, which nnctl train writes)")
         found += [(run, run.relative_to(path).as_posix()) for run in below]
-    return found
+    unique, seen = [], set()
+    for run, name in found:  # a run named twice is listed once
+        if run.resolve() not in seen:
+            seen.add(run.resolve())
+            unique.append((run, name))
+    names = [name for _, name in unique]
+    return [(run, name if names.count(name) == 1 else display_path(run)) for run, name in unique]
 
 
 def _runs_below(top: Path) -> list[Path]:
@@ -77,22 +83,31 @@ def _runs_below(top: Path) -> list[Path]:
 def read_run(path: Path, name: str) -> RunRecord:
     """What a run directory's summary.json and config.yaml say (a damaged one says why)."""
     summary_path = path / SUMMARY
-    when = datetime.datetime.fromtimestamp(summary_path.stat().st_mtime).isoformat(sep=" ", timespec="seconds")
+    when = ""
     try:
+        when = datetime.datetime.fromtimestamp(summary_path.stat().st_mtime).isoformat(sep=" ", timespec="seconds")
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
         if not isinstance(summary, dict):
             raise ValueError("not a JSON object")
         config = _config(path / CONFIG)
-        best = summary.get("best") or {}
-        figures = {key: float(value) for key, value in {**best, **(summary.get("test") or {})}.items()
+        figures = {key: float(value) for part in ("best", "test") for key, value in _mapping(summary, part).items()
                    if isinstance(value, (int, float)) and not isinstance(value, bool)}
-        sizes = summary.get("layer_sizes") or []
-        return RunRecord(path, name, when, "-".join(map(str, sizes)), str(config.get("loss", "")),
-                         str(summary.get("stop_reason", "")), _int(summary.get("best_epoch")),
-                         _int(summary.get("epochs_run")), summary.get("converged"), figures)
+        sizes = summary.get("layer_sizes")
+        network = "-".join(map(str, sizes)) if isinstance(sizes, list) else ""
+        converged = summary.get("converged")
+        return RunRecord(path, name, when, network, str(config.get("loss", "")), str(summary.get("stop_reason", "")),
+                         _int(summary.get("best_epoch")), _int(summary.get("epochs_run")),
+                         converged if isinstance(converged, bool) else None, figures)
     except (OSError, ValueError, UnicodeDecodeError, yaml.YAMLError) as error:
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
         return RunRecord(path, name, when, "", "", "", None, None, None, problem=f"unreadable: {reason}")
+
+
+def _mapping(summary: dict, key: str) -> dict:
+    value = summary.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise ValueError(f"{key} is not a JSON object")
+    return value or {}
 
 
 def _config(path: Path) -> dict[str, Any]:

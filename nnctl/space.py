@@ -64,6 +64,9 @@ def grid_points(axes: Sequence[str]) -> list[tuple[str, ...]]:
         items = split_values(values)
         if any(not item for item in items):
             raise ConfigError(f"--grid {key}={values}: an empty value; separate values by single commas")
+        twice = sorted({item for item in items if items.count(item) > 1})
+        if twice:
+            raise ConfigError(f"--grid {key}={values}: {twice[0]} is given twice")
         lists.append([f"{key}={item}" for item in items])
     return list(itertools.product(*lists))
 
@@ -87,7 +90,11 @@ def _sampler(key: str, values: str):
     if found is None:
         items = split_values(values)
         return lambda rng: items[int(rng.integers(len(items)))]
-    kind, low, high = found.group(1), float(found.group(2)), float(found.group(3))
+    kind = found.group(1)
+    try:
+        low, high = float(found.group(2)), float(found.group(3))
+    except ValueError:
+        raise ConfigError(f"--random {key}={values}: the ends of the range must be numbers, as in 0.001..0.1") from None
     if not (math.isfinite(low) and math.isfinite(high)) or low >= high or (kind == "log" and low <= 0):
         raise ConfigError(f"--random {key}={values}: the range must run from a lower to a higher number"
                           + (" (both > 0 for log:)" if kind == "log" else ""))

@@ -17,6 +17,7 @@ see cluster.py) share one path and write the same files.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import multiprocessing
@@ -262,6 +263,7 @@ class SweepResult:
     kind: str = "hidden"  # "hidden" (sweep-hidden: candidates are hidden sizes) or "grid" (sweep)
     folds: int | None = None  # K of K-fold cross-validation, or None (one split)
     settings: dict[str, list[str]] = field(default_factory=dict)  # each candidate's KEY=VALUE settings
+    refit: dict[str, Any] | None = None  # with folds: the chosen candidate trained on every row (its summary)
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -369,22 +371,27 @@ def search(
     The runs go to ``executor`` (see ``train_groups``), or to ``jobs`` local processes
     when there is none.  ``on_run`` hears of each run as its unit finishes.  Every
     candidate's data is prepared before any run trains, so bad data fails first."""
-    seed_list = run_seeds(config.seed, seeds)
+    seed_lists = {c.label: run_seeds(c.config.seed, seeds) for c in candidates}  # a grid may set the seed
     datasets: dict[str, list[prepare.PreparedData]] = {}
     for candidate in candidates:
         key = data_key(candidate.config)
         if key not in datasets:
-            first = run_config(candidate, seed_list[0], directory)
+            first = run_config(candidate, seed_lists[candidate.label][0], directory)
             datasets[key] = (prepare.prepare_folds(first, folds) if folds
                              else [prepare.prepare_data(first, run.generators(first)[0])])
+    if run.holds_run(directory) and not any((directory / name).exists() for name in SWEEP_FILES):
+        raise OutputError(f"{directory}: holds a run of nnctl train, not a sweep; give the sweep a directory of its "
+                          "own (-o)")
+    earlier = earlier_runs(directory)  # an earlier sweep's runs, replaced with --overwrite
     ensure_directory(directory)
     workers = getattr(executor, "workers", None) or jobs
-    units = work_units(candidates, seed_list, directory, folds, workers)
+    units = work_units(candidates, seed_lists, directory, folds, workers)
     parameters = {c.label: _parameters(c.config, datasets[data_key(c.config)][0]) for c in candidates}
     order = [c.label for c in candidates]
 
     def in_order(runs: list[RunOutcome]) -> list[RunOutcome]:
-        return sorted(runs, key=lambda r: (order.index(r.candidate), r.fold or 0, seed_list.index(r.seed)))
+        return sorted(runs, key=lambda r: (order.index(r.candidate), r.fold or 0,
+                                           seed_lists[r.candidate].index(r.seed)))
 
     runs: list[RunOutcome] = []
     total = sum(len(u.configs) for u in units)
@@ -412,9 +419,28 @@ def search(
     result = SweepResult(task, has_validation, runs, summaries, best, simplest,
                          perceptron_note(summaries, best, task) if kind == "hidden" else None, {}, kind, folds,
                          {c.label: list(c.settings) for c in candidates})
-    result.files = write_results(directory, result, {c.label: c for c in candidates})
-    prune_other_runs(directory, runs)
+    by_label = {c.label: c for c in candidates}
+    if folds:  # each fold's model saw (K-1)/K of the rows: the chosen candidate is trained again on them all
+        result.refit = refit(by_label[best], seed_lists[best][0], directory)
+    result.files = write_results(directory, result, by_label)
+    prune_other_runs(earlier, runs)
     return result
+
+
+def best_config(candidate: Candidate, seed: int, directory: Path) -> Config:
+    """The chosen candidate's config as the sweep writes it (config.yaml): its seed, the split its
+    runs had, its own validation setting, and ``best-run`` as its run directory."""
+    config = candidate.config
+    return replace(config, seed=seed, output=directory / "best-run",
+                   data=replace(config.data, split_seed=config.split_seed))
+
+
+def refit(candidate: Candidate, seed: int, directory: Path) -> dict[str, Any]:
+    """After cross-validation, train the chosen candidate once on the whole training file (with the
+    config's own validation setting), as scikit-learn's GridSearchCV refits: best.npz is this run,
+    and data.test is scored on it.  Returns its summary."""
+    result = run.train(best_config(candidate, seed, directory))
+    return {"output": str(result.config.output), "seed": seed, **result.summary}
 
 
 def data_key(config: Config) -> str:
@@ -429,17 +455,18 @@ def _parameters(config: Config, data: prepare.PreparedData) -> int:
     return count_parameters([data.X_train.shape[1], *config.model.hidden, n_outputs])
 
 
-def work_units(candidates: Sequence[Candidate], seeds: Sequence[int], directory: Path, folds: int | None,
+def work_units(candidates: Sequence[Candidate], seeds: dict[str, list[int]], directory: Path, folds: int | None,
                workers: int) -> list[Unit]:
     """The units of work: each candidate's seeds on each fold, split into as many parts as keep
     ``workers`` busy (each part trains its seeds stacked; results are the same however they are split)."""
     groups = len(candidates) * (folds or 1)
-    parts = max(1, min(len(seeds), math.ceil(workers / groups)))
-    size = math.ceil(len(seeds) / parts)
+    count = len(next(iter(seeds.values())))
+    parts = max(1, min(count, math.ceil(workers / groups)))
+    size = math.ceil(count / parts)
     units = []
     for candidate in candidates:
         for fold in range(folds) if folds else [None]:
-            configs = [run_config(candidate, seed, directory, fold) for seed in seeds]
+            configs = [run_config(candidate, seed, directory, fold) for seed in seeds[candidate.label]]
             units += [Unit(candidate.label, fold, data_key(candidate.config), tuple(configs[i:i + size]))
                       for i in range(0, len(configs), size)]
     return units
@@ -524,18 +551,32 @@ SWEEP_FILES = ("results.json", "runs.csv", "candidates.csv", "runs")
 
 
 def holds_sweep(directory: Path) -> bool:
-    """Whether a directory holds (some of) the files of a sweep."""
-    return any((directory / name).exists() for name in SWEEP_FILES)
+    """Whether a directory holds (some of) the files of a sweep, or of a run (a sweep never goes there)."""
+    return any((directory / name).exists() for name in SWEEP_FILES) or run.holds_run(directory)
 
 
-def prune_other_runs(directory: Path, runs: Sequence[RunOutcome]) -> list[Path]:
-    """Remove the run directories under ``directory/runs`` that are not this sweep's (an earlier
-    sweep's, replaced with --overwrite), so that a sweep's directory holds only its own runs.
+def earlier_runs(directory: Path) -> list[Path]:
+    """The run directories an earlier sweep in ``directory`` listed in its runs.csv (none without one)."""
+    listing = directory / "runs.csv"
+    if not listing.is_file():
+        return []
+    try:
+        with open(listing, newline="", encoding="utf-8") as stream:
+            outputs = [row.get("output") or "" for row in csv.DictReader(stream)]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    runs = (directory / "runs").resolve()
+    return [Path(out).resolve() for out in outputs if out and Path(out).resolve().parent == runs]
+
+
+def prune_other_runs(earlier: Sequence[Path], runs: Sequence[RunOutcome]) -> list[Path]:
+    """Remove the run directories of an earlier sweep (``earlier``, from its runs.csv) that this one,
+    replacing it with --overwrite, did not write again: a sweep's directory holds only its own runs.
     Only directories holding nothing but run files are removed; the removed ones are returned."""
     mine = {Path(r.output).resolve() for r in runs}
     removed = []
-    for child in sorted((directory / "runs").glob("*")) if (directory / "runs").is_dir() else []:
-        if child.resolve() in mine or not child.is_dir() or child.is_symlink():
+    for child in earlier:
+        if child in mine or not child.is_dir() or child.is_symlink():
             continue
         names = [entry.name for entry in child.iterdir()]
         if names and all(name in run.RUN_FILES or name.endswith(".tmp") for name in names):
@@ -552,11 +593,14 @@ def write_results(directory: Path, result: SweepResult, candidates: dict[str, Ca
     flat = [_flat(c) for c in result.candidates]
     write_csv(files["candidates.csv"], list(flat[0]), [list(c.values()) for c in flat])
     write_json(files["results.json"], results_document(result))
-    top = best_run(result.runs, result.best, result.task)
-    source = Path(top.output) / BEST
+    if result.refit is not None:  # cross-validated: the chosen candidate trained again on every row
+        source, seed = Path(result.refit["output"]) / BEST, result.refit["seed"]
+    else:
+        top = best_run(result.runs, result.best, result.task)
+        source, seed = Path(top.output) / BEST, top.seed
     atomic_write(files["best.npz"], lambda s: s.write(source.read_bytes()))
-    best_config = replace(candidates[result.best].config, seed=top.seed, output=directory / "best-run")
-    atomic_write(files["config.yaml"], lambda s: s.write(dump_config(best_config, relative_to=directory).encode()))
+    chosen = best_config(candidates[result.best], seed, directory)
+    atomic_write(files["config.yaml"], lambda s: s.write(dump_config(chosen, relative_to=directory).encode()))
     return files
 
 
@@ -579,6 +623,8 @@ def results_document(result: SweepResult) -> dict:
     document = {"task": result.task, "best": result.best, "simplest_within_one_se": result.simplest,
                 "perceptron_note": result.perceptron_note, "folds": result.folds, "settings": result.settings,
                 "candidates": [_flat(c) for c in result.candidates], "runs": [asdict(r) for r in result.runs]}
+    if result.refit is not None:  # its figures (best-run/ holds the rest)
+        document["refit"] = {key: result.refit.get(key) for key in ("seed", "best_epoch", "best", "test")}
     chosen = chosen_test(result)
     if chosen is not None:
         document["test"] = chosen
@@ -586,13 +632,19 @@ def results_document(result: SweepResult) -> dict:
 
 
 def chosen_test(result: SweepResult) -> dict | None:
-    """The test figures of the run the sweep chose (the best seed of the best candidate), chosen by
-    validation alone; None without data.test."""
+    """The test figures of the model the sweep chose by validation alone: the best seed of the best
+    candidate, or with folds the chosen candidate trained again on every row; None without data.test."""
+    metric = f"test_{'accuracy' if result.task == 'classification' else 'r2'}"
+    if result.refit is not None:
+        test = result.refit.get("test")
+        if not test:
+            return None
+        return {"candidate": result.best, "seed": result.refit["seed"], "refit": True, "test_loss": test["test_loss"],
+                metric: test[metric]}
     top = best_run(result.runs, result.best, result.task)
     if top.test_loss is None:
         return None
-    return {"candidate": top.candidate, "seed": top.seed, "test_loss": top.test_loss,
-            f"test_{'accuracy' if result.task == 'classification' else 'r2'}": top.test_metric}
+    return {"candidate": top.candidate, "seed": top.seed, "test_loss": top.test_loss, metric: top.test_metric}
 
 
 def _flat(c: CandidateSummary) -> dict:

@@ -24,6 +24,8 @@ runner = CliRunner()
     ([0.5, 0.6, 0.7, 0.8, 0.9], False, True),         # accuracy still rising
     ([0.9, 0.8, 0.9, 0.9, 0.9], False, False),
     ([3.0], True, True),                              # one epoch: nothing says it had converged
+    ([0.5, 1.0, 0.9, 0.8, 1.0], False, False),        # an accuracy of 1 tied at the end: no gain
+    ([1.0, 0.4, 0.9, 0.8, 0.5], True, False),         # better than just before the window, not than before it
 ])
 def test_still_improving(values, lower, expected):
     assert still_improving(values, lower) is expected

@@ -71,8 +71,8 @@ def test_a_sweep_twice_keeps_both_and_overwrite_keeps_only_its_own_runs(tmp_path
             "-o", str(tmp_path / "s")]
     assert runner.invoke(app, [*args, "--sizes", "0,2"]).exit_code == 0
     again = runner.invoke(app, [*args, "--sizes", "4"])
-    assert again.exit_code == 0 and f"{tmp_path / 's'} holds an earlier sweep, kept; this one goes to " \
-                                      f"{tmp_path / 's-2'}" in again.stdout
+    assert again.exit_code == 0 and f"{tmp_path / 's'} holds an earlier sweep (or a run), kept; this one " \
+                                      f"goes to {tmp_path / 's-2'}" in again.stdout
     assert {p.name[:2] for p in (tmp_path / "s" / "runs").iterdir()} == {"h0", "h2"}
     keep = tmp_path / "s" / "runs" / "notes"  # a directory of the user's own: never removed
     keep.mkdir()
@@ -81,3 +81,34 @@ def test_a_sweep_twice_keeps_both_and_overwrite_keeps_only_its_own_runs(tmp_path
     assert replaced.exit_code == 0, replaced.output
     assert sorted(p.name[:2] for p in (tmp_path / "s" / "runs").iterdir()) == ["h4", "no"]
     assert json.loads((tmp_path / "s" / "results.json").read_text())["best"] == "4"
+
+
+def test_a_sweep_never_touches_runs_it_did_not_write(tmp_path, monkeypatch):
+    """-o . in a project with runs/: --overwrite replaces an earlier sweep's runs only; a run
+    directory is never a sweep's."""
+    monkeypatch.chdir(tmp_path)
+    assert _train(tmp_path / "runs" / "mine", "--set", "optimizer.epochs=2").exit_code == 0
+    args = ["sweep-hidden", str(ROOT / "configs" / "circles.yaml"), "--sizes", "2", "--jobs", "1",
+            "--set", "optimizer.epochs=2"]
+    for extra in ([], ["--overwrite"]):
+        result = runner.invoke(app, [*args, "-o", ".", *extra])
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / "runs" / "mine" / "best.npz").is_file()
+    victim = tmp_path / "runs" / "mine"
+    before = _snapshot(victim)
+    into_run = runner.invoke(app, [*args, "-o", str(victim), "--overwrite"])
+    assert into_run.exit_code == 1 and "holds a run of nnctl train, not a sweep" in into_run.stderr
+    moved = runner.invoke(app, [*args, "-o", str(victim)])
+    assert moved.exit_code == 0 and "this one goes to runs/mine-2" in moved.stdout
+    assert _snapshot(victim) == before
+
+
+def test_a_sweeps_config_trains_its_chosen_run_again(tmp_path):
+    out = tmp_path / "s"
+    result = runner.invoke(app, ["sweep-hidden", str(ROOT / "configs" / "circles.yaml"), "--sizes", "2,8",
+                                 "--seeds", "2", "--jobs", "1", "--set", "optimizer.epochs=30", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["train", str(out / "config.yaml")]).exit_code == 0
+    again, chosen = load_checkpoint(out / "best-run"), load_checkpoint(out / "best.npz")
+    for a, b in zip(again.layers, chosen.layers, strict=True):  # the same split, seed and weights
+        assert (a.W == b.W).all() and (a.b == b.b).all()

@@ -81,3 +81,26 @@ def test_plot_takes_the_same_selections(runs_dir):
     assert result.exit_code == 0, result.output
     assert "h0-s3757552657" in result.stdout and "h2-s3757552657" in result.stdout
     assert runner.invoke(app, ["plot", str(runs_dir / "notes")]).exit_code == 1
+
+
+@pytest.mark.parametrize("text", ['{"best": [1, 2]}', '{"test": "x"}', "[1]", "{not json"])
+def test_a_damaged_summary_is_a_row_not_a_traceback(tmp_path, text):
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "summary.json").write_text(text)
+    result = runner.invoke(app, ["runs", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)["runs"]
+    assert row["name"] == "r" and row["problem"].startswith("unreadable: ")
+    (run / "summary.json").write_text('{"layer_sizes": 5, "converged": "x"}')  # odd entries: left blank
+    [row] = json.loads(runner.invoke(app, ["runs", str(tmp_path), "--json"]).stdout)["runs"]
+    assert row["problem"] is None and row["network"] == "" and row["converged"] is None
+
+
+def test_a_run_named_twice_is_listed_once_and_names_stay_apart(runs_dir, tmp_path):
+    assert [name for _, name in select_runs([runs_dir / "a", runs_dir / "a"])] == ["a"]
+    other = tmp_path / "sweep" / "runs" / "h0-s3757552657"
+    other.mkdir(parents=True)
+    (other / "summary.json").write_text((runs_dir / "sweep" / "runs" / "h0-s3757552657" / "summary.json").read_text())
+    listed = [name for _, name in select_runs([runs_dir / "sweep", tmp_path / "sweep"])]
+    assert len(set(listed)) == len(listed) == 3

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nnctl import space
+from nnctl.checkpoint import load_checkpoint
 from nnctl.cli import app
 from nnctl.config import load_config
 from nnctl.errors import ConfigError, DataError
@@ -83,7 +84,8 @@ def test_a_grid_over_two_keys_with_three_folds_picks_a_candidate_whose_config_tr
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith("note: 3-fold cross-validation on ") and lines[0].endswith(
-        "circles.csv: data.validation is not used; each run holds out one fold")
+        "circles.csv: data.validation is not used; each run holds out one fold, and the chosen candidate is trained "
+        "again on every row (best-run)")
     assert sum(line.startswith("run candidate=") for line in lines) == 4 * 3
     assert "candidates compared" in result.stdout
     results = json.loads((out / "results.json").read_text())
@@ -93,11 +95,17 @@ def test_a_grid_over_two_keys_with_three_folds_picks_a_candidate_whose_config_tr
     runs = [r for r in csv.DictReader((out / "runs.csv").open()) if r["candidate"] == results["best"]]
     assert best["runs"] == 3 and best["val_metric_mean"] == pytest.approx(np.mean([float(r["val_metric"])
                                                                                   for r in runs]))
+    # Cross-validated: the chosen candidate was trained again on the whole file (best-run), and its
+    # config.yaml trains to the same weights, bit for bit (into best-run-2: best-run is kept).
+    assert results["refit"]["seed"] == int(runs[0]["seed"]) and results["refit"]["best"]["val_accuracy"] > 0.9
     retrained = runner.invoke(app, ["train", str(out / "config.yaml")])
     assert retrained.exit_code == 0, retrained.output
     trained = load_config(out / "config.yaml")
     assert trained.model.hidden == (8,) and trained.optimizer.learning_rate == 1.0 and trained.data.validation == 0.2
-    assert (out / "best-run" / "best.npz").is_file()
+    again, kept = load_checkpoint(out / "best-run-2"), load_checkpoint(out / "best.npz")
+    for a, b in zip(again.layers, kept.layers, strict=True):
+        np.testing.assert_array_equal(a.W, b.W)
+    assert load_checkpoint(out / "best-run").meta["epoch"] == kept.meta["epoch"]
 
 
 def test_every_candidate_is_checked_before_anything_trains(tmp_path):
@@ -122,3 +130,16 @@ def test_random_search_on_the_command_line(tmp_path):
     for values in settings.values():
         rate, hidden = (value.split("=", 1)[1] for value in values)
         assert 0.05 <= float(rate) <= 2 and 2 <= int(hidden) <= 8
+
+
+def test_odd_ranges_and_repeated_values_are_one_line_each(tmp_path):
+    base = ["sweep", str(ROOT / "configs" / "circles.yaml"), "-o", str(tmp_path / "x")]
+    for args, message in ((["--random", "2", "--grid", "optimizer.learning_rate=0.01...0.1"], "ends of the range"),
+                          (["--grid", "model.hidden=[8],[8]"], "[8] is given twice")):
+        result = runner.invoke(app, [*base, *args])
+        assert result.exit_code == 1 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    few = runner.invoke(app, [*base, "--random", "5", "--grid", "model.hidden=int:1..2", "--set", "optimizer.epochs=2",
+                              "--jobs", "1"])
+    assert few.exit_code == 0, few.output
+    assert "note: --random 5: these values and ranges hold only 2 distinct candidates; all of them are tried" in \
+        few.stdout

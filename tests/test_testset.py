@@ -79,4 +79,5 @@ def test_a_sweep_reports_the_chosen_runs_test_figures_and_chooses_without_them(t
     assert tested["test"] == {"candidate": tested["best"], "seed": chosen["seed"], "test_loss": chosen["test_loss"],
                               "test_accuracy": chosen["test_metric"]}
     assert evaluate_file(chosen["output"], test_file).metrics["accuracy"] == pytest.approx(chosen["test_metric"])
-    assert f"test (data.test, never used for choosing), run hidden={tested['best']}" in result.stdout
+    assert f"test (data.test, never used for choosing), hidden {tested['best']} seed={chosen['seed']}: " \
+           f"loss {chosen['test_loss']:.4f}, accuracy {chosen['test_metric']:.4f}" in result.stdout

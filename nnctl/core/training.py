@@ -145,26 +145,21 @@ def convergence_window(n_epochs: int) -> int:
 
 
 def still_improving(values: Sequence[float], lower: bool, tolerance: float = 1e-3) -> bool:
-    """Whether a monitored figure was still improving when training ended: its best value of the
-    whole run came in the last tenth of the epochs (two at least, ten at most: scikit-learn's
-    n_iter_no_change), and beat the value before them by more than ``tolerance`` of that value.
-    (scikit-learn's ConvergenceWarning, for a run that used all its epochs.)
+    """Whether a monitored figure was still improving when training ended: the best value of the
+    last tenth of the epochs (two at least, ten at most: scikit-learn's n_iter_no_change) beats the
+    best of all the epochs before them by more than ``tolerance`` of that value.  (scikit-learn's
+    ConvergenceWarning, for a run that used all its epochs.)
 
-        before = v[n - w - 1],  gain = before - min(v[n - w:]),  min(v[n - w:]) = min(v)
-        (max, and the other way round, when higher is better)
+        gain = min(v[:n - w]) - min(v[n - w:])     (max, and the other way round, when higher is better)
     """
     n = len(values)
     if n < 2:
         return n == 1
     w = convergence_window(n)
-    before, last = values[n - w - 1], values[n - w:]
-    if lower:
-        best, gain = min(last), before - min(last)
-        overall = best <= min(values)
-    else:
-        best, gain = max(last), max(last) - before
-        overall = best >= max(values)
-    return bool(overall and gain > tolerance * max(abs(before), 1e-12))
+    earlier, last = values[:n - w], values[n - w:]
+    before = min(earlier) if lower else max(earlier)
+    gain = before - min(last) if lower else max(last) - before
+    return bool(gain > tolerance * max(abs(before), 1e-12))
 
 
 EVALUATION_VALUES = 1 << 20  # a layer's outputs for one chunk of rows in an evaluation: 4 MiB in float32

@@ -117,7 +117,7 @@ def _rows_to_keep(table: Table, kinds: dict[str, str], target: Sequence[str], na
     notes = []
     if no_target.all():
         raise DataError(f"{table.path}: column '{target[0]}': every row's target is missing (empty, or one of "
-                        "data.na_values); nothing to learn from")
+                        "data.na_values)")
     if no_target.any():
         notes.append(f"left out {count_rows(no_target.sum())} whose target is missing (column "
                      f"{', '.join(repr(t) for t in target)})")
