@@ -235,16 +235,26 @@ class _Recording:
         self.static_meta = checkpoint_meta(config, data)
         self.saved_at = time.monotonic()
 
+    resumed = False  # going on from a last checkpoint
+    cleared = False  # an earlier run's config, history and summary removed (at the first save)
+
     def restore(self, ckpt: Checkpoint) -> None:
         """Go on from a ``last`` checkpoint (see resume.py)."""
         self.state, self.rows = _restore(ckpt, self.config, self.layers, self.best)
+        self.resumed = True
 
     def save(self) -> None:
-        # The first save replaces both checkpoints of an earlier run in this directory
-        # (best.save and last.save each write atomically).
+        # The first save replaces both checkpoints of an earlier run in this directory (--overwrite;
+        # best.save and last.save each write atomically); once they are safely written, that run's
+        # config, history and summary go, so that a run killed later never leaves new checkpoints
+        # beside an earlier run's files.  (A resumed run's files are its own: they stay.)
         if self.out is not None:
             self.best.save(self.out / BEST, self.data.scaler)
             self.last.save(self.out / LAST, self.data.scaler)
+            if not self.resumed and not self.cleared:
+                for name in (CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE):
+                    (self.out / name).unlink(missing_ok=True)
+                self.cleared = True
 
     def after_epoch(self, record: EpochRecord, current: list[Layer], improved: bool, now: TrainingState) -> None:
         self.rows.append(history_row(record))

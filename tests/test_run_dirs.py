@@ -112,3 +112,22 @@ def test_a_sweeps_config_trains_its_chosen_run_again(tmp_path):
     again, chosen = load_checkpoint(out / "best-run"), load_checkpoint(out / "best.npz")
     for a, b in zip(again.layers, chosen.layers, strict=True):  # the same split, seed and weights
         assert (a.W == b.W).all() and (a.b == b.b).all()
+
+
+def test_overwrite_removes_the_earlier_runs_files_once_the_first_checkpoints_are_written(tmp_path):
+    """So that a run killed midway never leaves new checkpoints beside an earlier run's config and summary."""
+    from nnctl import run
+    from nnctl.config import load_config
+
+    out = tmp_path / "run"
+    assert _train(out, "--set", "optimizer.epochs=2", "--set", "model.hidden=[2]").exit_code == 0
+    seen = []
+
+    def look(record):
+        if record.epoch == 1:  # after the first save (save_seconds=0): the earlier run's files are gone
+            seen.append(sorted(path.name for path in out.iterdir()))
+
+    config = load_config(ROOT / "configs" / "circles.yaml", [f"output={out}", "optimizer.epochs=3"])
+    run.train(config, on_epoch=look, save_seconds=0)
+    assert seen == [["best.npz", "last.npz"]]
+    assert json.loads((out / "summary.json").read_text())["layer_sizes"] == [2, 8, 2]
