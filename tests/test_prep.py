@@ -70,6 +70,9 @@ def test_column_kinds_under_auto_and_a_list():
     assert mostly_numbers.problem == ("'abc' is not a number (the column's other 3 cells are numbers); fix the "
                                       "cell, or list the column under data.categorical to read it as categories")
     assert _plan(["1", "2", "3"], ["c"]).kind == "categorical"  # listed: categories even when numbers
+    infinite = _plan(["1", "2", "inf"])
+    assert infinite.problem == ("'inf' is not a finite number (the column's other 2 cells are numbers); fix the "
+                                "cell, or add 'inf' to data.na_values to read it as a missing value")
     unlisted = _plan(["x", "y"], ["other"])
     assert unlisted.kind is None and "list the column under data.categorical to one-hot encode it" in unlisted.problem
     assert _plan(["", "NA", "?"]).problem == "every cell is missing; add the column to data.exclude"

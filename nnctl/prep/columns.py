@@ -126,6 +126,9 @@ def plan_column(column: ParsedColumn, categorical: str | Sequence[str], na_value
                           "or add it to data.exclude", row)
     if n_text * 2 <= present:
         others = present - n_text
+        if parse_number(column.cells[row]) is not None:  # inf, 1e999: a number nnctl cannot use
+            return ColumnPlan(name, None, f"{why} (the column's other {others} cells are numbers); fix the cell, "
+                              f"or add '{column.cells[row]}' to data.na_values to read it as a missing value", row)
         return ColumnPlan(name, None, f"{why} (the column's other {others} cells are numbers); fix the cell, or "
                           "list the column under data.categorical to read it as categories", row)
     texts = Counter(column.categories()[column.text])  # each distinct text once, with its count
