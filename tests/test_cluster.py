@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 distributed = pytest.importorskip("distributed")  # in the test extra, so CI always runs these
 
-from nnctl import cluster, run, sweep  # noqa: E402
+from nnctl import cluster, sweep  # noqa: E402
 from nnctl.prep import prepare  # noqa: E402
 from nnctl.cli import app  # noqa: E402
 from nnctl.config import load_config  # noqa: E402

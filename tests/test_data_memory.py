@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from nnctl import run
-from nnctl.prep import arrays, prepare
+from nnctl.prep import arrays
 from nnctl.config import config_from_dict
 from nnctl.prep.transforms import Scaler, split_indices
 from nnctl.errors import DataError
