@@ -115,23 +115,45 @@ def count_parameters(sizes: Sequence[int]) -> int:
 
 
 # --- forward and backward -------------------------------------------------------
+# The one forward and one backward pass of nnctl: training (workspace.py), stacked seeds,
+# evaluation (training.forward_all), gradcheck and explain all run these two functions.
+# Every array may carry a leading stack axis (S networks of one shape, W_l: (S, fan_in,
+# fan_out), X: (S, m, n_inputs)): each product is then one batched matmul.
 
-def forward(layers: Sequence[Layer], X: Array) -> tuple[list[Array], list[Array]]:
+
+@dataclass
+class Buffers:
+    """Arrays a pass may write into instead of allocating, one per layer, for m rows:
+    ``Z[l], A[l], dA[l], fprime[l]: (..., m, fan_out_l)`` (A, dA and fprime for the hidden
+    layers only); ``dW[l], db[l]``: the gradients' shapes."""
+
+    Z: list[Array]
+    A: list[Array]
+    dA: list[Array]
+    fprime: list[Array]
+    dW: list[Array] | None = None
+    db: list[Array] | None = None
+
+
+def forward(layers: Sequence[Layer], X: Array, buffers: Buffers | None = None) -> tuple[list[Array], list[Array]]:
     """Run the batch through the network, keeping what backward needs.
 
-    Returns ``(inputs, sums)``: ``inputs[l]`` is A_{l} fed into layer l
-    (``inputs[0] = X``) and ``sums[l]`` is that layer's Z.  ``sums[-1]`` are
-    the logits.
+        A_0 = X
+        Z_l = A_{l-1} W_l + b_l          (one matrix product per layer, then the bias unit's weights)
+        A_l = f_l(Z_l)                   (hidden layers; the last Z is the logits)
+
+    Returns ``(inputs, sums)``: ``inputs[l]`` is A_l fed into layer l + 1
+    (``inputs[0] = X``) and ``sums[l]`` is layer l + 1's Z; ``sums[-1]`` are
+    the logits.  With ``buffers``, Z and A are written into them.
     """
     inputs, sums = [X], []
-    A = X
     last = len(layers) - 1
-    for index, layer in enumerate(layers):
-        Z = A @ layer.W + layer.b
+    for l, layer in enumerate(layers):
+        Z = np.matmul(inputs[l], layer.W, out=None if buffers is None else buffers.Z[l])  # A_{l-1} W_l
+        Z += layer.b[..., None, :]  # + b_l, on every row
         sums.append(Z)
-        if index < last:
-            A = ACTIVATIONS[layer.activation].forward(Z)
-            inputs.append(A)
+        if l < last:
+            inputs.append(ACTIVATIONS[layer.activation].forward(Z, out=None if buffers is None else buffers.A[l]))
     return inputs, sums
 
 
@@ -146,7 +168,8 @@ def predict_output(layers: Sequence[Layer], X: Array) -> Array:
 
 
 def backward(
-    layers: Sequence[Layer], inputs: Sequence[Array], sums: Sequence[Array], delta_out: Array
+    layers: Sequence[Layer], inputs: Sequence[Array], sums: Sequence[Array], delta_out: Array,
+    buffers: Buffers | None = None,
 ) -> list[tuple[Array, Array]]:
     """Gradients (dW_l, db_l) of the data loss for every layer, by the chain rule.
 
@@ -157,14 +180,20 @@ def backward(
         dA_{l-1} = dZ_l W_l^T
         dZ_{l-1} = dA_{l-1} * f'_{l-1}(Z_{l-1})
 
-    The input layer's gradient dA_0 is never needed and never computed.
+    The input layer's gradient dA_0 is never needed and never computed.  With
+    ``buffers``, dW and db (when it has them), dA and f'(Z) are written into them.
     """
     grads: list[tuple[Array, Array]] = [None] * len(layers)  # type: ignore[list-item]
     dZ = delta_out
     for l in range(len(layers) - 1, -1, -1):
-        grads[l] = (inputs[l].T @ dZ, dZ.sum(axis=0))
+        into = (None, None) if buffers is None or buffers.dW is None else (buffers.dW[l], buffers.db[l])
+        dW = np.matmul(inputs[l].swapaxes(-1, -2), dZ, out=into[0])  # A_{l-1}^T dZ_l
+        db = np.add.reduce(dZ, axis=-2, out=into[1])  # sum over the rows of dZ_l
+        grads[l] = (dW, db)
         if l > 0:
-            dA = dZ @ layers[l].W.T
-            below = layers[l - 1]
-            dZ = dA * ACTIVATIONS[below.activation].derivative(sums[l - 1], inputs[l])
+            dA = np.matmul(dZ, layers[l].W.swapaxes(-1, -2), out=None if buffers is None else buffers.dA[l - 1])
+            below = ACTIVATIONS[layers[l - 1].activation]
+            if below.name != "identity":  # f' = 1: nothing to scale
+                dA *= below.derivative(sums[l - 1], inputs[l], out=None if buffers is None else buffers.fprime[l - 1])
+            dZ = dA  # dZ_{l-1} = dA_{l-1} * f'(Z_{l-1}), in place
     return grads

@@ -195,7 +195,7 @@ def evaluate_stack(space: Workspace, nets: list[list[Layer]], loss: Loss, X: Arr
     """``training.evaluate`` for every network of the stack at once: one batched forward
     pass of the rows (X is shared), then each network's loss and metrics; also the
     hidden layers' activation counts, stacked."""
-    found = forward_all(space.W, space.b, space.activations, loss, X, y)
+    found = forward_all(space.layers, loss, X, y)
     if loss.task == "classification":
         metrics = metric_fns.classification_metrics_of_rows(y, found.outputs)
     else:

@@ -28,10 +28,9 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from nnctl.core import metrics as metric_fns
-from nnctl.core.activations import ACTIVATIONS
 from nnctl.core.health import activation_counts, add_counts, health_figures
 from nnctl.core.losses import LOSSES, Loss
-from nnctl.core.model import Layer
+from nnctl.core.model import Layer, forward
 from nnctl.core.optimizers import OPTIMIZERS, Hyper
 from nnctl.core.regularizers import penalty
 from nnctl.core.schedules import Schedule, improved, initial_state, next_learning_rate
@@ -172,8 +171,7 @@ def evaluate(layers: Sequence[Layer], loss: Loss, X: Array, y: Array, l1: float 
     0-1 loss, or MSE, RMSE, MAE, R^2, in the target's units when ``target_scale`` says
     what a unit of ``y`` is); also what the health figures need of the hidden layers'
     outputs (``health.activation_counts``)."""
-    found = forward_all([layer.W for layer in layers], [layer.b for layer in layers],
-                        [layer.activation for layer in layers], loss, X, y)
+    found = forward_all(layers, loss, X, y)
     return _evaluation(loss, layers, y, found.outputs, found.samples, l1, l2, weights, target_scale), found.counts
 
 
@@ -186,24 +184,19 @@ class Pass:
     counts: list  # health.activation_counts of each hidden layer
 
 
-def forward_all(weights: Sequence[Array], biases: Sequence[Array], names: Sequence[str], loss: Loss, X: Array,
-                y: Array) -> Pass:
-    """The forward pass of every row of X, for one network (2-d weights) or a stack of
-    them (a leading axis), chunk by chunk of rows, so that no layer's outputs for all the
-    rows are ever held at once (EVALUATION_VALUES per chunk)."""
-    rows = max(1, EVALUATION_VALUES // max(W.shape[-1] for W in weights))
-    classify, last = loss.task == "classification", len(weights) - 1
+def forward_all(layers: Sequence[Layer], loss: Loss, X: Array, y: Array) -> Pass:
+    """``model.forward`` over every row of X, for one network or a stack of them (layers
+    whose arrays have a leading axis), chunk by chunk of rows, so that no layer's outputs
+    for all the rows are ever held at once (EVALUATION_VALUES per chunk)."""
+    rows = max(1, EVALUATION_VALUES // max(layer.W.shape[-1] for layer in layers))
+    classify = loss.task == "classification"
     samples, outputs, counts = [], [], None
     for start in range(0, len(X), rows):
-        A, chunk = X[start:start + rows], []
-        for l, (W, b, name) in enumerate(zip(weights, biases, names)):
-            Z = np.matmul(A, W) + b[..., None, :]  # Z_l = A_{l-1} W_l + b_l
-            if l < last:
-                A = ACTIVATIONS[name].forward(Z)
-                chunk.append(activation_counts(name, A))
+        inputs, sums = forward(layers, X[start:start + rows])
+        Z = sums[-1]
         samples.append(loss.samples(Z, loss.encode(y[start:start + rows], Z.shape[-1], Z.dtype)))
         outputs.append(loss.decide(Z) if classify else Z)
-        counts = add_counts(counts, chunk)
+        counts = add_counts(counts, [activation_counts(layer.activation, A) for layer, A in zip(layers, inputs[1:])])
     return Pass(np.concatenate(samples, axis=-1), np.concatenate(outputs, axis=-1 if classify else -2), counts or [])
 
 

@@ -11,9 +11,9 @@ write into buffers sized for one batch of m rows:
     dZ_L = dL/dZ_L                             from the loss
     dW_l = A_{l-1}^T dZ_l                      -> a view of g
     db_l = sum over the m rows of dZ_l         -> a view of g
-    dZ_{l-1} = (dZ_l W_l^T) * f'_{l-1}(Z_{l-1})  -> dZ[l-1], scaled in place
+    dZ_{l-1} = (dZ_l W_l^T) * f'_{l-1}(Z_{l-1})  -> dA[l-1], scaled in place
 
-The input layer's gradient dA_0 is never computed.  The same code trains S
+by ``model.forward`` and ``model.backward`` themselves, given these buffers.  The same code trains S
 networks of one shape at once (``stack=True``): every array gains a leading
 axis of length S, and each product becomes a batched matrix product, one BLAS
 call per network, so the S results are those of S separate runs.
@@ -25,9 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
-from nnctl.core.activations import ACTIVATIONS
 from nnctl.core.losses import Loss
-from nnctl.core.model import Layer
+from nnctl.core.model import Buffers, Layer, backward, forward
 from nnctl.core.regularizers import penalty_gradient
 
 Array = np.ndarray
@@ -64,11 +63,14 @@ class Workspace:
         for index, layers in enumerate(nets):
             self.adopt(layers, index if stack else None)
         rows = self.lead + (batch_size,)
-        self.Z = [np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes]
-        self.A = [np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes[:-1]]
-        self.dZ = [np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes[:-1]]
-        self.derivatives = [np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes[:-1]]  # f'(Z)
-        self._views_by_rows: dict[int, tuple] = {}  # views of the buffers for a batch of m rows, by m
+        self.layers = [Layer(W, b, name) for W, b, name in zip(self.W, self.b, self.activations)]  # views of theta
+        self.buffers = Buffers(
+            Z=[np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes],
+            A=[np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes[:-1]],
+            dA=[np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes[:-1]],
+            fprime=[np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes[:-1]],
+            dW=self.dW, db=self.db)
+        self._views_by_rows: dict[int, Buffers] = {}  # views of the buffers for a batch of m rows, by m
 
     def _layer_views(self, flat: Array) -> tuple[list[Array], list[Array]]:
         """(weights, biases) of every layer as views of a flat vector (or stack of them)."""
@@ -107,41 +109,30 @@ class Workspace:
         weights, biases = self._layer_views(flat)
         return [array for pair in zip(weights, biases) for array in pair]
 
-    def gradients(self, loss: Loss, X: Array, T: Array, weights: Array | None, l1: float, l2: float) -> None:
+    def gradients(self, loss: Loss, X: Array, T: Array, weights: Array | None, l1: float, l2: float
+                  ) -> tuple[list[Array], list[Array]]:
         """g <- dL/dtheta for the batch ``X: (..., m, n_inputs)`` with targets T.
 
         L is the (weighted) mean data loss over the m rows plus the weight penalty.
+        Returns the forward pass's ``(inputs, sums)`` (views of the buffers, valid until
+        the next step): the epoch's training figures are taken from them.
         """
-        last = len(self.shapes) - 1
-        Zs, As, dZs, derivatives = self._buffers(X.shape[-2])
-        inputs = [X]
-        for l, name in enumerate(self.activations):
-            Z = Zs[l]
-            np.matmul(inputs[l], self.W[l], out=Z)
-            Z += self.b[l][..., None, :]
-            if l < last:
-                inputs.append(ACTIVATIONS[name].forward(Z, out=As[l]))
-        dZ = loss.delta(Z, T, weights)
-        for l in range(last, -1, -1):
-            np.matmul(inputs[l].swapaxes(-1, -2), dZ, out=self.dW[l])
-            np.add.reduce(dZ, axis=-2, out=self.db[l])
-            if l > 0:
-                below = ACTIVATIONS[self.activations[l - 1]]
-                dA = dZs[l - 1]
-                np.matmul(dZ, self.W[l].swapaxes(-1, -2), out=dA)
-                if below.name != "identity":  # f' = 1: nothing to scale
-                    dA *= below.derivative(Zs[l - 1], inputs[l], out=derivatives[l - 1])
-                dZ = dA
+        buffers = self._buffers(X.shape[-2])
+        inputs, sums = forward(self.layers, X, buffers)
+        backward(self.layers, inputs, sums, loss.delta(sums[-1], T, weights), buffers)
         if l1 or l2:
             first, second = self._layer_views(self.work[0][0]), self._layer_views(self.work[1][0])
             for dW, W, extra, term in zip(self.dW, self.W, first[0], second[0]):
                 dW += penalty_gradient(W, l1, l2, out=extra, term=term)
+        return inputs, sums
 
-    def _buffers(self, m: int) -> tuple[list[Array], ...]:
-        """(Z, A, dZ, f'(Z)) views for a batch of m rows (every batch but the last has the same m)."""
+    def _buffers(self, m: int) -> Buffers:
+        """Views of the buffers for a batch of m rows (every batch but the last has the same m)."""
         if m not in self._views_by_rows:
-            self._views_by_rows[m] = tuple([buffer[..., :m, :] for buffer in group]
-                                           for group in (self.Z, self.A, self.dZ, self.derivatives))
+            whole = self.buffers
+            rows = lambda group: [buffer[..., :m, :] for buffer in group]  # noqa: E731
+            self._views_by_rows[m] = Buffers(rows(whole.Z), rows(whole.A), rows(whole.dA), rows(whole.fprime),
+                                             whole.dW, whole.db)
         return self._views_by_rows[m]
 
     @staticmethod
