@@ -31,6 +31,7 @@ from nnctl.prep.preprocessor import IMPUTE, UNKNOWN_CATEGORY
 REGRESSION_LOSSES = frozenset({"mse", "mae"})
 DTYPES = ("float32", "float64")
 SCHEDULES = ("constant", "step", "exponential", "plateau")
+EVALUATE_TRAIN = ("batches", "full")  # training.evaluate_train
 _FIGURES = ("loss", "accuracy", "zero_one_loss", "mse", "rmse", "mae", "r2")
 MONITORS = ("auto", *(f"{where}_{what}" for where in ("val", "train") for what in _FIGURES))
 CLASSIFICATION_FIGURES, REGRESSION_FIGURES = ("accuracy", "zero_one_loss"), ("mse", "rmse", "mae", "r2")
@@ -120,6 +121,12 @@ class EarlyStoppingConfig:
 
 
 @dataclass(frozen=True)
+class TrainingConfig:
+    evaluate_train: str = "batches"             # the epoch's training figures: batches (the mean of its batch
+                                                # losses and metrics, no extra pass) or full (a pass over all rows)
+
+
+@dataclass(frozen=True)
 class Config:
     data: DataConfig                            # what to learn from
     model: ModelConfig = ModelConfig()          # network shape
@@ -128,6 +135,7 @@ class Config:
     optimizer: OptimizerConfig = OptimizerConfig()  # how weights are updated
     schedule: ScheduleConfig = ScheduleConfig()  # how the learning rate changes over the epochs
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()  # which epoch is best; when to stop
+    training: TrainingConfig = TrainingConfig()  # how each epoch's training figures are had
     seed: int = 0                               # seeds the initial weights and the shuffling
     output: Path = field(default_factory=_default_output)  # run directory, absolute
     source: Path | None = field(default=None, compare=False)  # file it came from; None for dicts
@@ -326,12 +334,15 @@ _RULES: dict[str, _Rule] = {
     "early_stopping.min_delta": _real("a number >= 0", lambda v: v >= 0),
     "early_stopping.target": _Rule("a number or null", lambda v, _: v if v is None else _finite(v)
                                    if _finite(v) is not None else _INVALID),
+    "training.evaluate_train": _choice(lambda: EVALUATE_TRAIN),
     "seed": _whole("a whole number >= 0", 0),
     "output": _Rule("a path to a directory", _path),
 }
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "regularization": RegularizationConfig,
-             "optimizer": OptimizerConfig, "schedule": ScheduleConfig, "early_stopping": EarlyStoppingConfig}
-_TOP_LEVEL = ("data", "model", "loss", "regularization", "optimizer", "schedule", "early_stopping", "seed", "output")
+             "optimizer": OptimizerConfig, "schedule": ScheduleConfig, "early_stopping": EarlyStoppingConfig,
+             "training": TrainingConfig}
+_TOP_LEVEL = ("data", "model", "loss", "regularization", "optimizer", "schedule", "early_stopping", "training", "seed",
+              "output")
 
 
 # --- reading YAML ----------------------------------------------------------------

@@ -70,20 +70,27 @@ def epoch_row(record: EpochRecord, task: str, health: bool = False) -> list[str]
 STANDARDIZED = "standardized y"  # said of losses computed on z-scored regression targets
 
 
-def epoch_columns(task: str, has_validation: bool, health: bool = False, standardized: bool = False) -> list[str]:
+BATCH_MEAN = "mean of batches"  # said of training figures averaged over an epoch's steps (training.evaluate_train)
+
+
+def epoch_columns(task: str, has_validation: bool, health: bool = False, standardized: bool = False,
+                  batches: bool = False) -> list[str]:
     """The epoch table's columns; ``standardized``: the losses are in units of the z-scored targets
-    (the MAE beside them is in the target's own units)."""
+    (the MAE beside them is in the target's own units); ``batches``: the training figures are the
+    means over each epoch's batches, not a pass over all the rows."""
     on = "val" if has_validation else "train"
-    metrics = [f"{on} accuracy"] if task == "classification" else [f"{on} MAE", f"{on} R^2"]
-    train, val = ("train loss (data + penalty, standardized y)", "val loss (standardized y)") if standardized \
-        else ("train loss (data + penalty)", "val loss")
+    how = f" ({BATCH_MEAN})" if batches and not has_validation else ""
+    metrics = [f"{on} accuracy{how}"] if task == "classification" else [f"{on} MAE{how}", f"{on} R^2{how}"]
+    parts = [BATCH_MEAN] * batches + ["data + penalty"] + [STANDARDIZED] * standardized
+    train = f"train loss ({', '.join(parts)})"
+    val = f"val loss ({STANDARDIZED})" if standardized else "val loss"
     return ["epoch", train, val, *metrics, "lr", "seconds", *(["health"] if health else [])]
 
 
 def epoch_line(record: EpochRecord, task: str, epochs: int, has_validation: bool, health: bool = False,
-               standardized: bool = False) -> str:
+               standardized: bool = False, batches: bool = False) -> str:
     """The plain-text form of one epoch, for logs."""
-    names = epoch_columns(task, has_validation, health, standardized)[1:]
+    names = epoch_columns(task, has_validation, health, standardized, batches)[1:]
     values = epoch_row(record, task, health)[1:]
     width = len(str(epochs))
     return f"epoch {record.epoch:>{width}}/{epochs}  " + "  ".join(f"{n}: {v}" for n, v in zip(names, values))
@@ -104,11 +111,14 @@ class TrainingDisplay:
     """Shows training as it goes: live in a terminal, line by line otherwise."""
 
     def __init__(self, console: Console, epochs: int, task: str, has_validation: bool, every: int | None = None,
-                 health: bool = False, standardized: bool = False):
+                 health: bool = False, standardized: bool = False, batches: bool = False):
         self.console, self.epochs, self.task, self.has_validation = console, epochs, task, has_validation
         self.every, self.health, self.standardized = every or auto_every(epochs), health, standardized
-        self.table = Table(*epoch_columns(task, has_validation, health, standardized), title="epochs",
-                           title_justify="left")
+        self.batches = batches
+        caption = ("training figures: the mean over each epoch's batches, as the steps saw them; the run summary's "
+                   "are from all the rows (training.evaluate_train: full for that every epoch)") if batches else None
+        self.table = Table(*epoch_columns(task, has_validation, health, standardized, batches), title="epochs",
+                           title_justify="left", caption=caption, caption_justify="left")
         self.progress = Progress(
             TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TimeRemainingColumn(),
             TextColumn("{task.fields[status]}"), console=console, transient=False,
@@ -136,7 +146,7 @@ class TrainingDisplay:
         if not self.console.is_terminal:
             if logged:
                 self.console.print(epoch_line(record, self.task, self.epochs, self.has_validation, self.health,
-                                              self.standardized),
+                                              self.standardized, self.batches),
                                    soft_wrap=True, markup=False, highlight=False)
             return
         self.progress.update(self.task_id, completed=record.epoch, status=progress_status(record, self.task))
@@ -148,7 +158,7 @@ class TrainingDisplay:
             self.table.add_row(*epoch_row(record, self.task, self.health))
         else:
             self.console.print(epoch_line(record, self.task, self.epochs, self.has_validation, self.health,
-                                              self.standardized),
+                                              self.standardized, self.batches),
                                soft_wrap=True, markup=False, highlight=False)
 
 

@@ -28,7 +28,7 @@ from nnctl.core.model import Layer, init_network, layer_sizes, parameter_count
 from nnctl.core.optimizers import Hyper
 from nnctl.core.schedules import Schedule
 from nnctl.core.stacked import fit_stacked
-from nnctl.core.training import (EpochRecord, History, Settings, TrainingState, evaluate, fit, lower_is_better,
+from nnctl.core.training import (EpochRecord, Evaluation, History, Settings, TrainingState, evaluate, fit, lower_is_better,
                                  convergence_window, monitor_name, new_state, still_improving)
 from nnctl.resume import HISTORY_KEY, STATE_KEY, adapt_state, decode_state, encode_state
 from nnctl.prep.prepare import PreparedData, in_file, prepare_data
@@ -114,6 +114,7 @@ def settings_of(config: Config) -> Settings:
         schedule=Schedule(name=s.name, factor=s.factor, every=s.every, patience=s.patience,
                           min_delta=s.min_delta, min_learning_rate=s.min_learning_rate),
         monitor=e.monitor, patience=e.patience, min_delta=e.min_delta, target=e.target,
+        evaluate_train=config.training.evaluate_train,
     )
 
 
@@ -137,14 +138,15 @@ def checkpoint_meta(config: Config, data: PreparedData) -> dict[str, Any]:
     }
 
 
+def train_figures(train: Evaluation) -> dict[str, float]:
+    """train_loss (the objective), train_data_loss, train_penalty, train_accuracy, ..."""
+    return {"train_loss": train.loss, "train_data_loss": train.data_loss, "train_penalty": train.penalty,
+            **{f"train_{k}": v for k, v in train.metrics.items()}}
+
+
 def record_metrics(record: EpochRecord) -> dict[str, float]:
     """One flat dict of an epoch's figures: train_loss, train_accuracy, val_loss, ..."""
-    out = {
-        "train_loss": record.train.loss,
-        "train_data_loss": record.train.data_loss,
-        "train_penalty": record.train.penalty,
-        **{f"train_{k}": v for k, v in record.train.metrics.items()},
-    }
+    out = train_figures(record.train)
     if record.validation is not None:
         out["val_loss"] = record.validation.data_loss
         out.update({f"val_{k}": v for k, v in record.validation.metrics.items()})
@@ -270,6 +272,24 @@ class _Recording:
         if self.on_epoch is not None:
             self.on_epoch(record)
 
+    def exact_train_figures(self, history: History) -> dict[int, dict[str, float]]:
+        """The training figures of the best and the last epoch's weights, from one pass over
+        every training row each (the history's are means over each epoch's batches, taken
+        while the weights moved), by epoch; also put into those checkpoints' metadata."""
+        data, found = self.data, {}
+        snapshots = (self.best,) if history.interrupted else (self.best, self.last)  # mid-epoch weights: no figures
+        for snapshot in snapshots:
+            if snapshot.meta is None:
+                continue
+            epoch = snapshot.meta["epoch"]
+            if epoch not in found:
+                X = np.asarray(data.X_train, dtype=snapshot.layers[0].W.dtype)
+                train, _ = evaluate(snapshot.layers, LOSSES[self.config.loss], X, data.y_train, self.settings.l1,
+                                    self.settings.l2, data.w_train, data.target_scale)
+                found[epoch] = train_figures(train)
+            snapshot.meta = {**snapshot.meta, "metrics": {**snapshot.meta["metrics"], **found[epoch]}}
+        return found
+
     def finish(self, history: History, seconds: float) -> RunResult:
         """Save what the run ended with and sum it up; TrainingError (RunDiverged once an
         epoch finished) when the loss stopped being finite."""
@@ -282,17 +302,19 @@ class _Recording:
         if not rows and not history.interrupted:  # diverged in the first epoch: leave an earlier run as it was
             raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; no epoch finished with finite values, "
                                 f"so nothing was written to {where}")
+        final = self.exact_train_figures(history) if self.settings.evaluate_train == "batches" else {}
         self.save()
         test = test_figures(best.layers, config, self.data) if rows else None  # once, with the best weights
         note = convergence_note(rows, history.stop_reason, monitor_name(self.settings, self.data.X_val is not None))
         converged = None if history.interrupted else note is None  # an interrupted run has not ended: unknown
         if out is not None:
             files, summary = write_run_files(config, rows, state.best_epoch, history.stop_reason, self.layers, out,
-                                             seconds, test, converged)
+                                             seconds, test, converged, final)
         else:
             files, summary = {}, run_summary(rows, state.best_epoch, history.stop_reason, self.layers, seconds, test,
-                                             converged)
-        best_row = next((row for row in rows if row["epoch"] == state.best_epoch), {})
+                                             converged, final)
+        best_row = next(({**row, **final.get(row["epoch"], {})} for row in rows if row["epoch"] == state.best_epoch),
+                        {})
         result = RunResult(config, best.layers, history, self.data, files, seconds, rows, best_row, summary,
                            (best, last), note)
         if history.diverged:
@@ -373,25 +395,28 @@ def history_row(record: EpochRecord) -> dict[str, Any]:
 
 
 def write_run_files(config: Config, rows: list[dict], best_epoch: int, stop_reason: str, layers: list[Layer],
-                    out: Path, seconds: float, test: dict[str, float] | None = None, converged: bool | None = True
-                    ) -> tuple[dict[str, Path], dict[str, Any]]:
+                    out: Path, seconds: float, test: dict[str, float] | None = None, converged: bool | None = True,
+                    final: dict[int, dict[str, float]] | None = None) -> tuple[dict[str, Path], dict[str, Any]]:
     """The resolved config, the per-epoch history CSV and the JSON summary (returned too)."""
     files = {"best": out / BEST, "last": out / LAST, "config": out / CONFIG_FILE,
              "history": out / HISTORY_FILE, "summary": out / SUMMARY_FILE}
     atomic_write(files["config"], lambda s: s.write(dump_config(config, relative_to=out).encode()))
     atomic_write(files["history"], lambda s: s.write(history_csv(rows).encode()))
-    summary = run_summary(rows, best_epoch, stop_reason, layers, seconds, test, converged)
+    summary = run_summary(rows, best_epoch, stop_reason, layers, seconds, test, converged, final)
     write_json(files["summary"], summary)
     return files, summary
 
 
 def run_summary(rows: list[dict], best_epoch: int, stop_reason: str, layers: list[Layer],
-                seconds: float, test: dict[str, float] | None = None, converged: bool | None = True
-                ) -> dict[str, Any]:
+                seconds: float, test: dict[str, float] | None = None, converged: bool | None = True,
+                final: dict[int, dict[str, float]] | None = None) -> dict[str, Any]:
     """What summary.json holds: sizes, parameters, epochs, why it stopped and whether the monitored
     figure had stopped improving, best and last figures, and (with data.test) the best epoch's
-    figures on the test rows."""
-    metrics = lambda row: {k: v for k, v in row.items() if k.startswith(("train_", "val_"))}  # noqa: E731
+    figures on the test rows.  ``final``: exact training figures by epoch, in place of the history's
+    means over batches (see ``exact_train_figures``)."""
+    final = final or {}
+    metrics = lambda row: {k: v for k, v in {**row, **final.get(row.get("epoch"), {})}.items()  # noqa: E731
+                           if k.startswith(("train_", "val_"))}
     best = next((row for row in rows if row["epoch"] == best_epoch), {})
     return {
         "nnctl_version": __version__,

@@ -271,7 +271,7 @@ def test_python_tags_are_refused_and_nothing_runs(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("text, message", [
     ("- data\n- model\n", "the top level must be a mapping of sections (data, model, loss, regularization, "
-                          "optimizer, schedule, early_stopping, seed, output), got a list"),
+                          "optimizer, schedule, early_stopping, training, seed, output), got a list"),
     ("", "the file is empty; a config needs at least a data section"),
     ("# only a comment\n", "the file is empty; a config needs at least a data section"),
     ("data:\n  train: [a\n  target: y\n", "line 3, column 9: expected ',' or ']', but got ':' "
@@ -334,7 +334,7 @@ def test_override_value_with_bad_yaml(tmp_path):
 def test_config_to_dict_writes_every_key_in_order(tmp_path):
     plain = config_to_dict(load_config(write(tmp_path, MINIMAL)), relative_to=tmp_path)
     assert list(plain) == ["data", "model", "loss", "regularization", "optimizer", "schedule", "early_stopping",
-                           "seed", "output"]
+                           "training", "seed", "output"]
     assert plain["data"] == {"train": "configs/d.csv", "target": "y", "features": "all", "validation": 0.2, "test": None,
                              "standardize": True, "split_seed": None, "class_weight": None, "sample_weight": None,
                              "exclude": [], "categorical": "auto",
@@ -383,7 +383,8 @@ def test_config_from_dict_reports_problems_without_lines():
     message = error_of(config_from_dict, {"data": {"train": "d.csv"}, "sed": 1}, source_name="api")
     assert message == "api: 2 problems: sed: unknown key (did you mean 'seed'?); data.target: required key is missing"
     assert error_of(config_from_dict, [1]) == ("<config>: the top level must be a mapping of sections "
-                                               "(data, model, loss, regularization, optimizer, schedule, early_stopping, seed, output), got a list")
+                                               "(data, model, loss, regularization, optimizer, schedule, early_stopping, training, seed, output), "
+                                               "got a list")
 
 
 def test_configs_are_frozen(tmp_path):

@@ -83,7 +83,8 @@ def test_every_number_is_the_trainers_own(case):
     np.testing.assert_array_equal(e.output_delta, batch.loss.delta(sums[-1], batch.T, batch.weights))
 
     # one fit step on the same rows gives the same weights and the same loss after
-    one_step = replace(settings, epochs=1, batch_size=rows, shuffle=False, monitor="train_loss")
+    one_step = replace(settings, epochs=1, batch_size=rows, shuffle=False, monitor="train_loss",
+                       evaluate_train="full")  # the loss after the step, not during it
     history = fit(batch.layers, batch.X, batch.y, one_step, np.random.default_rng(0), sample_weights=batch.weights)
     for update, layer in zip(e.update, batch.layers):
         np.testing.assert_array_equal(update.W_after, layer.W)

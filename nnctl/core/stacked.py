@@ -29,8 +29,8 @@ from nnctl.core.model import Layer
 from nnctl.core.optimizers import OPTIMIZERS
 from nnctl.core.regularizers import penalty
 from nnctl.core.training import (
-    EpochRecord, Evaluation, History, Job, Settings, TrainingState, close_epoch, end_epoch, forward_all, make_job,
-    mark_diverged, new_state, own_arrays,
+    EpochRecord, Evaluation, History, Job, Pass, Settings, Tally, TrainingState, close_epoch, end_epoch, forward_all,
+    make_job, mark_diverged, new_state, own_arrays,
 )
 from nnctl.core.workspace import Workspace
 
@@ -128,17 +128,18 @@ def _fit_stack(stack: _Stack, rngs: list[np.random.Generator], histories: list[H
     settings, optimizer = job.settings, OPTIMIZERS[job.settings.optimizer]
     for epoch in range(1, settings.epochs + 1):
         started = time.perf_counter()
-        _run_steps(stack, optimizer, rngs, histories, epoch)
+        tally = _run_steps(stack, optimizer, rngs, histories, epoch)
         if not stack.active:
             return
         space, finished = job.workspace, []
         active = [nets[i] for i in stack.active]
         with np.errstate(over="ignore", invalid="ignore"):
-            trains, counts = evaluate_stack(space, active, job.loss, job.X, job.y, settings.l1, settings.l2,
-                                            job.weights, settings.target_scale)
+            train = job.training_pass(space.layers, tally)
+            trains = evaluations_of(train, job.loss, active, job.y, settings.l1, settings.l2, job.weights,
+                                    settings.target_scale)
             vals = (evaluate_stack(space, active, job.loss, *job.validation, scale=settings.target_scale)[0]
                     if job.validation is not None else [None] * len(active))
-            health = health_figures(space.W, space.activations, counts, len(job.X), space.dW)
+            health = health_figures(space.W, space.activations, train.counts, len(job.X), space.dW)
         share = (time.perf_counter() - started) / len(active)  # each seed's share of the epoch
         for row, i in enumerate(stack.active):
             record = end_epoch(job, nets[i], rngs[i], states[i], histories[i], started, trains[row], vals[row],
@@ -153,41 +154,61 @@ def _fit_stack(stack: _Stack, rngs: list[np.random.Generator], histories: list[H
 
 
 def _run_steps(stack: _Stack, optimizer, rngs: list[np.random.Generator], histories: list[History],
-               epoch: int) -> None:
-    """One epoch's steps for every seed of the stack; seeds that diverge leave it."""
+               epoch: int) -> Tally:
+    """One epoch's steps for every seed of the stack; seeds that diverge leave it.  Returns
+    the tally of the epoch's training figures of the seeds still in the stack."""
     job = stack.job
     n, settings = len(job.X), job.settings
     orders = np.stack([rngs[i].permutation(n) if settings.shuffle else np.arange(n) for i in stack.active])
-    eta = stack.learning_rates()
+    eta, tally = stack.learning_rates(), job.tally()
     with np.errstate(over="ignore", invalid="ignore"):
         for step in range(job.n_batches):
             space = job.workspace
-            space.gradients(job.loss, *job.gather(orders[:, step * job.batch_size:(step + 1) * job.batch_size]),
-                            settings.l1, settings.l2)
+            rows = orders[:, step * job.batch_size:(step + 1) * job.batch_size]
+            inputs, sums = space.gradients(job.loss, *job.gather(rows), settings.l1, settings.l2)
             broken = ~space.finite(space.output_bias_gradient())  # it sums the output delta: the loss broke
             if broken.any():
-                orders, eta = _leave(stack, broken, histories, epoch, step, orders, eta)
+                orders, eta, rows = _leave(stack, broken, histories, epoch, step, orders, eta, tally)
                 if not stack.active:
-                    return
-            optimizer.update([job.workspace.theta], [job.workspace.grad], stack.optimizer, eta, settings.hyper,
-                             job.workspace.work)
+                    return tally
+                inputs = [array[~broken] for array in inputs]
+                sums = [array[~broken] for array in sums]
+            space = job.workspace
+            optimizer.update([space.theta], [space.grad], stack.optimizer, eta, settings.hyper, space.work)
             stack.count_steps()
-            broken = ~job.workspace.finite(job.workspace.theta)
+            tally.add(space.layers, rows, inputs, sums)
+            broken = ~space.finite(space.theta)
             if broken.any():
-                orders, eta = _leave(stack, broken, histories, epoch, step, orders, eta)
+                orders, eta, rows = _leave(stack, broken, histories, epoch, step, orders, eta, tally)
                 if not stack.active:
-                    return
+                    return tally
+    return tally
 
 
 def _leave(stack: _Stack, broken: Array, histories: list[History], epoch: int, step: int, orders: Array,
-           eta: Array) -> tuple[Array, Array]:
-    """Record the broken seeds as diverged at this step and take them out of the stack;
-    the survivors' shuffled orders and learning rates."""
+           eta: Array, tally: Tally) -> tuple[Array, Array, Array]:
+    """Record the broken seeds as diverged at this step and take them out of the stack and
+    the tally; the survivors' shuffled orders, learning rates and this step's rows."""
     rows = np.flatnonzero(broken)
     for row in rows:
         mark_diverged(histories[stack.active[row]], epoch, step + 1)
     stack.drop(rows)
-    return orders[~broken], eta[~broken]
+    tally.keep(~broken)
+    orders = orders[~broken]
+    return orders, eta[~broken], orders[:, step * stack.job.batch_size:(step + 1) * stack.job.batch_size]
+
+
+def evaluations_of(found: Pass, loss: Loss, nets: list[list[Layer]], y: Array, l1: float = 0.0, l2: float = 0.0,
+                   weights: Array | None = None, scale=None) -> list[Evaluation]:
+    """``training.evaluation_of`` for every network of a stacked pass."""
+    if loss.task == "classification":
+        metrics = metric_fns.classification_metrics_of_rows(y, found.outputs)
+    else:
+        metrics = [metric_fns.regression_metrics(y, outputs, scale) for outputs in found.outputs]
+    samples = found.samples
+    data_loss = np.mean(samples, axis=-1) if weights is None else [loss.mean(row, weights) for row in samples]
+    return [Evaluation(float(data_loss[row]), penalty([layer.W for layer in layers], l1, l2), metrics[row])
+            for row, layers in enumerate(nets)]
 
 
 def evaluate_stack(space: Workspace, nets: list[list[Layer]], loss: Loss, X: Array, y: Array, l1: float = 0.0,
@@ -196,11 +217,4 @@ def evaluate_stack(space: Workspace, nets: list[list[Layer]], loss: Loss, X: Arr
     pass of the rows (X is shared), then each network's loss and metrics; also the
     hidden layers' activation counts, stacked."""
     found = forward_all(space.layers, loss, X, y)
-    if loss.task == "classification":
-        metrics = metric_fns.classification_metrics_of_rows(y, found.outputs)
-    else:
-        metrics = [metric_fns.regression_metrics(y, outputs, scale) for outputs in found.outputs]
-    samples = found.samples
-    data_loss = np.mean(samples, axis=-1) if weights is None else [loss.mean(row, weights) for row in samples]
-    return [Evaluation(float(data_loss[row]), penalty([layer.W for layer in layers], l1, l2), metrics[row])
-            for row, layers in enumerate(nets)], found.counts
+    return evaluations_of(found, loss, nets, y, l1, l2, weights, scale), found.counts

@@ -7,7 +7,10 @@
             loss delta dL/dZ_L -> chain rule back through the layers (workspace.py)
             add the penalty's gradient to each weight matrix
             move every parameter by the optimizer's rule and the learning rate
-        evaluate the loss (data + penalty) and metrics on the training and validation rows
+        the epoch's training loss and metrics: the row-weighted mean over its batches, from
+        the logits each step already computed (as Keras, Lightning and scikit-learn report
+        them), or a pass over all the training rows (``evaluate_train="full"``)
+        the loss and metrics on the validation rows, from a pass over them
         keep the best epoch; adjust the learning rate; stop early if asked to
 
 ``fit`` never prints and never writes files: it calls ``on_epoch`` and the
@@ -61,6 +64,7 @@ class Settings:
     min_delta: float = 0.0  # the least change of the monitored value that counts as an improvement
     target: float | None = None  # stop once the monitored value reaches this
     target_scale: tuple[float, ...] | None = None  # regression trained on (y - mean) / scale: errors reported times scale
+    evaluate_train: str = "batches"  # the epoch's training figures: "batches" (from its steps) or "full" (a pass)
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,7 @@ def evaluate(layers: Sequence[Layer], loss: Loss, X: Array, y: Array, l1: float 
     what a unit of ``y`` is); also what the health figures need of the hidden layers'
     outputs (``health.activation_counts``)."""
     found = forward_all(layers, loss, X, y)
-    return _evaluation(loss, layers, y, found.outputs, found.samples, l1, l2, weights, target_scale), found.counts
+    return evaluation_of(found, loss, layers, y, l1, l2, weights, target_scale), found.counts
 
 
 @dataclass
@@ -200,15 +204,50 @@ def forward_all(layers: Sequence[Layer], loss: Loss, X: Array, y: Array) -> Pass
     return Pass(np.concatenate(samples, axis=-1), np.concatenate(outputs, axis=-1 if classify else -2), counts or [])
 
 
-def _evaluation(loss: Loss, layers: Sequence[Layer], y: Array, outputs: Array, samples: Array, l1: float, l2: float,
-                weights: Array | None, target_scale: Sequence[float] | None = None) -> Evaluation:
-    """An Evaluation of one network from its decisions (or logits, for regression) and
-    per-sample losses."""
+def evaluation_of(found: Pass, loss: Loss, layers: Sequence[Layer], y: Array, l1: float, l2: float,
+                  weights: Array | None, target_scale: Sequence[float] | None = None) -> Evaluation:
+    """An Evaluation of one network from a pass's decisions (or logits, for regression) and
+    per-sample losses: L = 1/n sum_i w_i l_i, plus lambda R(W) of the weights as they are."""
     if loss.task == "classification":
-        found = metric_fns.classification_metrics(y, outputs)
+        metrics = metric_fns.classification_metrics(y, found.outputs)
     else:
-        found = metric_fns.regression_metrics(y, outputs, target_scale)
-    return Evaluation(loss.mean(samples, weights), penalty([layer.W for layer in layers], l1, l2), found)
+        metrics = metric_fns.regression_metrics(y, found.outputs, target_scale)
+    return Evaluation(loss.mean(found.samples, weights), penalty([layer.W for layer in layers], l1, l2), metrics)
+
+
+class Tally:
+    """An epoch's training figures gathered from its own steps, with no extra pass: each
+    step's logits go to the rows it used, and its hidden layers' activation counts add up.
+
+    At the end of a whole epoch every row was used once, so the per-sample losses of
+    these logits, averaged with the row weights, are the row-weighted mean of the batch
+    losses, L_epoch = sum_b m_b L_b / n, and the metrics are those of the rows'
+    decisions when their step saw them.  ``lead``: the stack's leading axis, if any."""
+
+    def __init__(self, n_rows: int, n_outputs: int, dtype, lead: tuple[int, ...] = ()):
+        self.logits = np.empty(lead + (n_rows, n_outputs), dtype)
+        self.stack = (np.arange(lead[0])[:, None],) if lead else ()  # indexes each network's own rows
+        self.counts: list | None = None
+        self.rows = 0  # rows tallied
+
+    def add(self, layers: Sequence[Layer], rows: Array, inputs: Sequence[Array], sums: Sequence[Array]) -> None:
+        """Keep a step's logits (``sums[-1]``) at its ``rows`` and count its activations."""
+        self.logits[self.stack + (rows,)] = sums[-1]
+        self.counts = add_counts(self.counts, [activation_counts(layer.activation, A)
+                                               for layer, A in zip(layers, inputs[1:])])
+        self.rows += rows.shape[-1]
+
+    def keep(self, kept: Array) -> None:
+        """Only the networks ``kept`` (a mask over the stack) stay."""
+        self.logits = self.logits[kept]
+        self.stack = (np.arange(len(self.logits))[:, None],)
+        self.counts = None if self.counts is None else [c if c is None else c[kept] for c in self.counts]
+
+    def as_pass(self, loss: Loss, T: Array) -> Pass:
+        """The epoch's figures as a pass over the training rows with targets T would give them."""
+        samples = loss.samples(self.logits, T)
+        outputs = loss.decide(self.logits) if loss.task == "classification" else self.logits
+        return Pass(samples, outputs, self.counts or [])
 
 
 def gradients(layers: Sequence[Layer], loss: Loss, X: Array, T: Array, l1: float, l2: float,
@@ -264,6 +303,17 @@ class Job:
         lead = self.workspace.lead + (self.batch_size,)
         self.batch = (np.empty(lead + self.X.shape[1:], self.X.dtype), np.empty(lead + self.T.shape[1:], self.T.dtype),
                       None if self.weights is None else np.empty(lead, self.weights.dtype))
+
+    def tally(self) -> Tally:
+        """An empty tally of this epoch's training figures."""
+        return Tally(len(self.X), self.T.shape[-1], self.T.dtype, self.workspace.lead)
+
+    def training_pass(self, layers: Sequence[Layer], tally: Tally) -> Pass:
+        """The epoch's training figures: from its batches (the default, once the whole epoch
+        ran in this call), or from a pass of the network as it is now over all the rows."""
+        if self.settings.evaluate_train == "batches" and tally.rows == len(self.X):
+            return tally.as_pass(self.loss, self.T)
+        return forward_all(layers, self.loss, self.X, self.y)
 
     def gather(self, rows: Array) -> tuple[Array, Array, Array | None]:
         """The batch of ``rows`` ((m,), or (S, m) for a stack) copied into the batch buffers."""
@@ -337,16 +387,40 @@ def own_arrays(nets: Sequence[list[Layer]]) -> Iterator[None]:
 
 def _fit(job: Job, layers: list[Layer], rng: np.random.Generator, state: TrainingState,
          on_epoch: Callable | None, should_stop: Callable[[], bool] | None) -> History:
-    settings = job.settings
-    optimizer_state = _flat_optimizer_state(job.workspace, state.optimizer)
+    settings, space, loss = job.settings, job.workspace, job.loss
+    optimizer, optimizer_state = OPTIMIZERS[settings.optimizer], _flat_optimizer_state(space, state.optimizer)
+    counters = [key for key, value in optimizer_state.items() if not isinstance(value, list)]  # Adam's t
     history = History(best_epoch=state.best_epoch)
+    stop = should_stop or (lambda: False)
     while state.epoch < settings.epochs:
-        record = _run_epoch(job, layers, rng, state, optimizer_state, history, should_stop)
-        if record is None:  # diverged or interrupted within the epoch
-            return history
-        if close_epoch(job, record, layers, state, history, on_epoch):
-            return history
-        if should_stop is not None and should_stop() and state.epoch < settings.epochs:
+        epoch, started, tally = state.epoch + 1, time.perf_counter(), job.tally()
+        rng.bit_generator.state = state.rng_state  # a no-op unless going on from a saved state
+        order = rng.permutation(len(job.X)) if settings.shuffle else np.arange(len(job.X))
+        # A diverging run overflows somewhere; that is caught at the step, so NumPy need not warn first.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for step in range(state.step, job.n_batches):
+                rows = order[step * job.batch_size:(step + 1) * job.batch_size]
+                inputs, sums = space.gradients(loss, *job.gather(rows), settings.l1, settings.l2)  # forward, backward
+                if not space.finite(space.output_bias_gradient()):  # it sums the output delta: the loss broke
+                    mark_diverged(history, epoch, step + 1)
+                    return history
+                optimizer.update([space.theta], [space.grad], optimizer_state, state.learning_rate, settings.hyper,
+                                 space.work)  # theta <- theta - eta * (the rule's step)
+                state.optimizer.update({key: optimizer_state[key] for key in counters})
+                if not space.finite(space.theta):
+                    mark_diverged(history, epoch, step + 1)
+                    return history
+                tally.add(layers, rows, inputs, sums)
+                state.step = step + 1
+                if stop() and state.step < job.n_batches:
+                    history.interrupted = True
+                    history.stop_reason = f"interrupted at epoch {epoch}, step {state.step} of {job.n_batches}"
+                    return history
+            train = job.training_pass(layers, tally)
+            record = epoch_record(job, layers, train, space.dW, rng, state, history, started)
+        if record is None or close_epoch(job, record, layers, state, history, on_epoch):
+            return history  # diverged, the target reached or patience run out
+        if stop() and state.epoch < settings.epochs:
             history.interrupted = True
             history.stop_reason = f"interrupted after epoch {record.epoch}"
             return history
@@ -389,52 +463,22 @@ def close_epoch(job: Job, record: EpochRecord, layers: list[Layer], state: Train
     return bool(history.stop_reason)
 
 
-def _run_epoch(job: Job, layers: list[Layer], rng: np.random.Generator, state: TrainingState,
-               optimizer_state: dict, history: History, should_stop: Callable[[], bool] | None) -> EpochRecord | None:
-    """The steps of one epoch (from ``state.step`` on) and its evaluation; None when it
-    diverged or was interrupted, with ``history`` saying which."""
-    epoch, settings, optimizer = state.epoch + 1, job.settings, OPTIMIZERS[job.settings.optimizer]
-    space = job.workspace
-    params, grads = [space.theta], [space.grad]
-    counters = [key for key, value in optimizer_state.items() if not isinstance(value, list)]
-    started = time.perf_counter()
-    rng.bit_generator.state = state.rng_state  # a no-op unless going on from a saved state
-    order = rng.permutation(len(job.X)) if settings.shuffle else np.arange(len(job.X))
-    # A diverging run overflows somewhere; that is caught at the step (below), so
-    # NumPy need not warn first.
-    with np.errstate(over="ignore", invalid="ignore"):
-        for step in range(state.step, job.n_batches):
-            rows = order[step * job.batch_size : (step + 1) * job.batch_size]
-            space.gradients(job.loss, *job.gather(rows), settings.l1, settings.l2)
-            if not space.finite(space.output_bias_gradient()):  # it sums the output delta: the loss broke
-                return mark_diverged(history, epoch, step + 1)
-            optimizer.update(params, grads, optimizer_state, state.learning_rate, settings.hyper, space.work)
-            for key in counters:  # Adam's step count
-                state.optimizer[key] = optimizer_state[key]
-            if not space.finite(space.theta):
-                return mark_diverged(history, epoch, step + 1)
-            state.step = step + 1
-            if should_stop is not None and should_stop() and state.step < job.n_batches:
-                history.interrupted = True
-                history.stop_reason = f"interrupted at epoch {epoch}, step {state.step} of {job.n_batches}"
-                return None
-    return _evaluate_epoch(job, layers, space.dW, rng, state, history, started)
-
-
-def _evaluate_epoch(job: Job, layers: list[Layer], weight_grads: Sequence[Array], rng: np.random.Generator,
-                    state: TrainingState, history: History, started: float) -> EpochRecord | None:
-    """The epoch's figures on the training and validation rows, and ``state`` moved to the
-    next epoch; None (diverged) when a loss is no longer finite."""
+def epoch_record(job: Job, layers: Sequence[Layer], train: Pass, weight_grads: Sequence[Array],
+                 rng: np.random.Generator, state: TrainingState, history: History, started: float
+                 ) -> EpochRecord | None:
+    """The epoch's record: training figures from ``train``, validation figures from a pass
+    over the validation rows, health from both (activation counts) and the last step's
+    gradients; ``state`` moved to the next epoch.  None (diverged) when a loss is no longer
+    finite."""
     settings = job.settings
-    with np.errstate(over="ignore", invalid="ignore"):
-        train, counts = evaluate(layers, job.loss, job.X, job.y, settings.l1, settings.l2, job.weights,
-                                 settings.target_scale)
-        val = (evaluate(layers, job.loss, *job.validation, target_scale=settings.target_scale)[0]
-               if job.validation is not None else None)
-        figures = health_figures([layer.W for layer in layers], [layer.activation for layer in layers], counts,
-                               len(job.X), weight_grads)
-        health = {name: float(value) for name, value in figures.items()}
-    return end_epoch(job, layers, rng, state, history, started, train, val, health)
+    figures = evaluation_of(train, job.loss, layers, job.y, settings.l1, settings.l2, job.weights,
+                            settings.target_scale)
+    val = (evaluate(layers, job.loss, *job.validation, target_scale=settings.target_scale)[0]
+           if job.validation is not None else None)
+    health = health_figures([layer.W for layer in layers], [layer.activation for layer in layers], train.counts,
+                            len(job.X), weight_grads)
+    return end_epoch(job, layers, rng, state, history, started, figures, val,
+                     {name: float(value) for name, value in health.items()})
 
 
 def end_epoch(job: Job, layers: list[Layer], rng: np.random.Generator, state: TrainingState, history: History,
