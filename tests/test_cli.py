@@ -63,7 +63,7 @@ def test_train_prints_plain_epoch_lines_matching_the_history(trained):
     last = history[-1]
     assert f"val loss: {float(last['val_loss']):.4f}" in lines[-1]
     assert f"val accuracy: {float(last['val_accuracy']):.4f}" in lines[-1]
-    assert f"train loss (data + penalty): {float(last['train_loss']):.4f}" in lines[-1]
+    assert f"train loss (mean of batches, data + penalty): {float(last['train_loss']):.4f}" in lines[-1]
     assert float(last["train_loss"]) == pytest.approx(float(last["train_data_loss"]) + float(last["train_penalty"]))
 
 

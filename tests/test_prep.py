@@ -226,7 +226,7 @@ def test_train_says_what_the_inputs_became_and_what_it_left_out(tmp_path):
                         "1 output (identity); 105 parameters")
     assert lines[1] == "rows: 633 training, 158 validation"  # 800 rows, 9 without a spend
     assert lines[2] == "note: left out 9 rows whose target is missing (column 'spend')"
-    assert "train loss (data + penalty, standardized y)" in lines[3]
+    assert "train loss (mean of batches, data + penalty, standardized y)" in lines[3]
     meta = load_checkpoint(tmp_path / "run").meta
     assert meta["feature_names"][3:] == ["plan=basic", "plan=plus", "plan=premium", "region=east", "region=north",
                                          "region=south", "region=west", "region=(missing)"]
