@@ -13,12 +13,12 @@ training rows and goes through one step of gradient descent in the order of the 
     theta <- optimizer step(theta, dtheta)    the configured optimizer, fresh state, first epoch's rate
     L after the step
 
-Every number comes from the core's own functions (``model.forward``, ``model.backward``,
-``Loss.value``/``Loss.delta``, ``regularizers.penalty``/``penalty_gradient``, the optimizer's
-``init``/``update``); the per-layer deltas dZ_l, which ``model.backward`` keeps to itself, are
-computed with the same line it uses, and ``A_(l-1)^T dZ_l`` equals its dW_l exactly.  Training
-computes its step in preallocated buffers (``core/workspace.py``); its gradients equal
-``model.forward``/``model.backward``'s bit for bit (tests/test_explain.py holds both).
+Every number comes from the core's own functions: ``model.forward`` and ``model.backward``,
+the very pair the training step runs (``core/workspace.py`` gives them preallocated buffers;
+here they allocate, and ``backward`` leaves each hidden layer's delta dZ_l in the buffers it is
+given), ``Loss.value``/``Loss.delta``, ``regularizers.penalty``/``penalty_gradient``, and the
+optimizer's ``init``/``update``.  tests/test_one_pass.py holds that explain, gradcheck,
+training and evaluation all run that pair.
 Nothing here prints.
 
 The lecture's regularisation example is here too: ``compare_weights`` scores weight vectors
@@ -36,8 +36,8 @@ import numpy as np
 from nnctl import run
 from nnctl.prep.prepare import prepare_data
 from nnctl.config import Config
-from nnctl.core.activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
-from nnctl.core.model import Layer, backward, forward, logits
+from nnctl.core.activations import OUTPUT_ACTIVATIONS
+from nnctl.core.model import Layer, backward, forward, logits, new_buffers
 from nnctl.core.optimizers import OPTIMIZERS, Hyper
 from nnctl.core.regularizers import penalty, penalty_gradient
 from nnctl.core.training import fit, parameters
@@ -176,14 +176,15 @@ def explain(config: Config, rows: int = 2) -> Explanation:
              for l, layer in enumerate(layers)]
     before = _loss_parts(loss.value(sums[-1], T, weights), layers, l1, l2)
 
-    # backward: the output delta, then the chain rule (the line model.backward uses), then the gradients
-    deltas = [loss.delta(sums[-1], T, weights)]
-    for l in range(len(layers) - 1, 0, -1):
-        below = layers[l - 1]
-        deltas.insert(0, (deltas[0] @ layers[l].W.T) * ACTIVATIONS[below.activation].derivative(sums[l - 1], inputs[l]))
+    # backward: the output delta, then the chain rule through model.backward, which leaves each
+    # hidden layer's dZ in its buffers, then the gradients
+    output_delta = loss.delta(sums[-1], T, weights)
+    buffers = new_buffers(layers, len(X))
+    found = backward(layers, inputs, sums, output_delta, buffers)
+    deltas = [*buffers.dA, output_delta]
     grads = []
     back = []
-    for l, (layer, (dW_data, db)) in enumerate(zip(layers, backward(layers, inputs, sums, deltas[-1]))):
+    for l, (layer, (dW_data, db)) in enumerate(zip(layers, found)):
         extra = penalty_gradient(layer.W, l1, l2)
         dW = dW_data if extra is None else dW_data + extra  # as core.training.gradients adds them
         back.append(BackwardStep(l + 1, deltas[l], dW_data, extra, dW, db))

@@ -135,6 +135,18 @@ class Buffers:
     db: list[Array] | None = None
 
 
+def new_buffers(layers: Sequence[Layer], rows: int, lead: tuple[int, ...] = (), dtype=None) -> Buffers:
+    """Empty buffers for a pass of ``rows`` rows (and a stack of ``lead`` networks), without
+    gradient buffers: ``backward`` then returns new dW and db arrays."""
+    dtype = dtype or layers[0].W.dtype
+    shape = lambda layer: lead + (rows, layer.W.shape[-1])  # noqa: E731
+    hidden = layers[:-1]
+    return Buffers(Z=[np.empty(shape(layer), dtype) for layer in layers],
+                   A=[np.empty(shape(layer), dtype) for layer in hidden],
+                   dA=[np.empty(shape(layer), dtype) for layer in hidden],
+                   fprime=[np.empty(shape(layer), dtype) for layer in hidden])
+
+
 def forward(layers: Sequence[Layer], X: Array, buffers: Buffers | None = None) -> tuple[list[Array], list[Array]]:
     """Run the batch through the network, keeping what backward needs.
 
@@ -181,7 +193,8 @@ def backward(
         dZ_{l-1} = dA_{l-1} * f'_{l-1}(Z_{l-1})
 
     The input layer's gradient dA_0 is never needed and never computed.  With
-    ``buffers``, dW and db (when it has them), dA and f'(Z) are written into them.
+    ``buffers``, dW and db (when it has them), dA and f'(Z) are written into them,
+    and ``buffers.dA[l]`` ends up holding dZ of hidden layer l + 1.
     """
     grads: list[tuple[Array, Array]] = [None] * len(layers)  # type: ignore[list-item]
     dZ = delta_out

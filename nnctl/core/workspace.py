@@ -21,12 +21,13 @@ call per network, so the S results are those of S separate runs.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
 
 from nnctl.core.losses import Loss
-from nnctl.core.model import Buffers, Layer, backward, forward
+from nnctl.core.model import Buffers, Layer, backward, forward, new_buffers
 from nnctl.core.regularizers import penalty_gradient
 
 Array = np.ndarray
@@ -62,14 +63,8 @@ class Workspace:
         self.dW, self.db = self._layer_views(self.grad)
         for index, layers in enumerate(nets):
             self.adopt(layers, index if stack else None)
-        rows = self.lead + (batch_size,)
         self.layers = [Layer(W, b, name) for W, b, name in zip(self.W, self.b, self.activations)]  # views of theta
-        self.buffers = Buffers(
-            Z=[np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes],
-            A=[np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes[:-1]],
-            dA=[np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes[:-1]],
-            fprime=[np.empty(rows + (fan_out,), self.dtype) for _, fan_out in self.shapes[:-1]],
-            dW=self.dW, db=self.db)
+        self.buffers = replace(new_buffers(self.layers, batch_size, self.lead), dW=self.dW, db=self.db)
         self._views_by_rows: dict[int, Buffers] = {}  # views of the buffers for a batch of m rows, by m
 
     def _layer_views(self, flat: Array) -> tuple[list[Array], list[Array]]:
