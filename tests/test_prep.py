@@ -582,13 +582,17 @@ def test_the_mixed_table_is_reproducible_and_shaped_as_documented(tmp_path):
     assert 20 <= min(spend) and max(spend) < 1000 and 300 < np.mean(spend) < 450
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 10, 11, 1000, 1001])
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 11, 1000, 1001, 2500])
 def test_fill_medians_are_numpys_bit_for_bit(n):
     from nnctl.prep.preprocessor import _medians
 
     block = np.random.default_rng(n).normal(size=(n, 5))
     block[:, 1], block[:, 2] = 3.0, np.round(block[:, 2])  # a constant column, ties
     np.testing.assert_array_equal(_medians(block), np.median(block, axis=0))
+    single = block.astype(np.float32)  # partitioned in float32, averaged in float64
+    np.testing.assert_array_equal(_medians(single), np.median(single.astype(np.float64), axis=0))
+    wide = np.random.default_rng(n).normal(size=(n, 70)).astype(np.float32)[:, 3:]  # strided, several tiles
+    np.testing.assert_array_equal(_medians(wide), np.median(wide.astype(np.float64), axis=0))
 
 
 def test_explain_says_the_targets_are_z_scored(tmp_path):

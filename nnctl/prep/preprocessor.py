@@ -37,7 +37,9 @@ from nnctl.prep.transforms import all_finite, numeric_array
 IMPUTE = ("median", "mean", "zero", "drop")
 UNKNOWN_CATEGORY = ("ignore", "error")
 MISSING_SLOT, OTHER_SLOT = "(missing)", "(other)"
-_FILL_COLUMNS = 4  # numeric columns whose fill values are computed at a time (bounds the copy)
+_FILL_COLUMNS = 64  # numeric columns whose fill values are computed at a time (bounds the copy) ...
+_FILL_VALUES = 1 << 22  # ... and at most this many values at a time, unless that is under one column
+_TILE_ROWS = 1024  # rows transposed at a time when the medians' columns are copied: a tile stays in cache
 
 
 @dataclass(frozen=True)
@@ -327,12 +329,17 @@ def _fill_values(numbers: np.ndarray, rows: np.ndarray | None, impute: str) -> t
     if impute in ("zero", "drop") and all_finite(numbers):
         return fills, holes
     complete = all_finite(numbers)  # one pass: then no column needs the missing-cell bookkeeping
-    for a in range(0, m, _FILL_COLUMNS):
-        b = min(m, a + _FILL_COLUMNS)
+    n = len(numbers) if rows is None else len(rows)
+    width = max(1, min(_FILL_COLUMNS, _FILL_VALUES // max(n, 1)))
+    for a in range(0, m, width):
+        b = min(m, a + width)
         block = numbers[:, a:b] if rows is None else numbers[rows, a:b]
+        if complete and impute == "median":
+            fills[a:b] = _medians(block)
+            continue
         block = np.asarray(block, dtype=np.float64)
         if complete:
-            fills[a:b] = _medians(block) if impute == "median" else block.mean(axis=0)
+            fills[a:b] = block.mean(axis=0)
             continue
         present = ~np.isnan(block)
         holes[a:b] = ~present.all(axis=0)
@@ -349,15 +356,18 @@ def _fill_values(numbers: np.ndarray, rows: np.ndarray | None, impute: str) -> t
 
 
 def _medians(block: np.ndarray) -> np.ndarray:
-    """``np.median(block, axis=0)`` of finite values, the same numbers in half the time: each column
-    copied to a contiguous row and partitioned once at the upper middle; the lower middle, for an
-    even count, is the largest value below it."""
-    rows = np.ascontiguousarray(block.T)  # (columns, n): a copy, partitioned in place
-    n = rows.shape[1]
+    """``np.median(block, axis=0)`` of finite values, in float64, the same numbers in a fraction of
+    the time: each column copied to a contiguous row in its own dtype (converting to float64 keeps
+    the order, so the middle values are the same ones) and partitioned once at the upper middle;
+    the lower middle, for an even count, is the largest value below it; their mean in float64."""
+    n = block.shape[0]
+    rows = np.empty(block.shape[::-1], block.dtype)  # (columns, n): a copy, partitioned in place
+    for start in range(0, n, _TILE_ROWS):  # tile by tile: a whole transposing copy misses the cache
+        rows[:, start:start + _TILE_ROWS] = block[start:start + _TILE_ROWS].T
     k = n // 2
     rows.partition(k, axis=1)
-    upper = rows[:, k]
-    return upper.copy() if n % 2 else (rows[:, :k].max(axis=1) + upper) / 2
+    upper = rows[:, k].astype(np.float64)
+    return upper if n % 2 else (rows[:, :k].max(axis=1).astype(np.float64) + upper) / 2
 
 
 def _vocabulary(name: str, values: np.ndarray, max_categories: int) -> CategoricalColumn:

@@ -126,11 +126,13 @@ def all_finite(X: np.ndarray) -> bool:
 
 
 def first_column_beyond(X: np.ndarray, limit: float) -> int | None:
-    """The first column of ``X`` holding a value with ``|value| > limit`` (compared in float64), or None."""
-    beyond = np.zeros(X.shape[1], dtype=bool)
-    for a, b in _row_chunks(len(X), X.shape[1]):
-        beyond |= (np.abs(X[a:b].astype(np.float64, copy=False)) > limit).any(axis=0)
-    columns = np.flatnonzero(beyond)
+    """The first column of ``X`` holding a value with ``|value| > limit`` (compared in float64), or None:
+    from each column's largest and smallest value, reduced in X's own dtype (exact, no temporary)."""
+    if X.size == 0:
+        return None
+    top = np.maximum.reduce(X, axis=0).astype(np.float64)
+    bottom = np.minimum.reduce(X, axis=0).astype(np.float64)
+    columns = np.flatnonzero((top > limit) | (bottom < -limit))
     return int(columns[0]) if len(columns) else None
 
 
