@@ -23,7 +23,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import WORKLOADS, make_data, matmul_floor_us  # noqa: E402
 
-from nnctl.core.losses import LOSSES  # noqa: E402
 from nnctl.core.model import backward, forward, init_network  # noqa: E402
 from nnctl.core.optimizers import OPTIMIZERS, Hyper  # noqa: E402
 from nnctl.core.training import Settings, make_job, new_state  # noqa: E402
@@ -57,7 +56,7 @@ def phases(name: str, steps: int) -> dict[str, float]:
     batch_rows = [order[s * w.batch:(s + 1) * w.batch] for s in range(len(X) // w.batch)]  # whole batches
     rows_of = lambda step: batch_rows[step % n_batches]  # noqa: E731
     steps = min(steps, 10 * n_batches)
-    tally = job.tally()
+    tally = job.tally(order)
 
     X_b, T_b, _ = job.gather(rows_of(0))
     buffers = space._buffers(len(X_b))
@@ -66,11 +65,11 @@ def phases(name: str, steps: int) -> dict[str, float]:
 
     def whole(step):
         rows = rows_of(step)
-        inputs, sums = space.gradients(loss, *job.gather(rows), 0.0, 0.0)
+        step_buffers = space.gradients(loss, *job.gather(rows), 0.0, 0.0)
         space.finite(space.output_bias_gradient())
         optimizer.update([space.theta], [space.grad], opt_state, w.learning_rate, Hyper(), space.work)
         space.finite(space.theta)
-        tally.add(space.layers, rows, inputs, sums)
+        tally.add((step % n_batches) * w.batch, step_buffers)
 
     out = {
         "gather": best_of(3, steps, lambda s: job.gather(rows_of(s))),
@@ -81,7 +80,7 @@ def phases(name: str, steps: int) -> dict[str, float]:
                                                                 w.learning_rate, Hyper(), space.work)),
         "finite checks": best_of(3, steps, lambda s: (space.finite(space.output_bias_gradient()),
                                                        space.finite(space.theta))),
-        "tally": best_of(3, steps, lambda s: tally.add(space.layers, batch_rows[0], inputs, sums)),
+        "tally": best_of(3, steps, lambda s: tally.add(0, buffers)),
     }
     out["whole step"] = best_of(3, steps, whole)
     out["matmul floor"] = matmul_floor_us(w)

@@ -12,10 +12,9 @@ import pytest
 from nnctl import run
 from nnctl.checkpoint import load_checkpoint
 from nnctl.config import load_config
-from nnctl.core.health import SATURATED
+from nnctl.core.health import SATURATED_BELOW
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import Layer, forward, init_network
-from nnctl.core.optimizers import OPTIMIZERS, Hyper
 from nnctl.core.training import Settings, evaluate, fit, gradients, new_state
 from nnctl.prep import prepare
 
@@ -48,7 +47,7 @@ def _replay(layers, X, y, weights, settings, order):
         inputs, zs = forward(layers, X[rows])
         sums += len(rows) * loss.value(zs[-1], T[rows], w)  # m_b L_b
         right += int(np.sum(loss.decide(zs[-1]) == y[rows]))
-        saturated += int(np.count_nonzero(SATURATED["tanh"](inputs[1])))
+        saturated += int(np.count_nonzero(1 - inputs[1] ** 2 < SATURATED_BELOW["tanh"]))  # tanh' = 1 - A^2
         flat = gradients(layers, loss, X[rows], T[rows], settings.l1, settings.l2, w)
         for array, g in zip([a for layer in layers for a in (layer.W, layer.b)], flat):
             array -= np.float32(settings.learning_rate) * g

@@ -7,8 +7,13 @@ Per layer, after an epoch:
                    huge: the rate is too high)
     sparsity       share of weights with |w| < 1e-3 (L1 drives weights there)
     saturated      sigmoid/tanh layers: share of activations where f'(z) is tiny,
-                   sigmoid outside [0.01, 0.99] or |tanh| > 0.99: gradients vanish there
+                   sigmoid outside [0.01, 0.99] (f' < 0.01 x 0.99) or |tanh| > 0.99
+                   (f' < 1 - 0.99^2): gradients vanish there
     dead           relu layers: share of units that output 0 for every training row
+
+The counts behind the last two come from the training steps themselves (``step_counts``,
+from the f'(Z) each step's backward pass computed) or from a pass over the rows
+(``activation_counts``, from the outputs A); both apply the same thresholds to f'.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from typing import Sequence
 
 import numpy as np
 
+from nnctl.core.activations import ACTIVATIONS
 from nnctl.core.model import Layer
 
 SPARSE_BELOW = 1e-3
-SATURATED = {"sigmoid": lambda A: (A < 0.01) | (A > 0.99), "tanh": lambda A: np.abs(A) > 0.99}
+SATURATED_BELOW = {"sigmoid": 0.01 * (1 - 0.01), "tanh": 1 - 0.99 ** 2}  # f'(z) below this: saturated
 
 
 def layer_health(layers: Sequence[Layer], activations: Sequence[np.ndarray],
@@ -41,10 +47,21 @@ def activation_counts(activation: str, A: np.ndarray) -> np.ndarray | None:
     """What the health figures need of a hidden layer's outputs ``A: (..., rows, units)``,
     in a form that adds up over chunks of rows (``add_counts``): the number of saturated
     values (sigmoid, tanh), or which units were ever positive (relu)."""
-    if activation in SATURATED:
-        return np.count_nonzero(SATURATED[activation](A), axis=(-2, -1))
+    if activation in SATURATED_BELOW:
+        return step_counts(activation, ACTIVATIONS[activation].derivative(None, A))
     if activation == "relu":
         return (A > 0).any(axis=-2)
+    return None
+
+
+def step_counts(activation: str, fprime: np.ndarray) -> np.ndarray | None:
+    """The same counts from a layer's derivative ``f'(Z): (..., rows, units)``, as a training
+    step has it: saturated values (sigmoid, tanh); for relu, where f' = 1, how many rows each
+    unit was positive on (units never positive: the count is 0)."""
+    if activation in SATURATED_BELOW:
+        return np.count_nonzero(fprime < SATURATED_BELOW[activation], axis=(-2, -1))
+    if activation == "relu":
+        return np.add.reduce(fprime, axis=-2)
     return None
 
 
@@ -69,10 +86,10 @@ def health_figures(weights: Sequence[np.ndarray], names: Sequence[str], counts: 
         out[prefix + "sparsity"] = np.mean(np.abs(W) < SPARSE_BELOW, axis=(-2, -1))
         if index < len(counts):  # a hidden layer
             units = W.shape[-1]
-            if activation in SATURATED:  # share of saturated values
+            if activation in SATURATED_BELOW:  # share of saturated values
                 out[prefix + "saturated"] = counts[index] / float(n_rows * units)
-            elif activation == "relu":  # share of units never positive
-                out[prefix + "dead"] = np.mean(~counts[index], axis=-1)
+            elif activation == "relu":  # share of units never positive (a count of 0, or False)
+                out[prefix + "dead"] = np.mean(counts[index] == 0, axis=-1)
     return out
 
 

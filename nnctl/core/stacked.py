@@ -25,7 +25,7 @@ import numpy as np
 from nnctl.core import metrics as metric_fns
 from nnctl.core.health import health_figures
 from nnctl.core.losses import Loss
-from nnctl.core.model import Layer
+from nnctl.core.model import Buffers, Layer
 from nnctl.core.optimizers import OPTIMIZERS
 from nnctl.core.regularizers import penalty
 from nnctl.core.training import (
@@ -160,42 +160,41 @@ def _run_steps(stack: _Stack, optimizer, rngs: list[np.random.Generator], histor
     job = stack.job
     n, settings = len(job.X), job.settings
     orders = np.stack([rngs[i].permutation(n) if settings.shuffle else np.arange(n) for i in stack.active])
-    eta, tally = stack.learning_rates(), job.tally()
+    eta, tally = stack.learning_rates(), job.tally(orders)
     with np.errstate(over="ignore", invalid="ignore"):
         for step in range(job.n_batches):
-            space = job.workspace
-            rows = orders[:, step * job.batch_size:(step + 1) * job.batch_size]
-            inputs, sums = space.gradients(job.loss, *job.gather(rows), settings.l1, settings.l2)
+            space, start = job.workspace, step * job.batch_size
+            buffers = space.gradients(job.loss, *job.gather(orders[:, start:start + job.batch_size]),
+                                      settings.l1, settings.l2)
             broken = ~space.finite(space.output_bias_gradient())  # it sums the output delta: the loss broke
             if broken.any():
-                orders, eta, rows = _leave(stack, broken, histories, epoch, step, orders, eta, tally)
+                orders, eta = _leave(stack, broken, histories, epoch, step, orders, eta, tally)
                 if not stack.active:
                     return tally
-                inputs = [array[~broken] for array in inputs]
-                sums = [array[~broken] for array in sums]
+                buffers = Buffers(*([array[~broken] for array in group]
+                                    for group in (buffers.Z, buffers.A, buffers.dA, buffers.fprime)))
             space = job.workspace
             optimizer.update([space.theta], [space.grad], stack.optimizer, eta, settings.hyper, space.work)
             stack.count_steps()
-            tally.add(space.layers, rows, inputs, sums)
+            tally.add(start, buffers)
             broken = ~space.finite(space.theta)
             if broken.any():
-                orders, eta, rows = _leave(stack, broken, histories, epoch, step, orders, eta, tally)
+                orders, eta = _leave(stack, broken, histories, epoch, step, orders, eta, tally)
                 if not stack.active:
                     return tally
     return tally
 
 
 def _leave(stack: _Stack, broken: Array, histories: list[History], epoch: int, step: int, orders: Array,
-           eta: Array, tally: Tally) -> tuple[Array, Array, Array]:
+           eta: Array, tally: Tally) -> tuple[Array, Array]:
     """Record the broken seeds as diverged at this step and take them out of the stack and
-    the tally; the survivors' shuffled orders, learning rates and this step's rows."""
+    the tally; the survivors' shuffled orders and learning rates."""
     rows = np.flatnonzero(broken)
     for row in rows:
         mark_diverged(histories[stack.active[row]], epoch, step + 1)
     stack.drop(rows)
     tally.keep(~broken)
-    orders = orders[~broken]
-    return orders, eta[~broken], orders[:, step * stack.job.batch_size:(step + 1) * stack.job.batch_size]
+    return orders[~broken], eta[~broken]
 
 
 def evaluations_of(found: Pass, loss: Loss, nets: list[list[Layer]], y: Array, l1: float = 0.0, l2: float = 0.0,

@@ -31,9 +31,9 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from nnctl.core import metrics as metric_fns
-from nnctl.core.health import activation_counts, add_counts, health_figures
+from nnctl.core.health import activation_counts, add_counts, health_figures, step_counts
 from nnctl.core.losses import LOSSES, Loss
-from nnctl.core.model import Layer, forward
+from nnctl.core.model import Buffers, Layer, forward
 from nnctl.core.optimizers import OPTIMIZERS, Hyper
 from nnctl.core.regularizers import penalty
 from nnctl.core.schedules import Schedule, improved, initial_state, next_learning_rate
@@ -217,36 +217,43 @@ def evaluation_of(found: Pass, loss: Loss, layers: Sequence[Layer], y: Array, l1
 
 class Tally:
     """An epoch's training figures gathered from its own steps, with no extra pass: each
-    step's logits go to the rows it used, and its hidden layers' activation counts add up.
+    step's logits are kept in the order the steps used the rows (one copy per step), and
+    the hidden layers' health counts, from the f'(Z) of each step's backward pass, add up.
 
     At the end of a whole epoch every row was used once, so the per-sample losses of
     these logits, averaged with the row weights, are the row-weighted mean of the batch
     losses, L_epoch = sum_b m_b L_b / n, and the metrics are those of the rows'
-    decisions when their step saw them.  ``lead``: the stack's leading axis, if any."""
+    decisions when their step saw them.  ``order``: the epoch's order of the rows, (n,) or
+    (S, n) for a stack of networks."""
 
-    def __init__(self, n_rows: int, n_outputs: int, dtype, lead: tuple[int, ...] = ()):
-        self.logits = np.empty(lead + (n_rows, n_outputs), dtype)
-        self.stack = (np.arange(lead[0])[:, None],) if lead else ()  # indexes each network's own rows
+    def __init__(self, order: Array, n_outputs: int, dtype, names: Sequence[str]):
+        self.order, self.names = order, list(names[:-1])  # the hidden layers' activations
+        self.logits = np.empty(order.shape + (n_outputs,), dtype)
         self.counts: list | None = None
         self.rows = 0  # rows tallied
 
-    def add(self, layers: Sequence[Layer], rows: Array, inputs: Sequence[Array], sums: Sequence[Array]) -> None:
-        """Keep a step's logits (``sums[-1]``) at its ``rows`` and count its activations."""
-        self.logits[self.stack + (rows,)] = sums[-1]
-        self.counts = add_counts(self.counts, [activation_counts(layer.activation, A)
-                                               for layer, A in zip(layers, inputs[1:])])
-        self.rows += rows.shape[-1]
+    def add(self, start: int, buffers: Buffers) -> None:
+        """Keep a step's logits (its rows are ``order[..., start:start + m]``) and its counts."""
+        Z = buffers.Z[-1]
+        m = Z.shape[-2]
+        self.logits[..., start:start + m, :] = Z
+        self.counts = add_counts(self.counts, [step_counts(name, fprime)
+                                               for name, fprime in zip(self.names, buffers.fprime)])
+        self.rows += m
 
     def keep(self, kept: Array) -> None:
         """Only the networks ``kept`` (a mask over the stack) stay."""
-        self.logits = self.logits[kept]
-        self.stack = (np.arange(len(self.logits))[:, None],)
+        self.order, self.logits = self.order[kept], self.logits[kept]
         self.counts = None if self.counts is None else [c if c is None else c[kept] for c in self.counts]
 
     def as_pass(self, loss: Loss, T: Array) -> Pass:
-        """The epoch's figures as a pass over the training rows with targets T would give them."""
-        samples = loss.samples(self.logits, T)
-        outputs = loss.decide(self.logits) if loss.task == "classification" else self.logits
+        """The epoch's figures as a pass over the training rows with targets T would give them:
+        the logits put back in the rows' own order."""
+        logits = np.empty_like(self.logits)
+        stack = (np.arange(len(self.order))[:, None],) if self.order.ndim == 2 else ()
+        logits[stack + (self.order,)] = self.logits
+        samples = loss.samples(logits, T)
+        outputs = loss.decide(logits) if loss.task == "classification" else logits
         return Pass(samples, outputs, self.counts or [])
 
 
@@ -304,9 +311,9 @@ class Job:
         self.batch = (np.empty(lead + self.X.shape[1:], self.X.dtype), np.empty(lead + self.T.shape[1:], self.T.dtype),
                       None if self.weights is None else np.empty(lead, self.weights.dtype))
 
-    def tally(self) -> Tally:
-        """An empty tally of this epoch's training figures."""
-        return Tally(len(self.X), self.T.shape[-1], self.T.dtype, self.workspace.lead)
+    def tally(self, order: Array) -> Tally:
+        """An empty tally of the training figures of an epoch that takes the rows in ``order``."""
+        return Tally(order, self.T.shape[-1], self.T.dtype, self.workspace.activations)
 
     def training_pass(self, layers: Sequence[Layer], tally: Tally) -> Pass:
         """The epoch's training figures: from its batches (the default, once the whole epoch
@@ -393,14 +400,15 @@ def _fit(job: Job, layers: list[Layer], rng: np.random.Generator, state: Trainin
     history = History(best_epoch=state.best_epoch)
     stop = should_stop or (lambda: False)
     while state.epoch < settings.epochs:
-        epoch, started, tally = state.epoch + 1, time.perf_counter(), job.tally()
+        epoch, started = state.epoch + 1, time.perf_counter()
         rng.bit_generator.state = state.rng_state  # a no-op unless going on from a saved state
         order = rng.permutation(len(job.X)) if settings.shuffle else np.arange(len(job.X))
+        tally = job.tally(order)
         # A diverging run overflows somewhere; that is caught at the step, so NumPy need not warn first.
         with np.errstate(over="ignore", invalid="ignore"):
             for step in range(state.step, job.n_batches):
                 rows = order[step * job.batch_size:(step + 1) * job.batch_size]
-                inputs, sums = space.gradients(loss, *job.gather(rows), settings.l1, settings.l2)  # forward, backward
+                buffers = space.gradients(loss, *job.gather(rows), settings.l1, settings.l2)  # forward, backward
                 if not space.finite(space.output_bias_gradient()):  # it sums the output delta: the loss broke
                     mark_diverged(history, epoch, step + 1)
                     return history
@@ -410,7 +418,7 @@ def _fit(job: Job, layers: list[Layer], rng: np.random.Generator, state: Trainin
                 if not space.finite(space.theta):
                     mark_diverged(history, epoch, step + 1)
                     return history
-                tally.add(layers, rows, inputs, sums)
+                tally.add(step * job.batch_size, buffers)
                 state.step = step + 1
                 if stop() and state.step < job.n_batches:
                     history.interrupted = True

@@ -104,13 +104,12 @@ class Workspace:
         weights, biases = self._layer_views(flat)
         return [array for pair in zip(weights, biases) for array in pair]
 
-    def gradients(self, loss: Loss, X: Array, T: Array, weights: Array | None, l1: float, l2: float
-                  ) -> tuple[list[Array], list[Array]]:
+    def gradients(self, loss: Loss, X: Array, T: Array, weights: Array | None, l1: float, l2: float) -> Buffers:
         """g <- dL/dtheta for the batch ``X: (..., m, n_inputs)`` with targets T.
 
         L is the (weighted) mean data loss over the m rows plus the weight penalty.
-        Returns the forward pass's ``(inputs, sums)`` (views of the buffers, valid until
-        the next step): the epoch's training figures are taken from them.
+        Returns the step's buffers (Z, A, dA and f'(Z) of every layer, valid until the next
+        step): the epoch's training figures are taken from them.
         """
         buffers = self._buffers(X.shape[-2])
         inputs, sums = forward(self.layers, X, buffers)
@@ -119,7 +118,7 @@ class Workspace:
             first, second = self._layer_views(self.work[0][0]), self._layer_views(self.work[1][0])
             for dW, W, extra, term in zip(self.dW, self.W, first[0], second[0]):
                 dW += penalty_gradient(W, l1, l2, out=extra, term=term)
-        return inputs, sums
+        return buffers
 
     def _buffers(self, m: int) -> Buffers:
         """Views of the buffers for a batch of m rows (every batch but the last has the same m)."""

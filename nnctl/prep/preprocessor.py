@@ -38,7 +38,7 @@ IMPUTE = ("median", "mean", "zero", "drop")
 UNKNOWN_CATEGORY = ("ignore", "error")
 MISSING_SLOT, OTHER_SLOT = "(missing)", "(other)"
 _FILL_COLUMNS = 64  # numeric columns whose fill values are computed at a time (bounds the copy) ...
-_FILL_VALUES = 1 << 22  # ... and at most this many values at a time, unless that is under one column
+_FILL_VALUES = 1 << 20  # ... and at most this many values (4 MiB in float32) at a time, or one column
 _TILE_ROWS = 1024  # rows transposed at a time when the medians' columns are copied: a tile stays in cache
 
 
