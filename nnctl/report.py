@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from rich import box
 from rich.console import Console, Group
@@ -22,7 +22,9 @@ from rich.text import Text
 from nnctl.core.model import Layer, layer_sizes, parameter_count
 from nnctl.core.training import EpochRecord
 from nnctl.files import display_path
-from nnctl.sweep import RunOutcome, SweepResult
+
+if TYPE_CHECKING:  # annotations only: `nnctl train` need not import the sweep's modules
+    from nnctl.sweep import RunOutcome, SweepResult
 
 MAX_TABLE_ROWS = 20
 

@@ -166,10 +166,10 @@ def softmax(Z: Array) -> Array:
     Used only as an output activation: its derivative is folded into the
     softmax cross-entropy delta (see losses.py).
     """
-    shifted = Z - row_max(Z)[..., None]
-    limit = _exp_limit(Z.dtype)
-    E = np.exp(np.maximum(shifted, -limit))
-    return E / row_sum(E)[..., None]
+    E = np.subtract(Z, row_max(Z)[..., None])  # z - max_k z_k: a new array, worked on in place
+    np.maximum(E, -_exp_limit(Z.dtype), out=E)
+    np.exp(E, out=E)
+    return np.divide(E, row_sum(E)[..., None], out=E)
 
 
 @dataclass(frozen=True)

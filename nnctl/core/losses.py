@@ -89,7 +89,9 @@ def softmax_ce_samples(Z: Array, T: Array) -> Array:
 
 def softmax_ce_gradient(Z: Array, T: Array) -> Array:
     """dl_i/dz_i = softmax(z_i) - onehot(y_i)."""
-    return softmax(Z) - T
+    P = softmax(Z)
+    P -= T
+    return P
 
 
 # --- hinge, identity output -------------------------------------------------
@@ -173,10 +175,12 @@ class Loss:
 
         Also for a stack of batches, ``Z, T: (n_networks, n, k)`` and ``weights: (n_networks, n)``."""
         n = Z.shape[-2]
-        G = self.gradient(Z, T)
+        G = self.gradient(Z, T)  # a new array: scaled in place
         if weights is None:
-            return G * (1.0 / n)
-        return G * (weights / n).astype(Z.dtype)[..., None]
+            G *= 1.0 / n
+            return G
+        G *= (weights / n).astype(Z.dtype)[..., None]
+        return G
 
     def n_outputs(self, n_classes_or_targets: int) -> int:
         """Output units: one per class or regression target, or one for two classes."""
