@@ -24,6 +24,7 @@ of checkpoints and results.  Prints Markdown tables.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import math
 import os
@@ -38,8 +39,11 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # bare_numpy
 ROOT = HERE.parent
 TARGET = 1.3  # nnctl's wall time at most this times the bare script's
+TRAIN_IMPORTS = ("import nnctl.cli, nnctl.config, nnctl.run, nnctl.report, nnctl.resume, rich.live, rich.progress, "
+                 "rich.table")  # the modules a `nnctl train` loads
 
 CONFIG = """\
 data:
@@ -97,6 +101,8 @@ def in_process_parts(folder: Path, repeat: int) -> dict[str, float]:
     """Seconds of each part of a run, the median of ``repeat`` (run here, after imports)."""
     from rich.console import Console
 
+    import bare_numpy
+
     from nnctl import run
     from nnctl.config import load_config
     from nnctl.core.model import init_network
@@ -122,15 +128,17 @@ def in_process_parts(folder: Path, repeat: int) -> dict[str, float]:
               lambda: fit(layers, data.X_train, data.y_train, settings, shuffle_rng, (data.X_val, data.y_val)))
         timed("run.train in memory (no files, no display)",
               lambda: run.train(config, data=data, write_files=False))
-        console = Console(file=io.StringIO(), force_terminal=True, width=120)
+        console = Console(file=io.StringIO(), force_terminal=False, width=120)  # as in the timed runs: no terminal
         display = TrainingDisplay(console, config.optimizer.epochs, "classification", True, batches=True)
 
         def with_display():
             with display:
                 return run.train(config, data=data, write_files=False, on_epoch=display.on_epoch)
-        timed("run.train with the live display", with_display)
+        timed("run.train with the display (epoch lines)", with_display)
         timed("run.train writing its files", lambda: run.train(config, data=data))
         shutil.rmtree(folder / "parts", ignore_errors=True)
+        with contextlib.redirect_stdout(io.StringIO()):
+            timed("bare script", lambda: bare_numpy.main([str(folder / "train.csv"), str(folder / "validation.csv")]))
     return {name: statistics.median(times) for name, times in found.items()}
 
 
@@ -145,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             "bare NumPy script": [sys.executable, str(HERE / "bare_numpy.py"), "train.csv", "validation.csv"],
             "nnctl train": [*nnctl_command(), "train", "config.yaml", "--overwrite"],
             "python -c 'import numpy'": [sys.executable, "-c", "import numpy"],
-            "python -c 'import nnctl.cli'": [sys.executable, "-c", "import nnctl.cli"],
+            "python -c 'import <what nnctl train imports>'": [sys.executable, "-c", TRAIN_IMPORTS],
             "nnctl --help": [*nnctl_command(), "--help"],
         }
         times: dict[str, list[float]] = {name: [] for name in commands}
@@ -168,14 +176,16 @@ def main(argv: list[str] | None = None) -> int:
     print("## nnctl's parts (in-process, median)\n")
     print("| part | s |")
     print("|---|---|")
-    start_up = median["python -c 'import nnctl.cli'"] - median["python -c 'import numpy'"]
-    print(f"| start-up: `import nnctl.cli` beyond `import numpy` (whole processes) | {start_up:.3f} |")
+    start_up = median["python -c 'import <what nnctl train imports>'"] - median["python -c 'import numpy'"]
+    print(f"| start-up: the modules `nnctl train` imports beyond numpy (nnctl, typer, rich, yaml; whole "
+          f"processes) | {start_up:.3f} |")
     for name, seconds in parts.items():
         print(f"| {name} | {seconds:.3f} |")
     core, memory = parts["core fit (50 epochs, validation each epoch)"], parts["run.train in memory (no files, no display)"]
     print(f"| = the run's bookkeeping (run.train in memory - core fit) | {memory - core:.3f} |")
-    print(f"| = the display (with it - without) | {parts['run.train with the live display'] - memory:.3f} |")
+    print(f"| = the display (with it - without) | {parts['run.train with the display (epoch lines)'] - memory:.3f} |")
     print(f"| = the files (writing them - in memory) | {parts['run.train writing its files'] - memory:.3f} |")
+    print(f"| for comparison: the bare script's work (in-process: load and train) | {parts['bare script']:.3f} |")
     return 0 if math.isfinite(ratio) else 1
 
 

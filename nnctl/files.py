@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 import stat
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
@@ -100,7 +99,7 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
         _write_in_place(path, write)
         return
     ensure_directory(path.parent)
-    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    temporary = path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp"  # os.urandom: what secrets uses, without its import
     try:
         # O_EXCL: never reuse a name; mode 0o666 lets the umask decide, as for any new file.
         handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
