@@ -396,13 +396,15 @@ def history_row(record: EpochRecord) -> dict[str, Any]:
 
 def write_run_files(config: Config, rows: list[dict], best_epoch: int, stop_reason: str, layers: list[Layer],
                     out: Path, seconds: float, test: dict[str, float] | None = None, converged: bool | None = True,
-                    final: dict[int, dict[str, float]] | None = None) -> tuple[dict[str, Path], dict[str, Any]]:
-    """The resolved config, the per-epoch history CSV and the JSON summary (returned too)."""
+                    final: dict[int, dict[str, float]] | None = None, summary: dict[str, Any] | None = None
+                    ) -> tuple[dict[str, Path], dict[str, Any]]:
+    """The resolved config, the per-epoch history CSV and the JSON summary (returned too): ``summary``
+    as given (a finished run's, exact training figures and all), or made by ``run_summary``."""
     files = {"best": out / BEST, "last": out / LAST, "config": out / CONFIG_FILE,
              "history": out / HISTORY_FILE, "summary": out / SUMMARY_FILE}
     atomic_write(files["config"], lambda s: s.write(dump_config(config, relative_to=out).encode()))
     atomic_write(files["history"], lambda s: s.write(history_csv(rows).encode()))
-    summary = run_summary(rows, best_epoch, stop_reason, layers, seconds, test, converged, final)
+    summary = summary or run_summary(rows, best_epoch, stop_reason, layers, seconds, test, converged, final)
     write_json(files["summary"], summary)
     return files, summary
 
@@ -505,6 +507,5 @@ def write_run_directory(run: FinishedRun, scaler: Scaler) -> dict[str, Path]:
     run.best.save(out / BEST, scaler)
     run.last.save(out / LAST, scaler)
     files, _ = write_run_files(run.config, run.rows, run.summary["best_epoch"], run.summary["stop_reason"],
-                               run.best.layers, out, run.seconds, run.summary.get("test"),
-                               run.summary.get("converged", True))
+                               run.best.layers, out, run.seconds, summary=run.summary)
     return files

@@ -154,3 +154,22 @@ def test_the_config_key_and_the_table_say_how_the_figures_were_had(tmp_path):
         "train loss (mean of batches, data + penalty)", "val loss", "train accuracy (mean of batches)"]
     assert epoch_columns("classification", True, batches=False)[1:4] == [
         "train loss (data + penalty)", "val loss", "val accuracy"]
+
+
+def test_a_sweeps_run_directories_hold_the_exact_training_figures(tmp_path):
+    from typer.testing import CliRunner
+
+    from nnctl.cli import app
+
+    done = CliRunner().invoke(app, ["sweep-hidden", str(ROOT / "configs" / "circles.yaml"), "--sizes", "3",
+                                    "--jobs", "1", "--set", "optimizer.epochs=8", "-o", str(tmp_path / "s")])
+    assert done.exit_code == 0, done.output
+    [summary_file] = (tmp_path / "s").rglob("summary.json")
+    summary = json.loads(summary_file.read_text())
+    best = load_checkpoint(summary_file.parent / "best.npz")
+    config = load_config(ROOT / "configs" / "circles.yaml", ["optimizer.epochs=8", f"output={tmp_path / 'x'}",
+                                                             "model.hidden=[3]"])
+    data = prepare.prepare_data(config, run.generators(config)[0])
+    exact, _ = evaluate(best.layers, LOSSES[config.loss], data.X_train.astype(np.float32), data.y_train)
+    assert summary["best"]["train_data_loss"] == exact.data_loss
+    assert best.meta["metrics"]["train_data_loss"] == exact.data_loss

@@ -106,12 +106,13 @@ class Optimizer:
     name: str
     init: Callable[[Sequence[Array]], dict]
     update: Callable[..., None]  # (params, grads, state, eta, hyper, work=None)
+    scratch: int  # the scratch arrays per parameter ``update`` writes its intermediate results into
 
 
 OPTIMIZERS: dict[str, Optimizer] = {
-    "sgd": Optimizer("sgd", sgd_init, sgd_update),
-    "momentum": Optimizer("momentum", velocity_init, momentum_update),
-    "nesterov": Optimizer("nesterov", velocity_init, nesterov_update),
-    "adam": Optimizer("adam", adam_init, adam_update),
+    "sgd": Optimizer("sgd", sgd_init, sgd_update, 1),
+    "momentum": Optimizer("momentum", velocity_init, momentum_update, 1),
+    "nesterov": Optimizer("nesterov", velocity_init, nesterov_update, 2),
+    "adam": Optimizer("adam", adam_init, adam_update, 2),
 }
 """Optimizers by config name."""

@@ -165,7 +165,7 @@ def still_improving(values: Sequence[float], lower: bool, tolerance: float = 1e-
     return bool(gain > tolerance * max(abs(before), 1e-12))
 
 
-EVALUATION_VALUES = 1 << 20  # a layer's outputs for one chunk of rows in an evaluation: 4 MiB in float32
+EVALUATION_VALUES = 1 << 18  # a layer's outputs for one chunk of rows in an evaluation: 1 MiB in float32
 
 
 def evaluate(layers: Sequence[Layer], loss: Loss, X: Array, y: Array, l1: float = 0.0, l2: float = 0.0,
@@ -305,7 +305,7 @@ class Job:
 
     def prepare(self, nets: list[list[Layer]], stack: bool = False) -> None:
         """Pack the networks' parameters and allocate the buffers of a step, once per fit."""
-        self.workspace = Workspace(nets, self.batch_size, stack)
+        self.workspace = Workspace(nets, self.batch_size, stack, OPTIMIZERS[self.settings.optimizer].scratch)
         self.batch_views = {}
         lead = self.workspace.lead + (self.batch_size,)
         self.batch = (np.empty(lead + self.X.shape[1:], self.X.dtype), np.empty(lead + self.T.shape[1:], self.T.dtype),

@@ -41,7 +41,7 @@ class Workspace:
     update.  Without ``stack`` there is one network and no leading axis.
     """
 
-    def __init__(self, nets: Sequence[list[Layer]], batch_size: int, stack: bool = False):
+    def __init__(self, nets: Sequence[list[Layer]], batch_size: int, stack: bool = False, scratch: int = 2):
         if not stack and len(nets) != 1:
             raise ValueError("several networks need stack=True")
         first = nets[0]
@@ -57,8 +57,9 @@ class Workspace:
         self.size = start
         self.theta = np.empty(self.lead + (self.size,), self.dtype)
         self.grad = np.zeros_like(self.theta)
-        # two scratch vectors: the optimizer's intermediate results, and the penalty's gradient
-        self.work = ([np.empty_like(self.theta)], [np.empty_like(self.theta)])
+        # scratch vectors for the optimizer's intermediate results (as many as its rule needs: the
+        # second is made on first use otherwise) and, with a penalty, the penalty's gradient
+        self.work = tuple([np.empty_like(self.theta) if i < scratch else None] for i in range(2))
         self.W, self.b = self._layer_views(self.theta)
         self.dW, self.db = self._layer_views(self.grad)
         for index, layers in enumerate(nets):
@@ -115,6 +116,8 @@ class Workspace:
         inputs, sums = forward(self.layers, X, buffers)
         backward(self.layers, inputs, sums, loss.delta(sums[-1], T, weights), buffers)
         if l1 or l2:
+            if self.work[1][0] is None:
+                self.work[1][0] = np.empty_like(self.theta)
             first, second = self._layer_views(self.work[0][0]), self._layer_views(self.work[1][0])
             for dW, W, extra, term in zip(self.dW, self.W, first[0], second[0]):
                 dW += penalty_gradient(W, l1, l2, out=extra, term=term)
