@@ -59,7 +59,9 @@ def step_counts(activation: str, fprime: np.ndarray) -> np.ndarray | None:
     step has it: saturated values (sigmoid, tanh); for relu, where f' = 1, how many rows each
     unit was positive on (units never positive: the count is 0)."""
     if activation in SATURATED_BELOW:
-        return np.count_nonzero(fprime < SATURATED_BELOW[activation], axis=(-2, -1))
+        # np.add.reduce rather than np.count_nonzero(..., axis=...), whose Python wrapper costs
+        # more than the count on a small batch
+        return np.add.reduce(fprime < SATURATED_BELOW[activation], axis=(-2, -1), dtype=np.int64)
     if activation == "relu":
         return np.add.reduce(fprime, axis=-2)
     return None
