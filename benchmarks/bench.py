@@ -251,6 +251,9 @@ def nnctl_config(w: Workload, seed: int = SEED) -> dict:
         "regularization": {"l1": 0.0, "l2": 0.0},
         "optimizer": {"name": "sgd", "learning_rate": w.learning_rate, "batch_size": w.batch,
                       "epochs": w.epochs, "shuffle": True},
+        # the epoch figures as the peers have theirs, from the batches (without validation rows nnctl's
+        # default would pass over every training row after each epoch, to pick the best epoch exactly)
+        "training": {"evaluate_train": "batches"},
         "seed": seed,
     }
 

@@ -179,7 +179,7 @@ def train(
     task = configs.task_of_loss(cfg.loss)
     standardized = task == "regression" and cfg.data.scales_target
     display = report.TrainingDisplay(console, cfg.optimizer.epochs, task, cfg.data.validation != 0, every, health,
-                                     standardized, cfg.training.evaluate_train == "batches")
+                                     standardized, run.uses_batch_figures(cfg))
     inputs = None
 
     def on_start(layers, data):

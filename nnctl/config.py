@@ -31,7 +31,7 @@ from nnctl.prep.preprocessor import IMPUTE, UNKNOWN_CATEGORY
 REGRESSION_LOSSES = frozenset({"mse", "mae"})
 DTYPES = ("float32", "float64")
 SCHEDULES = ("constant", "step", "exponential", "plateau")
-EVALUATE_TRAIN = ("batches", "full")  # training.evaluate_train
+EVALUATE_TRAIN = ("auto", "batches", "full")  # training.evaluate_train
 _FIGURES = ("loss", "accuracy", "zero_one_loss", "mse", "rmse", "mae", "r2")
 MONITORS = ("auto", *(f"{where}_{what}" for where in ("val", "train") for what in _FIGURES))
 CLASSIFICATION_FIGURES, REGRESSION_FIGURES = ("accuracy", "zero_one_loss"), ("mse", "rmse", "mae", "r2")
@@ -122,8 +122,9 @@ class EarlyStoppingConfig:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    evaluate_train: str = "batches"             # the epoch's training figures: batches (the mean of its batch
-                                                # losses and metrics, no extra pass) or full (a pass over all rows)
+    evaluate_train: str = "auto"                # the epoch's training figures: batches (the mean of its batch
+                                                # losses and metrics, no extra pass) or full (a pass over all rows);
+                                                # auto: batches, but full when a training figure picks the best epoch
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from nnctl.core.optimizers import Hyper
 from nnctl.core.schedules import Schedule
 from nnctl.core.stacked import fit_stacked
 from nnctl.core.training import (EpochRecord, Evaluation, History, Settings, TrainingState, evaluate, fit, lower_is_better,
-                                 convergence_window, monitor_name, new_state, still_improving)
+                                 convergence_window, monitor_name, new_state, still_improving, train_figures_source)
 from nnctl.resume import HISTORY_KEY, STATE_KEY, adapt_state, decode_state, encode_state
 from nnctl.prep.prepare import PreparedData, in_file, prepare_data
 from nnctl.prep.transforms import Scaler
@@ -116,6 +116,12 @@ def settings_of(config: Config) -> Settings:
         monitor=e.monitor, patience=e.patience, min_delta=e.min_delta, target=e.target,
         evaluate_train=config.training.evaluate_train,
     )
+
+
+def uses_batch_figures(config: Config) -> bool:
+    """Whether a run of this config reports each epoch's training figures as means over its batches
+    (``training.train_figures_source``), rather than from a pass over every training row."""
+    return train_figures_source(settings_of(config), config.data.validation != 0) == "batches"
 
 
 def settings_for(config: Config, data: PreparedData) -> Settings:
@@ -302,7 +308,8 @@ class _Recording:
         if not rows and not history.interrupted:  # diverged in the first epoch: leave an earlier run as it was
             raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; no epoch finished with finite values, "
                                 f"so nothing was written to {where}")
-        final = self.exact_train_figures(history) if self.settings.evaluate_train == "batches" else {}
+        batches = train_figures_source(self.settings, self.data.X_val is not None) == "batches"
+        final = self.exact_train_figures(history) if batches else {}
         self.save()
         test = test_figures(best.layers, config, self.data) if rows else None  # once, with the best weights
         note = convergence_note(rows, history.stop_reason, monitor_name(self.settings, self.data.X_val is not None))

@@ -58,7 +58,8 @@ def _replay(layers, X, y, weights, settings, order):
 def test_batch_figures_are_the_row_weighted_mean_of_the_batch_losses(weighted):
     X, y, layers = _problem()
     weights = np.random.default_rng(1).uniform(0.5, 2.0, len(X)) if weighted else None
-    settings = Settings(loss="softmax_cross_entropy", learning_rate=0.5, epochs=1, batch_size=16, shuffle=False)
+    settings = Settings(loss="softmax_cross_entropy", learning_rate=0.5, epochs=1, batch_size=16, shuffle=False,
+                        evaluate_train="batches")
     data_loss, accuracy, saturated, after = _replay(layers, X, y, weights, settings, np.arange(len(X)))
     history = fit(layers, X, y, settings, np.random.default_rng(0), sample_weights=weights)
     train = history.records[0].train
@@ -75,7 +76,8 @@ def test_batch_figures_are_the_row_weighted_mean_of_the_batch_losses(weighted):
 @pytest.mark.parametrize("loss_name", ["mse", "binary_cross_entropy", "hinge"])
 def test_batch_figures_with_shuffling_and_other_losses(loss_name):
     X, y, layers = _problem(loss_name)
-    settings = Settings(loss=loss_name, learning_rate=0.05, epochs=1, batch_size=8, shuffle=True)
+    settings = Settings(loss=loss_name, learning_rate=0.05, epochs=1, batch_size=8, shuffle=True,
+                        evaluate_train="batches")
     order = np.random.default_rng(4).permutation(len(X))  # what fit draws from the same generator
     data_loss, accuracy, _, _ = _replay(layers, X, y, None, settings, order)
     train = fit(layers, X, y, settings, np.random.default_rng(4)).records[0].train
@@ -96,7 +98,8 @@ def test_full_evaluation_is_a_pass_over_every_row_after_the_epoch():
 def test_the_weights_do_not_depend_on_how_the_figures_are_had():
     X, y, first = _problem()
     _, _, second = _problem()
-    settings = Settings(loss="softmax_cross_entropy", learning_rate=0.5, epochs=3, batch_size=16)
+    settings = Settings(loss="softmax_cross_entropy", learning_rate=0.5, epochs=3, batch_size=16,
+                        evaluate_train="batches")
     fit(first, X, y, settings, np.random.default_rng(0))
     fit(second, X, y, replace(settings, evaluate_train="full"), np.random.default_rng(0))
     for a, b in zip(first, second):
@@ -107,7 +110,8 @@ def test_the_weights_do_not_depend_on_how_the_figures_are_had():
 def test_an_epoch_resumed_mid_way_is_evaluated_on_every_row():
     X, y, layers = _problem()
     _, _, twin = _problem()
-    settings = Settings(loss="softmax_cross_entropy", learning_rate=0.5, epochs=1, batch_size=16)
+    settings = Settings(loss="softmax_cross_entropy", learning_rate=0.5, epochs=1, batch_size=16,
+                        evaluate_train="batches")
     rng = np.random.default_rng(0)
     state = new_state(layers, settings, rng)
     calls = iter(range(100))
@@ -145,11 +149,15 @@ def test_the_config_key_and_the_table_say_how_the_figures_were_had(tmp_path):
     from nnctl.report import epoch_columns
 
     moons = ROOT / "configs" / "moons.yaml"
-    assert load_config(moons).training.evaluate_train == "batches"
-    assert run.settings_of(load_config(moons, ["training.evaluate_train=full"])).evaluate_train == "full"
+    assert load_config(moons).training.evaluate_train == "auto"
+    assert run.uses_batch_figures(load_config(moons))  # validation rows pick the best epoch
+    assert not run.uses_batch_figures(load_config(moons, ["data.validation=0"]))  # the training loss does
+    assert not run.uses_batch_figures(load_config(moons, ["early_stopping.monitor=train_accuracy"]))
+    assert run.uses_batch_figures(load_config(moons, ["data.validation=0", "training.evaluate_train=batches"]))
+    assert not run.uses_batch_figures(load_config(moons, ["training.evaluate_train=full"]))
     with pytest.raises(ConfigError) as caught:
         load_config(moons, ["training.evaluate_train=sometimes"])
-    assert "training.evaluate_train: must be one of 'batches', 'full'" in str(caught.value)
+    assert "training.evaluate_train: must be one of 'auto', 'batches', 'full'" in str(caught.value)
     assert epoch_columns("classification", False, batches=True)[1:4] == [
         "train loss (mean of batches, data + penalty)", "val loss", "train accuracy (mean of batches)"]
     assert epoch_columns("classification", True, batches=False)[1:4] == [
@@ -173,3 +181,16 @@ def test_a_sweeps_run_directories_hold_the_exact_training_figures(tmp_path):
     exact, _ = evaluate(best.layers, LOSSES[config.loss], data.X_train.astype(np.float32), data.y_train)
     assert summary["best"]["train_data_loss"] == exact.data_loss
     assert best.meta["metrics"]["train_data_loss"] == exact.data_loss
+
+
+def test_when_the_training_loss_picks_the_best_epoch_it_is_exact():
+    """auto: without validation rows the monitored figure is the training loss; every epoch then has
+    a pass over all the rows, so the epoch kept is the one whose weights score best."""
+    X, y, layers = _problem()
+    settings = Settings(loss="softmax_cross_entropy", learning_rate=0.5, epochs=3, batch_size=16)
+    history = fit(layers, X, y, settings, np.random.default_rng(0))
+    assert history.records[-1].train == evaluate(layers, LOSSES[settings.loss], X, y)[0]
+    X_val, y_val, _ = _problem(seed=5)
+    _, _, again = _problem()
+    batches = fit(again, X, y, settings, np.random.default_rng(0), validation=(X_val, y_val))
+    assert batches.records[-1].train != evaluate(again, LOSSES[settings.loss], X, y)[0]  # means over batches

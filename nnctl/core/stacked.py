@@ -13,6 +13,13 @@ so a step costs little more than one network's.  Every seed keeps its own
 shuffling generator, learning rate (schedules), early stopping and
 bookkeeping; a seed that stops (or diverges) leaves the stack and the others
 go on.  The figures are those of separate ``fit`` calls, bit for bit.
+
+It is built from ``training``'s named pieces, the ones ``fit`` runs: ``make_job``
+and ``Job`` (the data, the rules, the workspace, ``gather``, ``tally`` and
+``training_pass``), ``Tally`` (the epoch's figures from its steps), ``end_epoch``
+and ``close_epoch`` (the record, the best epoch, the schedule, stopping) and
+``forward_all`` (a pass over rows); the step itself is ``Workspace.gradients``,
+that is, ``model.forward`` and ``model.backward`` with a stack axis.
 """
 
 from __future__ import annotations

@@ -3,13 +3,15 @@
     initialise the weights at random (model.init_network)
     repeat for each epoch:
         shuffle the rows; for each mini-batch:
-            forward pass -> logits Z_L
-            loss delta dL/dZ_L -> chain rule back through the layers (workspace.py)
+            forward pass -> logits Z_L                          (model.forward)
+            loss delta dL/dZ_L -> chain rule back through the layers   (model.backward)
+            (both in buffers allocated once per fit: workspace.py)
             add the penalty's gradient to each weight matrix
             move every parameter by the optimizer's rule and the learning rate
         the epoch's training loss and metrics: the row-weighted mean over its batches, from
         the logits each step already computed (as Keras, Lightning and scikit-learn report
-        them), or a pass over all the training rows (``evaluate_train="full"``)
+        them), or a pass over all the training rows (``evaluate_train="full"``, and by
+        default when a training figure picks the best epoch: ``train_figures_source``)
         the loss and metrics on the validation rows, from a pass over them
         keep the best epoch; adjust the learning rate; stop early if asked to
 
@@ -64,7 +66,8 @@ class Settings:
     min_delta: float = 0.0  # the least change of the monitored value that counts as an improvement
     target: float | None = None  # stop once the monitored value reaches this
     target_scale: tuple[float, ...] | None = None  # regression trained on (y - mean) / scale: errors reported times scale
-    evaluate_train: str = "batches"  # the epoch's training figures: "batches" (from its steps) or "full" (a pass)
+    evaluate_train: str = "auto"  # the epoch's training figures: "batches" (from its steps), "full" (a pass), or
+    # "auto": batches, unless a training figure picks the best epoch (see train_figures_source)
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,16 @@ def monitored_value(record: EpochRecord, name: str) -> float:
     if what == "loss":
         return evaluation.data_loss if where == "val" else evaluation.loss
     return evaluation.metrics[what]
+
+
+def train_figures_source(settings: Settings, has_validation: bool) -> str:
+    """How each epoch's training figures are had: "batches" (the mean over its steps) or "full" (a
+    pass over every training row).  "auto" is batches, but full when the monitored figure, which
+    picks the best epoch (and drives early stopping and the plateau schedule), is a training
+    figure: that choice stays exact."""
+    if settings.evaluate_train != "auto":
+        return settings.evaluate_train
+    return "full" if monitor_name(settings, has_validation).startswith("train_") else "batches"
 
 
 def lower_is_better(name: str) -> bool:
@@ -299,6 +312,7 @@ class Job:
     n_batches: int
     monitor: str
     lower: bool
+    figures: str  # "batches" or "full": see train_figures_source
     workspace: Workspace | None = None
     batch: tuple[Array, Array, Array | None] | None = None  # buffers for one batch's X, T and row weights
     batch_views: dict = field(default_factory=dict)  # views of them for a batch of m rows, by m
@@ -318,7 +332,7 @@ class Job:
     def training_pass(self, layers: Sequence[Layer], tally: Tally) -> Pass:
         """The epoch's training figures: from its batches (the default, once the whole epoch
         ran in this call), or from a pass of the network as it is now over all the rows."""
-        if self.settings.evaluate_train == "batches" and tally.rows == len(self.X):
+        if self.figures == "batches" and tally.rows == len(self.X):
             return tally.as_pass(self.loss, self.T)
         return forward_all(layers, self.loss, self.X, self.y)
 
@@ -414,7 +428,8 @@ def _fit(job: Job, layers: list[Layer], rng: np.random.Generator, state: Trainin
                     return history
                 optimizer.update([space.theta], [space.grad], optimizer_state, state.learning_rate, settings.hyper,
                                  space.work)  # theta <- theta - eta * (the rule's step)
-                state.optimizer.update({key: optimizer_state[key] for key in counters})
+                if counters:
+                    state.optimizer.update({key: optimizer_state[key] for key in counters})
                 if not space.finite(space.theta):
                     mark_diverged(history, epoch, step + 1)
                     return history
@@ -447,7 +462,8 @@ def make_job(layers: list[Layer], X: Array, y: Array, settings: Settings,
     n = len(X)
     batch_size = min(settings.batch_size or n, n)
     return Job(loss, settings, np.asarray(X, dtype=dtype), y, loss.encode(y, layers[-1].W.shape[1], dtype),
-                sample_weights, validation, batch_size, math.ceil(n / batch_size), monitor, lower_is_better(monitor))
+                sample_weights, validation, batch_size, math.ceil(n / batch_size), monitor, lower_is_better(monitor),
+                train_figures_source(settings, validation is not None))
 
 
 def close_epoch(job: Job, record: EpochRecord, layers: list[Layer], state: TrainingState, history: History,
