@@ -305,7 +305,8 @@ def spread_runs(config: Config, start: Sequence[float] | None = None,
             raise ValueError(f"start has {w0.size} weights, the network has {layers[0].W.shape[0]} inputs")
         layers[0].W[:, 0] = w0
         layers[0].b[:] = 0
-        settings = replace(run.settings_of(config), l1=l1, l2=l2, patience=None, target=None)
+        # evaluate_train full: the table pairs the trained weights with their own training loss
+        settings = replace(run.settings_of(config), l1=l1, l2=l2, patience=None, target=None, evaluate_train="full")
         validation = (data.X_val, data.y_val) if data.X_val is not None else None
         history = fit(layers, data.X_train, data.y_train, settings, shuffle_rng, validation,
                       sample_weights=data.w_train)
