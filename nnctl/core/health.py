@@ -27,6 +27,7 @@ from nnctl.core.model import Layer
 
 SPARSE_BELOW = 1e-3
 SATURATED_BELOW = {"sigmoid": 0.01 * (1 - 0.01), "tanh": 1 - 0.99 ** 2}  # f'(z) below this: saturated
+COUNTED = (*SATURATED_BELOW, "relu")  # the hidden activations whose outputs the health figures count
 
 
 def layer_health(layers: Sequence[Layer], activations: Sequence[np.ndarray],
@@ -59,9 +60,12 @@ def step_counts(activation: str, fprime: np.ndarray) -> np.ndarray | None:
     step has it: saturated values (sigmoid, tanh); for relu, where f' = 1, how many rows each
     unit was positive on (units never positive: the count is 0)."""
     if activation in SATURATED_BELOW:
-        # np.add.reduce rather than np.count_nonzero(..., axis=...), whose Python wrapper costs
-        # more than the count on a small batch
-        return np.add.reduce(fprime < SATURATED_BELOW[activation], axis=(-2, -1), dtype=np.int64)
+        saturated = fprime < SATURATED_BELOW[activation]
+        if saturated.ndim == 2:  # one network: the plain count, a C call
+            return np.count_nonzero(saturated)
+        # a stack: np.add.reduce rather than np.count_nonzero(..., axis=...), whose Python wrapper
+        # costs more than the count on a small batch
+        return np.add.reduce(saturated, axis=(-2, -1), dtype=np.int64)
     if activation == "relu":
         return np.add.reduce(fprime, axis=-2)
     return None

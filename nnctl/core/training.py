@@ -33,7 +33,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from nnctl.core import metrics as metric_fns
-from nnctl.core.health import activation_counts, add_counts, health_figures, step_counts
+from nnctl.core.health import COUNTED, activation_counts, add_counts, health_figures, step_counts
 from nnctl.core.losses import LOSSES, Loss
 from nnctl.core.model import Buffers, Layer, forward
 from nnctl.core.optimizers import OPTIMIZERS, Hyper
@@ -240,9 +240,10 @@ class Tally:
     (S, n) for a stack of networks."""
 
     def __init__(self, order: Array, n_outputs: int, dtype, names: Sequence[str]):
-        self.order, self.names = order, list(names[:-1])  # the hidden layers' activations
+        self.order = order
+        self.counted = [(l, name) for l, name in enumerate(names[:-1]) if name in COUNTED]  # hidden layers with counts
         self.logits = np.empty(order.shape + (n_outputs,), dtype)
-        self.counts: list | None = None
+        self.counts: list = [None] * (len(names) - 1)
         self.rows = 0  # rows tallied
 
     def add(self, start: int, buffers: Buffers) -> None:
@@ -250,14 +251,16 @@ class Tally:
         Z = buffers.Z[-1]
         m = Z.shape[-2]
         self.logits[..., start:start + m, :] = Z
-        self.counts = add_counts(self.counts, [step_counts(name, fprime)
-                                               for name, fprime in zip(self.names, buffers.fprime)])
+        counts = self.counts
+        for l, name in self.counted:
+            found = step_counts(name, buffers.fprime[l])
+            counts[l] = found if counts[l] is None else counts[l] + found
         self.rows += m
 
     def keep(self, kept: Array) -> None:
         """Only the networks ``kept`` (a mask over the stack) stay."""
         self.order, self.logits = self.order[kept], self.logits[kept]
-        self.counts = None if self.counts is None else [c if c is None else c[kept] for c in self.counts]
+        self.counts = [c if c is None else c[kept] for c in self.counts]
 
     def as_pass(self, loss: Loss, T: Array) -> Pass:
         """The epoch's figures as a pass over the training rows with targets T would give them:
@@ -267,7 +270,7 @@ class Tally:
         logits[stack + (self.order,)] = self.logits
         samples = loss.samples(logits, T)
         outputs = loss.decide(logits) if loss.task == "classification" else logits
-        return Pass(samples, outputs, self.counts or [])
+        return Pass(samples, outputs, self.counts)
 
 
 def gradients(layers: Sequence[Layer], loss: Loss, X: Array, T: Array, l1: float, l2: float,
