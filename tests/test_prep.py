@@ -687,3 +687,23 @@ def test_a_number_as_a_missing_value_marker_is_missing_in_a_plain_file(tmp_path)
     assert np.isnan(rows.numbers[::5, 0]).all() and not np.isnan(rows.numbers[1::5, 0]).any()
     data = prepare_data(config, run.generators(config)[0])
     assert data.preprocessor.numeric[0].fill > 0  # the median of the training rows' values, -999 not among them
+
+
+@pytest.mark.parametrize("labels", [np.array([3, 1, 2, 3, 1, 2, 2, 1], dtype=np.int16),
+                                    np.array([True, False, False, True, True, False, True, False]),
+                                    np.array([7, -1, 7, 7, -1, 0, 0, 7], dtype=np.int64)])
+def test_whole_number_labels_are_coded_as_the_general_path_codes_them(labels):
+    from nnctl.errors import DataError
+    from nnctl.prep.arrays import _targets_of
+
+    fast = _targets_of(labels, "classification", len(labels), "softmax_cross_entropy")
+    general = _targets_of(labels.astype(object), "classification", len(labels), "softmax_cross_entropy")
+    np.testing.assert_array_equal(fast[0], general[0])
+    assert fast[1] == general[1] and all(type(a) is type(b) for a, b in zip(fast[1], general[1]))
+    val = _targets_of(labels[::-1], "classification", len(labels), "softmax_cross_entropy", fast[1])
+    np.testing.assert_array_equal(val[0], fast[0][::-1])
+    if labels.dtype == bool:
+        return
+    unseen = np.concatenate([labels[:2], [labels.max() + 5, labels.max() + 3]]).astype(labels.dtype)
+    with pytest.raises(DataError, match=f"y_val holds class {(labels.max() + 5).item()!r}, which y does not have"):
+        _targets_of(unseen, "classification", 4, "softmax_cross_entropy", fast[1])

@@ -185,6 +185,8 @@ def _targets_of(y, task: str, n: int, loss: str, classes: tuple | None = None):
         if not np.isfinite(values).all():
             raise DataError("y must hold finite numbers (inf is not one)")
         return values, None
+    if y.dtype.kind in "biu":  # whole numbers or booleans: sorted and coded in C, as below in Python
+        return _whole_number_targets(y.reshape(-1), classes)
     labels = [v.item() if hasattr(v, "item") else v for v in y.reshape(-1)]
     if classes is None:
         distinct = set(labels)
@@ -199,3 +201,20 @@ def _targets_of(y, task: str, n: int, loss: str, classes: tuple | None = None):
     if unknown:
         raise DataError(f"y_val holds class {unknown[0]!r}, which y does not have")
     return np.array([index[label] for label in labels], dtype=np.int64), classes
+
+
+def _whole_number_targets(y: np.ndarray, classes: tuple | None) -> tuple[np.ndarray, tuple]:
+    """``_targets_of`` for integer or boolean labels: the same class indices and sorted labels
+    (np.unique orders them as Python's sorted does), with no Python object per row."""
+    values, codes = np.unique(y, return_inverse=True)
+    found = tuple(value.item() for value in values)
+    if classes is None:
+        if len(found) < 2:
+            raise DataError(f"y has a single class ({found[0]!r}); a classifier needs at least two")
+        return codes.reshape(-1).astype(np.int64), found
+    index = {c: i for i, c in enumerate(classes)}
+    known = np.array([value in index for value in found])
+    if not known.all():
+        first = int(np.flatnonzero(~known[codes.reshape(-1)])[0])  # in row order, as the general path says
+        raise DataError(f"y_val holds class {y[first].item()!r}, which y does not have")
+    return np.array([index[value] for value in found], dtype=np.int64)[codes.reshape(-1)], classes
