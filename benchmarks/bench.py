@@ -11,7 +11,8 @@ one JSON line), so its peak RSS is its own; the tools alternate within each repe
 
 What is timed: from arrays in memory to a trained model.  nnctl: ``Model.fit`` (its
 epoch figures are the means over each epoch's batches, as the peers report theirs, and
-one pass of the final weights over every row gives the run's summary); PyTorch: building
+one pass of the best and of the last epoch's weights over every row, one if they are the
+same, gives the run's summary); PyTorch: building
 the model and a plain index-batching loop; scikit-learn: ``MLPClassifier.fit``.  The final
 loss is the mean cross-entropy on the whole training set after the last epoch, computed
 outside the timing for every tool.
@@ -308,9 +309,13 @@ def run_nnctl(w: Workload, X: np.ndarray, y: np.ndarray, profile: bool) -> dict:
 
 
 def final_loss(model, X: np.ndarray, y: np.ndarray) -> float:
-    """The mean cross-entropy of the trained network on every training row, outside the timing,
-    as for the peers (the history's figures are means over each epoch's batches)."""
-    P = model.predict_proba(X).astype(np.float64)
+    """The mean cross-entropy of the last epoch's weights on every training row, as the peers
+    report theirs: the run summary's exact figure (``Model.fit`` keeps the best epoch's weights,
+    which without validation rows the batch-mean training loss picks, and may be an earlier one)."""
+    last = (getattr(model, "summary_", None) or {}).get("last", {})
+    if "train_data_loss" in last:
+        return float(last["train_data_loss"])
+    P = model.predict_proba(X).astype(np.float64)  # an nnctl without that summary: its final weights
     return float(np.mean(-np.log(np.clip(P[np.arange(len(y)), y], 1e-300, None))))
 
 

@@ -55,7 +55,7 @@ def main() -> None:
         same = figures(Path(tmp) / "jobs1") == figures(Path(tmp) / "jobs2")
     one, two = statistics.median(times["1"]), statistics.median(times["2"])
     print(f"{' '.join(SWEEP)}: median of {args.repeats}")
-    print(f"| workers | units of work | seconds | speed-up |\n|---|---|---|---|")
+    print("| workers | units of work | seconds | speed-up |\n|---|---|---|---|")
     print(f"| 1 (--jobs 1) | 1 of 8 seeds | {one:.2f} | 1.00x |")
     print(f"| 2 (--jobs 2) | 2 of 4 seeds | {two:.2f} | {one / two:.2f}x |")
     print(f"same figures: {same}; all times: {times}")

@@ -37,6 +37,8 @@ from nnctl.errors import ConfigError, OutputError, TrainingError
 
 CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE = "config.yaml", "history.csv", "summary.json"
 SAVE_SECONDS = 2.0  # the longest a run goes without writing its checkpoints
+FINAL_EVALUATION_VALUES = 1 << 18  # the run's closing pass goes in smaller chunks than training's (1 MiB per
+# layer in float32): it comes when the run holds the most (the best and last weights, the history)
 
 
 class _Snapshot:
@@ -291,7 +293,7 @@ class _Recording:
             if epoch not in found:
                 X = np.asarray(data.X_train, dtype=snapshot.layers[0].W.dtype)
                 train, _ = evaluate(snapshot.layers, LOSSES[self.config.loss], X, data.y_train, self.settings.l1,
-                                    self.settings.l2, data.w_train, data.target_scale)
+                                    self.settings.l2, data.w_train, data.target_scale, FINAL_EVALUATION_VALUES)
                 found[epoch] = train_figures(train)
             snapshot.meta = {**snapshot.meta, "metrics": {**snapshot.meta["metrics"], **found[epoch]}}
         return found

@@ -13,7 +13,8 @@ Per layer, after an epoch:
 
 The counts behind the last two come from the training steps themselves (``step_counts``,
 from the f'(Z) each step's backward pass computed) or from a pass over the rows
-(``activation_counts``, from the outputs A); both apply the same thresholds to f'.
+(``activation_counts``, from the outputs A); the thresholds on f' are those on A (sigmoid'
+= A (1 - A) < 0.0099 exactly where A < 0.01 or A > 0.99), but for rounding at the very edge.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from typing import Sequence
 
 import numpy as np
 
-from nnctl.core.activations import ACTIVATIONS
 from nnctl.core.model import Layer
 
 SPARSE_BELOW = 1e-3
-SATURATED_BELOW = {"sigmoid": 0.01 * (1 - 0.01), "tanh": 1 - 0.99 ** 2}  # f'(z) below this: saturated
-COUNTED = (*SATURATED_BELOW, "relu")  # the hidden activations whose outputs the health figures count
+SATURATED = {"sigmoid": lambda A: (A < 0.01) | (A > 0.99), "tanh": lambda A: np.abs(A) > 0.99}  # from outputs A
+SATURATED_BELOW = {"sigmoid": 0.01 * (1 - 0.01), "tanh": 1 - 0.99 ** 2}  # the same from f'(z): saturated below
+COUNTED = (*SATURATED, "relu")  # the hidden activations whose outputs the health figures count
 
 
 def layer_health(layers: Sequence[Layer], activations: Sequence[np.ndarray],
@@ -48,8 +49,8 @@ def activation_counts(activation: str, A: np.ndarray) -> np.ndarray | None:
     """What the health figures need of a hidden layer's outputs ``A: (..., rows, units)``,
     in a form that adds up over chunks of rows (``add_counts``): the number of saturated
     values (sigmoid, tanh), or which units were ever positive (relu)."""
-    if activation in SATURATED_BELOW:
-        return step_counts(activation, ACTIVATIONS[activation].derivative(None, A))
+    if activation in SATURATED:
+        return np.count_nonzero(SATURATED[activation](A), axis=(-2, -1))
     if activation == "relu":
         return (A > 0).any(axis=-2)
     return None
@@ -92,7 +93,7 @@ def health_figures(weights: Sequence[np.ndarray], names: Sequence[str], counts: 
         out[prefix + "sparsity"] = np.mean(np.abs(W) < SPARSE_BELOW, axis=(-2, -1))
         if index < len(counts):  # a hidden layer
             units = W.shape[-1]
-            if activation in SATURATED_BELOW:  # share of saturated values
+            if activation in SATURATED:  # share of saturated values
                 out[prefix + "saturated"] = counts[index] / float(n_rows * units)
             elif activation == "relu":  # share of units never positive (a count of 0, or False)
                 out[prefix + "dead"] = np.mean(counts[index] == 0, axis=-1)

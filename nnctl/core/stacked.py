@@ -161,7 +161,7 @@ def _fit_stack(stack: _Stack, rngs: list[np.random.Generator], histories: list[H
 
 
 def _run_steps(stack: _Stack, optimizer, rngs: list[np.random.Generator], histories: list[History],
-               epoch: int) -> Tally:
+               epoch: int) -> Tally | None:
     """One epoch's steps for every seed of the stack; seeds that diverge leave it.  Returns
     the tally of the epoch's training figures of the seeds still in the stack."""
     job = stack.job
@@ -183,7 +183,8 @@ def _run_steps(stack: _Stack, optimizer, rngs: list[np.random.Generator], histor
             space = job.workspace
             optimizer.update([space.theta], [space.grad], stack.optimizer, eta, settings.hyper, space.work)
             stack.count_steps()
-            tally.add(start, buffers)
+            if tally is not None:
+                tally.add(start, buffers)
             broken = ~space.finite(space.theta)
             if broken.any():
                 orders, eta = _leave(stack, broken, histories, epoch, step, orders, eta, tally)
@@ -193,14 +194,15 @@ def _run_steps(stack: _Stack, optimizer, rngs: list[np.random.Generator], histor
 
 
 def _leave(stack: _Stack, broken: Array, histories: list[History], epoch: int, step: int, orders: Array,
-           eta: Array, tally: Tally) -> tuple[Array, Array]:
+           eta: Array, tally: Tally | None) -> tuple[Array, Array]:
     """Record the broken seeds as diverged at this step and take them out of the stack and
     the tally; the survivors' shuffled orders and learning rates."""
     rows = np.flatnonzero(broken)
     for row in rows:
         mark_diverged(histories[stack.active[row]], epoch, step + 1)
     stack.drop(rows)
-    tally.keep(~broken)
+    if tally is not None:
+        tally.keep(~broken)
     return orders[~broken], eta[~broken]
 
 

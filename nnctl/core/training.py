@@ -178,17 +178,18 @@ def still_improving(values: Sequence[float], lower: bool, tolerance: float = 1e-
     return bool(gain > tolerance * max(abs(before), 1e-12))
 
 
-EVALUATION_VALUES = 1 << 18  # a layer's outputs for one chunk of rows in an evaluation: 1 MiB in float32
+EVALUATION_VALUES = 1 << 20  # a layer's outputs for one chunk of rows in an evaluation: 4 MiB in float32, per network
+# (the logits of a row depend on the chunk's size in their last bits: BLAS blocks the products by it)
 
 
 def evaluate(layers: Sequence[Layer], loss: Loss, X: Array, y: Array, l1: float = 0.0, l2: float = 0.0,
-             weights: Array | None = None, target_scale: Sequence[float] | None = None
-             ) -> tuple[Evaluation, list[Array | None]]:
+             weights: Array | None = None, target_scale: Sequence[float] | None = None,
+             values: int = EVALUATION_VALUES) -> tuple[Evaluation, list[Array | None]]:
     """Data loss (weighted when row weights are given), penalty and metrics (accuracy and
     0-1 loss, or MSE, RMSE, MAE, R^2, in the target's units when ``target_scale`` says
     what a unit of ``y`` is); also what the health figures need of the hidden layers'
     outputs (``health.activation_counts``)."""
-    found = forward_all(layers, loss, X, y)
+    found = forward_all(layers, loss, X, y, values)
     return evaluation_of(found, loss, layers, y, l1, l2, weights, target_scale), found.counts
 
 
@@ -201,11 +202,11 @@ class Pass:
     counts: list  # health.activation_counts of each hidden layer
 
 
-def forward_all(layers: Sequence[Layer], loss: Loss, X: Array, y: Array) -> Pass:
+def forward_all(layers: Sequence[Layer], loss: Loss, X: Array, y: Array, values: int = EVALUATION_VALUES) -> Pass:
     """``model.forward`` over every row of X, for one network or a stack of them (layers
     whose arrays have a leading axis), chunk by chunk of rows, so that no layer's outputs
-    for all the rows are ever held at once (EVALUATION_VALUES per chunk)."""
-    rows = max(1, EVALUATION_VALUES // max(layer.W.shape[-1] for layer in layers))
+    for all the rows are ever held at once (``values`` per layer and network in a chunk)."""
+    rows = max(1, values // max(layer.W.shape[-1] for layer in layers))
     classify = loss.task == "classification"
     samples, outputs, counts = [], [], None
     for start in range(0, len(X), rows):
@@ -328,14 +329,17 @@ class Job:
         self.batch = (np.empty(lead + self.X.shape[1:], self.X.dtype), np.empty(lead + self.T.shape[1:], self.T.dtype),
                       None if self.weights is None else np.empty(lead, self.weights.dtype))
 
-    def tally(self, order: Array) -> Tally:
-        """An empty tally of the training figures of an epoch that takes the rows in ``order``."""
+    def tally(self, order: Array) -> Tally | None:
+        """An empty tally of the training figures of an epoch that takes the rows in ``order``
+        (None when they come from a pass over the rows: nothing to keep)."""
+        if self.figures == "full":
+            return None
         return Tally(order, self.T.shape[-1], self.T.dtype, self.workspace.activations)
 
-    def training_pass(self, layers: Sequence[Layer], tally: Tally) -> Pass:
+    def training_pass(self, layers: Sequence[Layer], tally: Tally | None) -> Pass:
         """The epoch's training figures: from its batches (the default, once the whole epoch
         ran in this call), or from a pass of the network as it is now over all the rows."""
-        if self.figures == "batches" and tally.rows == len(self.X):
+        if tally is not None and tally.rows == len(self.X):
             return tally.as_pass(self.loss, self.T)
         return forward_all(layers, self.loss, self.X, self.y)
 
@@ -436,7 +440,8 @@ def _fit(job: Job, layers: list[Layer], rng: np.random.Generator, state: Trainin
                 if not space.finite(space.theta):
                     mark_diverged(history, epoch, step + 1)
                     return history
-                tally.add(step * job.batch_size, buffers)
+                if tally is not None:
+                    tally.add(step * job.batch_size, buffers)
                 state.step = step + 1
                 if stop() and state.step < job.n_batches:
                     history.interrupted = True

@@ -237,7 +237,7 @@ def _check_range(config: Config, dataset: Dataset, scaled_targets: bool = False)
         if len(too_big):
             raise DataError(message.format(file=config.data.train, name=dataset.target_names[too_big[0]],
                                            limit=limit, dtype=config.model.dtype))
-    if not config.data.standardize:  # chunk by chunk in float64 (no full-size temporaries)
+    if not config.data.standardize:  # from each column's extremes (no full-size temporaries)
         column = first_column_beyond(dataset.X, limit)
         if column is not None:
             raise DataError(message.format(file=config.data.train, name=dataset.feature_names[column],

@@ -37,8 +37,10 @@ from nnctl.prep.transforms import all_finite, numeric_array
 IMPUTE = ("median", "mean", "zero", "drop")
 UNKNOWN_CATEGORY = ("ignore", "error")
 MISSING_SLOT, OTHER_SLOT = "(missing)", "(other)"
-_FILL_COLUMNS = 64  # numeric columns whose fill values are computed at a time (bounds the copy) ...
-_FILL_VALUES = 1 << 20  # ... and at most this many values (4 MiB in float32) at a time, or one column
+_FILL_COLUMNS = 4  # numeric columns whose fill values are computed at a time (bounds the copy; the sums of
+# means add up in an order that depends on it, so it stays as the fill values were first computed)
+_MEDIAN_COLUMNS = 64  # columns whose medians are computed at a time (the order of a median's values does not
+_MEDIAN_VALUES = 1 << 20  # matter), and at most this many values (4 MiB in float32) at a time, or one column
 _TILE_ROWS = 1024  # rows transposed at a time when the medians' columns are copied: a tile stays in cache
 
 
@@ -330,13 +332,14 @@ def _fill_values(numbers: np.ndarray, rows: np.ndarray | None, impute: str) -> t
         return fills, holes
     complete = all_finite(numbers)  # one pass: then no column needs the missing-cell bookkeeping
     n = len(numbers) if rows is None else len(rows)
-    width = max(1, min(_FILL_COLUMNS, _FILL_VALUES // max(n, 1)))
-    for a in range(0, m, width):
-        b = min(m, a + width)
+    if complete and impute == "median":
+        width = max(1, min(_MEDIAN_COLUMNS, _MEDIAN_VALUES // max(n, 1)))
+        for a in range(0, m, width):
+            fills[a:a + width] = _medians(numbers[:, a:a + width] if rows is None else numbers[rows, a:a + width])
+        return fills, holes
+    for a in range(0, m, _FILL_COLUMNS):
+        b = min(m, a + _FILL_COLUMNS)
         block = numbers[:, a:b] if rows is None else numbers[rows, a:b]
-        if complete and impute == "median":
-            fills[a:b] = _medians(block)
-            continue
         block = np.asarray(block, dtype=np.float64)
         if complete:
             fills[a:b] = block.mean(axis=0)
