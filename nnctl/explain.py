@@ -37,7 +37,7 @@ from nnctl import run
 from nnctl.prep.prepare import prepare_data
 from nnctl.config import Config
 from nnctl.core.activations import OUTPUT_ACTIVATIONS
-from nnctl.core.model import Layer, backward, forward, logits, new_buffers
+from nnctl.core.model import Layer, backward, forward, initializer_name, logits, new_buffers
 from nnctl.core.optimizers import OPTIMIZERS, Hyper
 from nnctl.core.regularizers import penalty, penalty_gradient
 from nnctl.core.training import fit, parameters
@@ -127,6 +127,7 @@ class Explanation:
     """One training step on ``rows`` rows, in the order of the math (see the module docstring)."""
 
     config_name: str  # the config file's stem ('' for a config from a dict)
+    start: str  # how the weights were drawn: the initialiser of each layer and the seed
     dtype: str  # the network's dtype: every array below is in it
     rows: int
     feature_names: tuple[str, ...]
@@ -202,7 +203,8 @@ def explain(config: Config, rows: int = 2) -> Explanation:
     dataset = batch.data.dataset
     single_neuron = len(layers) == 1 and layers[0].W.shape[1] == 1
     return Explanation(
-        config_name=config.source.stem if config.source else "", dtype=str(layers[0].W.dtype), rows=len(X),
+        config_name=config.source.stem if config.source else "", start=_start_text(config, layers),
+        dtype=str(layers[0].W.dtype), rows=len(X),
         feature_names=tuple(dataset.feature_names), target_names=tuple(dataset.target_names),
         classes=tuple(dataset.classes) if dataset.classes is not None else None,
         X=X, inputs_with_bias=np.hstack([np.ones((len(X), 1), dtype=X.dtype), X]), y=batch.y, T=T,
@@ -211,6 +213,14 @@ def explain(config: Config, rows: int = 2) -> Explanation:
         loss_after=later, penalty_example=lecture_example(X.shape[1]) if single_neuron else None,
         target_scaling=_scaling_text(batch.data.preprocessor, dataset.target_names),
     )
+
+
+def _start_text(config: Config, layers: Sequence[Layer]) -> str:
+    """Where the weights of step 1 come from: random draws, by initialiser and seed; biases 0."""
+    names = [initializer_name(config.model.init, layer.activation) for layer in layers]
+    each = names[0] if len(set(names)) == 1 else ", ".join(f"layer {l} {n}" for l, n in enumerate(names, 1))
+    return (f"the weights start random: {each} (model.init: {config.model.init}), drawn with seed {config.seed}; "
+            "the biases start at 0")
 
 
 def _scaling_text(preprocessor, target_names: Sequence[str]) -> str:

@@ -184,6 +184,7 @@ def explanation_view(e: Explanation, max_shown: int = MAX_SHOWN) -> Group:
     parts.append(Text(f"one training step of {e.config_name or 'the config'}: network {sizes}, loss {e.loss_name}, "
                       f"{e.optimizer} with eta = {fmt(e.learning_rate)}, {e.dtype}, on the first {e.rows} "
                       f"training row{'s' if e.rows > 1 else ''}"))
+    parts.append(Text(e.start))
 
     section("inputs, with the bias unit", "A0 = X (the rows as training sees them); the bias unit is a constant 1; "
                                           "T: the targets as the loss reads them"
@@ -224,8 +225,8 @@ def explanation_view(e: Explanation, max_shown: int = MAX_SHOWN) -> Group:
                             _units(e, l), max_shown))
 
     section("loss", "L = data loss + l1 sum |W| + l2 sum W^2")
-    lines = [f"data loss = {DATA_LOSSES[e.loss_name].format(L=L)}" + (" (weighted by the rows' weights)"
-             if e.row_weights is not None else "") + f" = {fmt(e.loss.data)}"]
+    lines = [f"data loss: {DATA_LOSSES[e.loss_name].format(L=L)}" + (" (weighted by the rows' weights)"
+             if e.row_weights is not None else ""), f"data loss = {fmt(e.loss.data)}"]
     penalty_terms = ([f"{fmt(e.l1)} * {fmt(e.loss.sum_abs)}"] if e.l1 else []) + \
                     ([f"{fmt(e.l2)} * {fmt(e.loss.sum_squares)}"] if e.l2 else [])
     lines.append(f"penalty = {' + '.join(penalty_terms) + ' = ' if penalty_terms else ''}{fmt(e.loss.penalty)}"
@@ -270,11 +271,19 @@ def explanation_view(e: Explanation, max_shown: int = MAX_SHOWN) -> Group:
     change = e.loss_after.total - e.loss.total
     parts.append(Text(f"L = {fmt(e.loss_after.data)} + {fmt(e.loss_after.penalty)} = {fmt(e.loss_after.total)}"
                       f"  (before: {fmt(e.loss.total)}; change {fmt(change)})"))
+    if change > 0:
+        parts.append(Text(rose_note(e), style="yellow"))
 
     if e.penalty_example is not None:
         section("why L2 spreads the weights (the lecture's example)", "same output x . w, different penalties")
         parts += [comparison_table(e.penalty_example), comparison_verdict(e.penalty_example)]
     return Group(*parts)
+
+
+def rose_note(e: Explanation) -> str:
+    """What a rise of the loss after one step on the same rows says: the step overshot."""
+    return (f"note: the loss rose: on the same rows a small enough step down the gradient lowers it, so this one "
+            f"overshot; eta = {fmt(e.learning_rate)} is too large for this loss here (optimizer.learning_rate)")
 
 
 def _vector(values: np.ndarray) -> str:
@@ -338,7 +347,7 @@ def explanation_to_dict(e: Explanation) -> dict[str, Any]:
     loss = lambda parts: {"data": parts.data, "penalty": parts.penalty, "total": parts.total,  # noqa: E731
                           "sum_abs": parts.sum_abs, "sum_squares": parts.sum_squares}
     return {
-        "config": e.config_name, "dtype": e.dtype, "rows": e.rows,
+        "config": e.config_name, "start": e.start, "dtype": e.dtype, "rows": e.rows,
         "feature_names": list(e.feature_names), "target_names": list(e.target_names),
         "classes": list(e.classes) if e.classes is not None else None,
         "inputs_with_bias": _array(e.inputs_with_bias), "y": _array(e.y), "T": _array(e.T),

@@ -202,3 +202,34 @@ def test_l2_spreads_the_weights_out_and_l1_leaves_them_uneven():
 def test_spread_runs_need_a_single_neuron():
     with pytest.raises(ConfigError, match="model.hidden"):
         spread_runs(_config("circles"))
+
+
+def _view_text(explanation) -> str:
+    stream = io.StringIO()
+    Console(file=stream, width=200, color_system=None).print(explanation_view(explanation))
+    return stream.getvalue()
+
+
+def test_explain_says_where_the_weights_come_from_and_labels_the_loss():
+    e = explain(load_config(ROOT / "configs" / "xor.yaml", ["seed=7"]))
+    text = _view_text(e)
+    assert "the weights start random: glorot_uniform (model.init: auto), drawn with seed 7; the biases start at 0" \
+        in text
+    lines = text.splitlines()
+    assert f"data loss = {fmt(e.loss.data)}" in lines
+    equation = next(line for line in lines if line.startswith("data loss: "))
+    assert "p = sigmoid(Z2)" in equation and fmt(e.loss.data) not in equation  # the value is not p's
+    relu = explain(load_config(ROOT / "configs" / "moons.yaml"))
+    assert relu.start.startswith("the weights start random: layer 1 he_uniform, layer 2 he_uniform, "
+                                 "layer 3 glorot_uniform (model.init: auto)")
+    assert explanation_to_dict(relu)["start"] == relu.start
+
+
+def test_explain_comments_when_the_loss_rose_after_the_step():
+    calm = explain(load_config(ROOT / "configs" / "regression.yaml"))
+    assert calm.loss_after.total < calm.loss.total and "the loss rose" not in _view_text(calm)
+    wild = explain(load_config(ROOT / "configs" / "regression.yaml", ["optimizer.learning_rate=5"]))
+    assert wild.loss_after.total > wild.loss.total
+    assert ("note: the loss rose: on the same rows a small enough step down the gradient lowers it, so this one "
+            "overshot; eta = 5 is too large for this loss here (optimizer.learning_rate)") in \
+        " ".join(_view_text(wild).split())

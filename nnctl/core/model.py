@@ -74,6 +74,12 @@ def _auto_initializer(activation: str) -> Callable:
     return he_uniform if activation in ("relu", "leaky_relu") else glorot_uniform
 
 
+def initializer_name(init: str, activation: str) -> str:
+    """The initialiser a layer with this activation draws its weights from: ``init``, or for
+    "auto" He uniform (relu-like) or Glorot uniform (every other activation)."""
+    return init if INITIALIZERS[init] is not None else _auto_initializer(activation).__name__
+
+
 def init_network(
     sizes: Sequence[int],
     hidden_activations: Sequence[str],
