@@ -171,7 +171,14 @@ def architecture(layers: Sequence[Layer], hidden_activations: Sequence[str], inp
     parts = [f"{inputs or f'{sizes[0]} inputs'} + bias"]
     parts += [f"{size} {act} + bias" for size, act in zip(sizes[1:-1], hidden_activations)]
     parts.append(f"{sizes[-1]} output{'s' if sizes[-1] > 1 else ''} ({layers[-1].activation})")
-    return " -> ".join(parts) + f"; {parameter_count(layers)} parameters"
+    same_as = f": {SAME_AS[layers[-1].activation]}" if len(layers) == 1 and layers[-1].activation in SAME_AS else ""
+    return " -> ".join(parts) + f"; {parameter_count(layers)} parameters{same_as}"
+
+
+SAME_AS = {"sigmoid": "logistic regression", "softmax": "multinomial logistic regression"}
+"""What a network without hidden layers is, by its output activation (which its loss fixes): one
+sigmoid unit trained on binary cross-entropy is logistic regression, softmax units on softmax
+cross-entropy its multinomial form."""
 
 
 SCORES = (("accuracy", "acc"), ("r2", "R^2"))  # the figure a run is scored by, and how the table names it
