@@ -19,7 +19,7 @@ from typing import List, Optional
 import importlib.util
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from nnctl import __version__
 from nnctl.errors import ConfigError, NnctlError
@@ -79,8 +79,44 @@ class NnctlGroup(TyperGroup):
             raise typer.Exit(1) from None
 
 
+class NnctlCommand(TyperCommand):
+    """Usage and help in the words a user types: ``nnctl train [OPTIONS] CONFIG``, ``RUN_DIR...``,
+    ``--every INTEGER >= 1``, ``--png PATH`` (Typer's own: ``{config}``, ``<int range>``, ``<path>``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.metavar is not None:
+                continue
+            if param.param_type_name == "argument":
+                param.metavar = (param.name or "").upper()
+            elif not getattr(param, "is_flag", False):
+                param.metavar = _option_metavar(param.type)
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                name = param.metavar or (param.name or "").upper()
+                name += "..." if param.nargs != 1 else ""
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+
+def _option_metavar(kind) -> str:
+    """What an option's value is, as a user would write it: INTEGER >= 1, NUMBER 0..86400, PATH, TEXT."""
+    kind_name = getattr(kind, "name", "")  # Click says "integer range", Typer's own copy of it "int range"
+    name = {"integer range": "INTEGER", "int range": "INTEGER", "float range": "NUMBER"}.get(kind_name)
+    if name is not None:
+        low, high = (None if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in (kind.min, kind.max))
+        if low is not None and high is not None:
+            return f"{name} {low}..{high}"
+        return f"{name} >= {low}" if low is not None else f"{name} <= {high}"
+    return {"path": "PATH", "integer": "INTEGER", "int": "INTEGER", "float": "NUMBER"}.get(kind_name, "TEXT")
+
+
 app = typer.Typer(
-    cls=NnctlGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+    cls=NnctlGroup, no_args_is_help=True, add_completion=True, pretty_exceptions_show_locals=False,
     rich_markup_mode=None,  # plain Click help and usage errors: flags shown as flags, errors in three short lines
     help="Train multi-layer perceptrons written in NumPy from YAML config files.",
 )
@@ -150,7 +186,7 @@ class CtrlC:
         return self.requested
 
 
-@app.command()
+@app.command(cls=NnctlCommand)
 def train(
     config: Path = typer.Argument(..., help="The YAML config file."),
     set_: Optional[List[str]] = SET_OPTION,
@@ -220,7 +256,7 @@ def train(
         raise typer.Exit(130)
 
 
-@app.command()
+@app.command(cls=NnctlCommand)
 def predict(
     checkpoint: Path = typer.Argument(..., help="A checkpoint file, or a run directory (its best checkpoint)."),
     data: Path = typer.Argument(..., help="CSV file with the feature columns (any order, extra columns ignored)."),
@@ -270,7 +306,7 @@ SWEEP_OVERWRITE = typer.Option(False, "--overwrite", help="Replace the sweep in 
                                "too (by default a new sweep goes to the next free name, DIR-2, -3, ...).")
 
 
-@app.command("sweep")
+@app.command("sweep", cls=NnctlCommand)
 def sweep_command(
     config: Path = typer.Argument(..., help="The YAML config file."),
     grid: Optional[List[str]] = typer.Option(None, "--grid", metavar="KEY=V1,V2,...",
@@ -299,7 +335,7 @@ def sweep_command(
     _run_sweep(cfg, candidates, "grid", seeds, folds, jobs, cluster, output, overwrite, as_json, notes)
 
 
-@app.command("sweep-hidden")
+@app.command("sweep-hidden", cls=NnctlCommand)
 def sweep_hidden(
     config: Path = typer.Argument(..., help="The YAML config file."),
     sizes: Optional[str] = typer.Option(
@@ -401,7 +437,7 @@ def _sweep_boundaries(console: Console, result: sweep.SweepResult, show: bool, p
         console.print(f"wrote {png}", markup=False)
 
 
-@app.command()
+@app.command(cls=NnctlCommand)
 def boundary(
     checkpoint: Path = typer.Argument(..., help="A checkpoint file, or a run directory (its best checkpoint)."),
     data: Optional[Path] = typer.Argument(None, help="Points to draw (default: the training file, if it is still there)."),
@@ -422,7 +458,7 @@ def boundary(
         console.print(f"wrote {png}", markup=False)
 
 
-@app.command()
+@app.command(cls=NnctlCommand)
 def gradcheck(
     config: Path = typer.Argument(..., help="The YAML config file."),
     set_: Optional[List[str]] = SET_OPTION,
@@ -440,7 +476,7 @@ def gradcheck(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=NnctlCommand)
 def explain(
     config: Path = typer.Argument(..., help="The YAML config file."),
     set_: Optional[List[str]] = SET_OPTION,
@@ -463,7 +499,7 @@ def explain(
         console.print(report_explain.spread_table(runs))
 
 
-@app.command("inspect")
+@app.command("inspect", cls=NnctlCommand)
 def inspect_command(
     checkpoint: Path = typer.Argument(..., help="A checkpoint file, or a run directory (its best checkpoint)."),
     as_json: bool = JSON_OPTION,
@@ -476,7 +512,7 @@ def inspect_command(
         out_console().print(report_inspect.inspection_view(found))
 
 
-@app.command()
+@app.command(cls=NnctlCommand)
 def evaluate(
     checkpoint: Path = typer.Argument(..., help="A checkpoint file, or a run directory (its best checkpoint)."),
     data: Path = typer.Argument(..., help="CSV file with the feature and target columns."),
@@ -490,9 +526,9 @@ def evaluate(
         out_console().print(report_inspect.evaluation_view(scored))
 
 
-@app.command("plot")
+@app.command("plot", cls=NnctlCommand)
 def plot_command(
-    run_dirs: List[Path] = typer.Argument(..., help="Run directories (their history.csv), or directories of runs: "
+    run_dirs: List[Path] = typer.Argument(..., metavar="RUN_DIR", help="Run directories (their history.csv), or directories of runs: "
                                           "every run below them, as nnctl runs lists them."),
     width: int = typer.Option(60, min=10, max=400, help="Chart width in characters."),
     height: int = typer.Option(12, min=4, max=200, help="Chart height in lines."),
@@ -507,9 +543,9 @@ def plot_command(
         console.print(f"wrote {png}", markup=False)
 
 
-@app.command("runs")
+@app.command("runs", cls=NnctlCommand)
 def runs_command(
-    paths: Optional[List[Path]] = typer.Argument(None, help="Run directories, or directories of runs "
+    paths: Optional[List[Path]] = typer.Argument(None, metavar="PATH", help="Run directories, or directories of runs "
                                                  "(default: runs/)."),
     sort: Optional[str] = typer.Option(None, "--sort", metavar="KEY", help="Sort by a column (name, when, loss, "
                                        "best_epoch, ...) or a figure (val_accuracy, test_r2, ...): best first."),
@@ -527,7 +563,7 @@ def runs_command(
     console.print(report.runs_table(records, f"{len(records)} run{'s' if len(records) != 1 else ''} in {where}"))
 
 
-@config_app.command("show")
+@config_app.command("show", cls=NnctlCommand)
 def config_show(
     config: Path = typer.Argument(..., help="The YAML config file."),
     set_: Optional[List[str]] = SET_OPTION,
@@ -537,7 +573,7 @@ def config_show(
     typer.echo(configs.dump_config(cfg, relative_to=Path(config).resolve().parent), nl=False)
 
 
-@data_app.command("make")
+@data_app.command("make", cls=NnctlCommand)
 def data_make(
     kind: str = typer.Argument(..., help=f"One of: {', '.join(TOY_KINDS)}."),
     output: Path = typer.Option(..., "--output", "-o", help="The CSV file to write ('-' for stdout)."),
@@ -564,7 +600,7 @@ def data_make(
     out_console().print(f"wrote {n} row{'s' if n != 1 else ''} of {kind} to {output}", markup=False)
 
 
-@data_app.command("describe")
+@data_app.command("describe", cls=NnctlCommand)
 def data_describe(
     file: Path = typer.Argument(..., help="The CSV file."),
     target: Optional[List[str]] = typer.Option(None, "--target", metavar="COLUMN",

@@ -1,0 +1,65 @@
+"""The command line's help in the words a user types, and shell completion."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from nnctl.cli import app
+
+runner = CliRunner()
+COMMANDS = [["train"], ["predict"], ["sweep"], ["sweep-hidden"], ["boundary"], ["gradcheck"], ["explain"],
+            ["inspect"], ["evaluate"], ["plot"], ["runs"], ["config", "show"], ["data", "make"], ["data", "describe"]]
+
+
+def _help(command: list[str]) -> str:
+    done = runner.invoke(app, [*command, "--help"], terminal_width=200, prog_name="nnctl")
+    assert done.exit_code == 0, done.output
+    return done.output
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_help_shows_no_internal_type_names(command):
+    text = _help(command)
+    assert not re.search(r"\{[a-z_]+\}|<[a-z]", text), text  # Typer's own {config}, <int range>, <path>
+    arguments = text.split("Arguments:")[1].split("Options:")[0] if "Arguments:" in text else ""
+    assert all(line.split()[0].isupper() for line in arguments.splitlines() if line[:3].strip()), arguments
+    assert "TEXT" not in text or command[-1] in ("sweep", "sweep-hidden", "make", "predict", "boundary", "inspect",
+                                                 "evaluate", "gradcheck", "explain")
+
+
+@pytest.mark.parametrize("command, usage", [
+    (["train"], "Usage: nnctl train [OPTIONS] CONFIG"),
+    (["predict"], "Usage: nnctl predict [OPTIONS] CHECKPOINT DATA"),
+    (["boundary"], "Usage: nnctl boundary [OPTIONS] CHECKPOINT [DATA]"),
+    (["plot"], "Usage: nnctl plot [OPTIONS] RUN_DIR..."),
+    (["runs"], "Usage: nnctl runs [OPTIONS] [PATH...]"),
+    (["data", "make"], "Usage: nnctl data make [OPTIONS] KIND"),
+])
+def test_usage_names_the_arguments_as_typed(command, usage):
+    assert usage in _help(command)
+
+
+def test_option_values_say_their_kind_and_range():
+    train = " ".join(_help(["train"]).split())
+    assert "--every INTEGER >= 1" in train and "--save-seconds NUMBER 0..86400" in train
+    assert "--resume RUN_DIR" in train and "-s, --set KEY.PATH=VALUE" in train
+    make = " ".join(_help(["data", "make"]).split())
+    assert "--n INTEGER 1..1000000" in make and "--noise NUMBER 0..100" in make and "-o, --output PATH" in make
+
+
+def test_shell_completion_is_offered_and_completes():
+    top = runner.invoke(app, ["--help"]).output
+    assert "--install-completion" in top and "--show-completion" in top
+    script = shutil.which("nnctl")
+    command = [script] if script else [sys.executable, "-c", "from nnctl.cli import main; main()"]
+    env = {**os.environ, "_NNCTL_COMPLETE": "complete_bash", "COMP_WORDS": "nnctl tr", "COMP_CWORD": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["train"], (done.stdout, done.stderr)
+    env.update(COMP_WORDS="nnctl train --ev", COMP_CWORD="2")
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["--every"]
