@@ -140,6 +140,7 @@ class Config:
     seed: int = 0                               # seeds the initial weights and the shuffling
     output: Path = field(default_factory=_default_output)  # run directory, absolute
     source: Path | None = field(default=None, compare=False)  # file it came from; None for dicts
+    overridden: frozenset = field(default=frozenset(), compare=False)  # key paths given by --set
 
     @property
     def split_seed(self) -> int:
@@ -552,7 +553,8 @@ def _suggest(rule: _Rule, value: Any) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _build(raw: Mapping, checker: _Checker, stem: str, source: Path | None) -> Config:
+def _build(raw: Mapping, checker: _Checker, stem: str, source: Path | None, overridden: frozenset = frozenset()
+           ) -> Config:
     """Check every key of ``raw`` against ``_RULES`` and make the Config."""
     values: dict[str, Any] = {}
     sections: dict[str, dict[str, Any]] = {}
@@ -574,7 +576,7 @@ def _build(raw: Mapping, checker: _Checker, stem: str, source: Path | None) -> C
     checker.raise_if_any()
     made = {name: cls(**sections.get(name) or {}) for name, cls in _SECTIONS.items()}
     values.setdefault("output", _default_output(stem))
-    return Config(**made, **values, source=source)
+    return Config(**made, **values, source=source, overridden=overridden)
 
 
 def _check_section(checker: _Checker, section: str, raw: Any) -> dict[str, Any] | None:
@@ -695,7 +697,8 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
     _locate(raw, "", where, checker)
     for parts, value in settings:
         _apply_override(raw, where, parts, value)
-    return _build(raw, checker, file.stem, file.resolve())
+    overridden = frozenset(".".join(parts) for parts, _ in settings)
+    return _build(raw, checker, file.stem, file.resolve(), overridden)
 
 
 def config_from_dict(raw: Mapping, base_dir: Path | str = ".", source_name: str = "<config>") -> Config:
@@ -706,10 +709,16 @@ def config_from_dict(raw: Mapping, base_dir: Path | str = ".", source_name: str 
 
 
 def config_to_dict(config: Config, relative_to: Path | None = None) -> dict:
-    """Every key of ``config`` as plain YAML-ready data, in the documented order (``source`` left out)."""
+    """Every key of ``config`` as plain YAML-ready data, in the documented order (``source`` and
+    ``overridden`` left out); paths relative to ``relative_to`` when the two share a directory below
+    the root, else absolute (no ../../../tmp/x.csv)."""
     def plain(value: Any) -> Any:
         if isinstance(value, Path):
-            return os.path.relpath(value, Path(relative_to).resolve()) if relative_to is not None else str(value)
+            if relative_to is None:
+                return str(value)
+            base = Path(relative_to).resolve()
+            shared = Path(os.path.commonpath([Path(value).absolute(), base]))
+            return str(value) if shared == Path(shared.anchor) else os.path.relpath(value, base)
         if isinstance(value, tuple):
             return [plain(v) for v in value]
         if is_dataclass(value):
@@ -717,7 +726,7 @@ def config_to_dict(config: Config, relative_to: Path | None = None) -> dict:
         return value
 
     out = plain(config)
-    del out["source"]
+    del out["source"], out["overridden"]
     target, features = config.data.target, config.data.features
     out["data"]["target"] = target[0] if len(target) == 1 else list(target)
     out["data"]["features"] = "all" if features is None else list(features)

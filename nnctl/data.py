@@ -34,7 +34,7 @@ from typing import BinaryIO, TextIO
 
 import numpy as np
 
-from nnctl.errors import DataError
+from nnctl.errors import DataError, MissingColumn
 from nnctl.files import atomic_write
 from nnctl.prep.columns import DEFAULT_NA_VALUES, why_not_a_number
 from nnctl.prep.columns import parse_number as _parse_number
@@ -347,12 +347,12 @@ def require_columns(table: Table, names: tuple[str, ...]) -> None:
             message = f"{table.path}: column '{name}' not found"
             delimiter = _other_delimiter(table.columns)
             if delimiter:
-                raise DataError(f"{message}; {_delimiter_hint(delimiter)}")
+                raise MissingColumn(f"{message}; {_delimiter_hint(delimiter)}", name)
             message += f"; columns are: {', '.join(table.columns)}"
             close = difflib.get_close_matches(name, table.columns, n=1)
             if close:
                 message += f"; did you mean '{close[0]}'?"
-            raise DataError(message)
+            raise MissingColumn(message, name)
 
 
 def _other_delimiter(columns: Sequence[str]) -> str | None:

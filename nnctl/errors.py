@@ -18,6 +18,15 @@ class DataError(NnctlError):
     """A CSV file cannot be used as asked."""
 
 
+class MissingColumn(DataError):
+    """A column a config names is not in the file; ``column`` says which, so that the message can
+    name the config key that asked for it."""
+
+    def __init__(self, message: str, column: str):
+        super().__init__(message)
+        self.column = column
+
+
 class CheckpointError(NnctlError):
     """A checkpoint file is missing, damaged or incompatible."""
 

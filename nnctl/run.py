@@ -358,7 +358,7 @@ def _output_directory(config: Config) -> Path:
     try:
         out = ensure_directory(config.output)
     except OutputError as error:
-        raise OutputError(f"{error} (output{in_file(config)})") from None
+        raise OutputError(f"{error} (output{in_file(config, 'output')})") from None
     remove_stale_temporaries(out)
     return out
 
@@ -511,7 +511,7 @@ def write_run_directory(run: FinishedRun, scaler: Scaler) -> dict[str, Path]:
     try:
         out = ensure_directory(run.config.output)
     except OutputError as error:
-        raise OutputError(f"{error} (output{in_file(run.config)})") from None
+        raise OutputError(f"{error} (output{in_file(run.config, 'output')})") from None
     remove_stale_temporaries(out)
     run.best.save(out / BEST, scaler)
     run.last.save(out / LAST, scaler)

@@ -63,3 +63,31 @@ def test_shell_completion_is_offered_and_completes():
     env.update(COMP_WORDS="nnctl train --ev", COMP_CWORD="2")
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["--every"]
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+CIRCLES = str(ROOT / "configs" / "circles.yaml")
+
+
+def test_a_set_path_resolves_against_the_working_directory_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    done = runner.invoke(app, ["train", CIRCLES, "--set", "data.train=nope.csv"])
+    assert done.exit_code == 1
+    assert done.stderr.strip() == (f"error: {tmp_path / 'nope.csv'}: no such file (data.train from --set, "
+                                   f"relative to the working directory {tmp_path})")
+
+
+@pytest.mark.parametrize("setting, key", [("data.target=lable", "data.target"),
+                                          ("data.features=[x1,x9]", "data.features")])
+def test_a_missing_column_is_blamed_on_the_key_that_named_it(setting, key):
+    done = runner.invoke(app, ["train", CIRCLES, "--set", setting])
+    assert done.exit_code == 1
+    assert done.stderr.strip().endswith(f"({key} from --set)"), done.stderr
+
+
+def test_config_show_keeps_a_path_outside_the_configs_tree_absolute(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("x1,x2,label\n0,1,0\n1,0,1\n")
+    shown = runner.invoke(app, ["config", "show", CIRCLES, "--set", f"data.train={data}"]).stdout
+    assert f"  train: {data}\n" in shown
+    assert "  train: ../datasets/circles.csv\n" in runner.invoke(app, ["config", "show", CIRCLES]).stdout

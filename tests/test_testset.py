@@ -62,7 +62,7 @@ def test_a_missing_test_file_is_one_line_naming_the_key(tmp_path):
                                  "--set", f"data.test={tmp_path / 'nope.csv'}"])
     assert result.exit_code == 1
     assert result.stderr.strip() == (f"error: {tmp_path / 'nope.csv'}: no such file "
-                                     f"(data.test in {ROOT / 'configs' / 'mixed.yaml'})")
+                                     f"(data.test from --set, relative to the working directory {Path.cwd()})")
 
 
 def test_a_sweep_reports_the_chosen_runs_test_figures_and_chooses_without_them(tmp_path, test_file):

@@ -63,18 +63,38 @@ class PreparedData:
         return None if scaling is None else scaling.scale
 
 
-def in_file(config: Config) -> str:
+def in_file(config: Config, key: str | None = None) -> str:
+    """Where a key's value came from: " in the config file", or, for a ``--set``, from the command
+    line (a path there is relative to the working directory)."""
+    if key is not None and key in config.overridden:
+        return f" from --set, relative to the working directory {Path.cwd()}" if key in PATH_KEYS else " from --set"
     return f" in {config.source}" if config.source else ""
+
+
+PATH_KEYS = ("data.train", "data.validation", "data.test", "output")  # the keys whose values are file paths
 
 @contextmanager
 
 
 def named_by(config: Config, key: str) -> Iterator[None]:
-    """Add the config key (and file) that named a data file to any error about it."""
+    """Add the config key (and file) that named a data file to any error about it; for a column the
+    file does not have, the key that named the column (data.target, data.features, ...)."""
     try:
         yield
     except DataError as error:
-        raise DataError(f"{error} ({key}{in_file(config)})") from None
+        key = _key_naming(config, getattr(error, "column", None)) or key
+        raise DataError(f"{error} ({key}{in_file(config, key)})") from None
+
+
+def _key_naming(config: Config, column: str | None) -> str | None:
+    """The data key whose value holds ``column``, if one does."""
+    d = config.data
+    for key, names in (("data.target", d.target), ("data.features", d.features or ()),
+                       ("data.sample_weight", (d.sample_weight,)), ("data.categorical", d.categorical
+                        if isinstance(d.categorical, tuple) else ()), ("data.exclude", d.exclude)):
+        if column is not None and column in names:
+            return key
+    return None
 
 
 def prepare_data(config: Config, split_rng: np.random.Generator) -> PreparedData:
@@ -143,7 +163,7 @@ def split_and_scale(config: Config, rows: Rows, split_rng: np.random.Generator,
         try:
             train_rows, val_rows = split_indices(rows.y, d.validation, split_rng, task == "classification")
         except DataError as error:
-            raise DataError(f"{d.train}: {error} (data.validation{in_file(config)})") from None
+            raise DataError(f"{d.train}: {error} (data.validation{in_file(config, 'data.validation')})") from None
     y_train = rows.y if train_rows is None else rows.y[train_rows]
     target = None
     if task == "regression" and d.scales_target:
@@ -153,7 +173,7 @@ def split_and_scale(config: Config, rows: Rows, split_rng: np.random.Generator,
         preprocessor = fit_preprocessor(rows.numbers, rows.numeric_names, rows.texts,
                                         None if all_rows else train_rows, options_of(config), target)
     except ValueError as error:
-        raise DataError(f"{d.train}: {error} (data.train{in_file(config)})") from None
+        raise DataError(f"{d.train}: {error} (data.train{in_file(config, 'data.train')})") from None
     X = preprocessor.transform(rows.numbers, rows.texts).X
     dataset = Dataset(X, rows.y, preprocessor.input_names, rows.target_names, rows.classes, task, rows.weights)
     notes = list(rows.notes)
