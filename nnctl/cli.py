@@ -570,7 +570,7 @@ def config_show(
 ) -> None:
     """Print the resolved config, with every default filled in."""
     cfg = configs.load_config(config, set_ or ())
-    typer.echo(configs.dump_config(cfg, relative_to=Path(config).resolve().parent), nl=False)
+    typer.echo(configs.dump_config(cfg, relative_to=Path(config).resolve().parent, as_written=True), nl=False)
 
 
 @data_app.command("make", cls=NnctlCommand)

@@ -141,6 +141,7 @@ class Config:
     output: Path = field(default_factory=_default_output)  # run directory, absolute
     source: Path | None = field(default=None, compare=False)  # file it came from; None for dicts
     overridden: frozenset = field(default=frozenset(), compare=False)  # key paths given by --set
+    absolute: frozenset = field(default=frozenset(), compare=False)  # path keys written as absolute paths
 
     @property
     def split_seed(self) -> int:
@@ -472,6 +473,7 @@ class _Checker:
     def __init__(self, name: str, where: dict[str, int | str], base_dir: Path) -> None:
         self.name, self.where, self.base_dir = name, where, base_dir
         self.problems: list[tuple[tuple[int, int], int, str]] = []
+        self.absolute: set[str] = set()  # keys whose value is a path written absolute
 
     def locate(self, path: str) -> int | str | None:
         """The line (or --set) of ``path``, else of its nearest section."""
@@ -498,6 +500,8 @@ class _Checker:
         rule = _RULES[path]
         base = Path.cwd() if self.locate(path) == _SET else self.base_dir
         result = rule.convert(value, base)
+        if isinstance(result, Path) and isinstance(value, (str, os.PathLike)) and Path(value).expanduser().is_absolute():
+            self.absolute.add(path)
         if result is _INVALID:
             self.problem(path, f"must be {rule.describe()}, got {_show(value)}{_suggest(rule, value)}")
         return result
@@ -576,7 +580,7 @@ def _build(raw: Mapping, checker: _Checker, stem: str, source: Path | None, over
     checker.raise_if_any()
     made = {name: cls(**sections.get(name) or {}) for name, cls in _SECTIONS.items()}
     values.setdefault("output", _default_output(stem))
-    return Config(**made, **values, source=source, overridden=overridden)
+    return Config(**made, **values, source=source, overridden=overridden, absolute=frozenset(checker.absolute))
 
 
 def _check_section(checker: _Checker, section: str, raw: Any) -> dict[str, Any] | None:
@@ -708,17 +712,14 @@ def config_from_dict(raw: Mapping, base_dir: Path | str = ".", source_name: str 
     return _build(raw, checker, Path(source_name).stem.strip("<>") or "config", None)
 
 
-def config_to_dict(config: Config, relative_to: Path | None = None) -> dict:
-    """Every key of ``config`` as plain YAML-ready data, in the documented order (``source`` and
-    ``overridden`` left out); paths relative to ``relative_to`` when the two share a directory below
-    the root, else absolute (no ../../../tmp/x.csv)."""
+def config_to_dict(config: Config, relative_to: Path | None = None, as_written: bool = False) -> dict:
+    """Every key of ``config`` as plain YAML-ready data, in the documented order (``source``,
+    ``overridden`` and ``absolute`` left out); paths relative to ``relative_to`` (a run directory's
+    config.yaml: the run moves with its data), but with ``as_written`` those written as absolute
+    paths stay absolute (``config show``: no ../../../tmp/x.csv)."""
     def plain(value: Any) -> Any:
         if isinstance(value, Path):
-            if relative_to is None:
-                return str(value)
-            base = Path(relative_to).resolve()
-            shared = Path(os.path.commonpath([Path(value).absolute(), base]))
-            return str(value) if shared == Path(shared.anchor) else os.path.relpath(value, base)
+            return os.path.relpath(value, Path(relative_to).resolve()) if relative_to is not None else str(value)
         if isinstance(value, tuple):
             return [plain(v) for v in value]
         if is_dataclass(value):
@@ -726,7 +727,10 @@ def config_to_dict(config: Config, relative_to: Path | None = None) -> dict:
         return value
 
     out = plain(config)
-    del out["source"], out["overridden"]
+    del out["source"], out["overridden"], out["absolute"]
+    for key in config.absolute if as_written else ():
+        section, _, name = key.rpartition(".")
+        (out[section] if section else out)[name] = str(getattr(getattr(config, section) if section else config, name))
     target, features = config.data.target, config.data.features
     out["data"]["target"] = target[0] if len(target) == 1 else list(target)
     out["data"]["features"] = "all" if features is None else list(features)
@@ -741,6 +745,7 @@ _Dumper.add_representer(list, lambda d, v: d.represent_sequence("tag:yaml.org,20
 _Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
 
 
-def dump_config(config: Config, relative_to: Path | None = None) -> str:
+def dump_config(config: Config, relative_to: Path | None = None, as_written: bool = False) -> str:
     """YAML text of ``config_to_dict``; ``load_config`` reads it back to an equal Config."""
-    return yaml.dump(config_to_dict(config, relative_to), Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    return yaml.dump(config_to_dict(config, relative_to, as_written), Dumper=_Dumper, sort_keys=False,
+                     allow_unicode=True)
