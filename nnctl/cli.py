@@ -67,15 +67,19 @@ SAVE_SECONDS = 2.0  # run.SAVE_SECONDS, here so that the help text needs no impo
 
 
 class NnctlGroup(TyperGroup):
-    """Turns user errors from any command into one line on stderr and exit code 1."""
+    """Turns user errors from any command into one line on stderr and exit code 1; with --json,
+    also into a JSON object on stdout, ``{"error": "..."}``, where the document would have been."""
 
     def invoke(self, ctx):
+        as_json = "--json" in [*getattr(ctx, "_protected_args", getattr(ctx, "protected_args", [])), *ctx.args]
         try:
             return super().invoke(ctx)
         except NnctlError as error:
             # One line, always: a cell quoted from a file may hold line breaks; show them escaped.
             message = str(error).replace("\r", "\\r").replace("\n", "\\n")
             err_console().print(report.error_text(message), soft_wrap=True)
+            if as_json:
+                print_json({"error": str(error)})
             raise typer.Exit(1) from None
 
 

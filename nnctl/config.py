@@ -553,8 +553,25 @@ def _suggest(rule: _Rule, value: Any) -> str:
     names = rule.names()
     given = value if isinstance(value, (list, tuple)) else [value]
     wrong = [v for v in given if isinstance(v, str) and v not in names]
+    other = _OTHER_NAMES.get(wrong[0].lower().replace("-", "_")) if wrong else None
+    if other is not None and all(name in names for name in other[0]):
+        return f" (did you mean {other[1]}?)"
     close = difflib.get_close_matches(wrong[0], names, n=1) if wrong else []
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+_CROSS_ENTROPY = (("softmax_cross_entropy", "binary_cross_entropy"),
+                  "'softmax_cross_entropy' (any number of classes) or 'binary_cross_entropy' (two classes, one "
+                  "sigmoid output)")
+_OTHER_NAMES = {  # what other libraries call our losses: (the names suggested, the suggestion)
+    **dict.fromkeys(("cross_entropy", "crossentropy", "categorical_cross_entropy", "categorical_crossentropy",
+                     "sparse_categorical_crossentropy", "ce", "log_loss", "logloss", "nll"), _CROSS_ENTROPY),
+    **dict.fromkeys(("bce", "binary_crossentropy", "bce_with_logits"),
+                    (("binary_cross_entropy",), "'binary_cross_entropy'")),
+    **dict.fromkeys(("mean_squared_error", "squared_error", "l2", "l2_loss"), (("mse",), "'mse'")),
+    **dict.fromkeys(("mean_absolute_error", "absolute_error", "l1", "l1_loss"), (("mae",), "'mae'")),
+    **dict.fromkeys(("svm", "hinge_loss", "multi_margin"), (("hinge",), "'hinge'")),
+}
 
 
 def _build(raw: Mapping, checker: _Checker, stem: str, source: Path | None, overridden: frozenset = frozenset()

@@ -91,3 +91,35 @@ def test_config_show_keeps_a_path_outside_the_configs_tree_absolute(tmp_path):
     shown = runner.invoke(app, ["config", "show", CIRCLES, "--set", f"data.train={data}"]).stdout
     assert f"  train: {data}\n" in shown
     assert "  train: ../datasets/circles.csv\n" in runner.invoke(app, ["config", "show", CIRCLES]).stdout
+
+
+@pytest.mark.parametrize("command", [["train", CIRCLES, "--set", "data.target=zz"],
+                                     ["explain", CIRCLES, "--set", "data.target=zz"],
+                                     ["inspect", "/nonexistent/run"]])
+def test_with_json_an_error_is_a_json_object_on_stdout_too(command):
+    import json
+
+    done = runner.invoke(app, [*command, "--json"])
+    assert done.exit_code == 1
+    document = json.loads(done.stdout)
+    assert list(document) == ["error"] and document["error"]
+    assert done.stderr.strip() == f"error: {document['error']}"
+    plain = runner.invoke(app, command)
+    assert plain.exit_code == 1 and plain.stdout == ""
+
+
+@pytest.mark.parametrize("given, hint", [
+    ("cross_entropy", "(did you mean 'softmax_cross_entropy' (any number of classes) or 'binary_cross_entropy' "
+                      "(two classes, one sigmoid output)?)"),
+    ("categorical_crossentropy", "(did you mean 'softmax_cross_entropy' (any number of classes)"),
+    ("mean_squared_error", "(did you mean 'mse'?)"),
+    ("BCE", "(did you mean 'binary_cross_entropy'?)"),
+    ("softmax_crossentropy", "(did you mean 'softmax_cross_entropy'?)"),
+])
+def test_a_loss_named_as_other_libraries_name_it_gets_ours(given, hint):
+    from nnctl.config import load_config
+    from nnctl.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(ROOT / "configs" / "gaussians.yaml", [f"loss={given}"])
+    assert str(caught.value).endswith(hint) or hint in str(caught.value)
