@@ -32,6 +32,17 @@ class BoundaryGrid:
     labels: np.ndarray | None  # (n,) their true class indices
 
 
+def grid_document(grid: BoundaryGrid) -> dict:
+    """The grid as plain data (``boundary --json``): the feature values of its columns and rows, the
+    class predicted in each cell, and the points with their true classes and how many are right."""
+    document = {"feature_names": list(grid.feature_names), "classes": [str(c) for c in grid.classes],
+                "xs": grid.xs.tolist(), "ys": grid.ys.tolist(), "regions": grid.regions.tolist()}
+    if grid.points is not None:
+        document["points"] = grid.points.tolist()
+        document["labels"] = grid.labels.tolist()
+    return document
+
+
 def check_drawable(ckpt: Checkpoint, where: str) -> None:
     """Refuse models whose decision regions are not a picture in the plane."""
     meta = ckpt.meta

@@ -448,12 +448,18 @@ def boundary(
     width: int = typer.Option(64, min=8, max=400, help="Grid columns."),
     height: int = typer.Option(24, min=4, max=200, help="Grid rows."),
     png: Optional[Path] = typer.Option(None, "--png", help="Also write the picture as a PNG image (needs the 'plot' extra)."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Draw a 2-feature classifier's predicted class regions, with the data on top."""
     ckpt = checkpoints.load_checkpoint(checkpoint)
     boundaries.check_drawable(ckpt, str(checkpoint))
     points, labels = boundaries.load_points(ckpt, data)
     grid = boundaries.predict_grid(ckpt, points, labels, width, height)
+    if as_json:
+        if png:
+            plot.boundary_png(png, [(str(checkpoint), boundaries.predict_grid(ckpt, points, labels, 200, 200))])
+        print_json({**boundaries.grid_document(grid), **({"png": str(png)} if png else {})})
+        return
     console = out_console()
     console.print(report.boundary_panel(grid, Path(checkpoint).name))
     console.print(report.boundary_legend(grid), markup=False)
@@ -537,9 +543,15 @@ def plot_command(
     width: int = typer.Option(60, min=10, max=400, help="Chart width in characters."),
     height: int = typer.Option(12, min=4, max=200, help="Chart height in lines."),
     png: Optional[Path] = typer.Option(None, "--png", help="Also write the curves as an image (needs the 'plot' extra)."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Draw training and validation loss and the metric per epoch, several runs overlaid."""
     found = curves.load_curves([path for path, _ in runlist.select_runs(run_dirs)])
+    if as_json:
+        if png:
+            plot.curves_png(png, found)
+        print_json({"runs": [curves.curves_document(c) for c in found], **({"png": str(png)} if png else {})})
+        return
     console = out_console()
     console.print(report_inspect.curves_view(found, width, height))
     if png:
@@ -571,9 +583,13 @@ def runs_command(
 def config_show(
     config: Path = typer.Argument(..., help="The YAML config file."),
     set_: Optional[List[str]] = SET_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Print the resolved config, with every default filled in."""
     cfg = configs.load_config(config, set_ or ())
+    if as_json:
+        print_json(configs.config_to_dict(cfg, relative_to=Path(config).resolve().parent, as_written=True))
+        return
     typer.echo(configs.dump_config(cfg, relative_to=Path(config).resolve().parent, as_written=True), nl=False)
 
 

@@ -91,6 +91,14 @@ def _load_one(run_dir: Path) -> Curves:
 REQUIRED = ("epoch", "train_loss")
 
 
+def curves_document(c: "Curves") -> dict:
+    """One run's curves as plain data (``plot --json``)."""
+    return {"name": c.name, "path": str(c.path), "task": c.task, "epochs": c.epochs.tolist(),
+            "train_loss": c.train_loss.tolist(), "train_data_loss": c.train_data_loss.tolist(),
+            "val_loss": None if c.val_loss is None else c.val_loss.tolist(), c.metric_name: c.metric.tolist(),
+            "best_epoch": c.best_epoch}
+
+
 def _read_history(path: Path) -> dict[str, np.ndarray]:
     """Every numeric column of history.csv as a float64 array; empty cells are NaN."""
     try:

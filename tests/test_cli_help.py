@@ -123,3 +123,27 @@ def test_a_loss_named_as_other_libraries_name_it_gets_ours(given, hint):
     with pytest.raises(ConfigError) as caught:
         load_config(ROOT / "configs" / "gaussians.yaml", [f"loss={given}"])
     assert str(caught.value).endswith(hint) or hint in str(caught.value)
+
+
+def test_boundary_plot_and_config_show_print_json(tmp_path):
+    import csv
+    import json
+
+    from nnctl.cli import app as cli_app
+
+    trained = runner.invoke(cli_app, ["train", CIRCLES, "--set", f"output={tmp_path / 'run'}",
+                                      "--set", "optimizer.epochs=3"])
+    assert trained.exit_code == 0, trained.output
+    grid = json.loads(runner.invoke(cli_app, ["boundary", str(tmp_path / "run"), "--json", "--width", "8",
+                                              "--height", "4"]).stdout)
+    assert grid["feature_names"] == ["x1", "x2"] and grid["classes"] == ["0", "1"]
+    assert len(grid["xs"]) == 8 and len(grid["ys"]) == 4 and len(grid["regions"]) == 4
+    assert {cell for row in grid["regions"] for cell in row} <= {0, 1}
+    assert len(grid["points"]) == len(grid["labels"]) == 400
+    curves = json.loads(runner.invoke(cli_app, ["plot", str(tmp_path / "run"), "--json"]).stdout)["runs"]
+    history = list(csv.DictReader((tmp_path / "run" / "history.csv").open()))
+    assert curves[0]["epochs"] == [1, 2, 3]
+    assert curves[0]["val_loss"] == [float(row["val_loss"]) for row in history]
+    assert curves[0]["val_accuracy"] == [float(row["val_accuracy"]) for row in history]
+    shown = json.loads(runner.invoke(cli_app, ["config", "show", CIRCLES, "--json"]).stdout)
+    assert shown["data"]["train"] == "../datasets/circles.csv" and shown["model"]["hidden"] == [8]
