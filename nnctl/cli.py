@@ -64,6 +64,7 @@ training = _lazy("nnctl.core.training")
 
 TOY_KINDS = ("linear", "xor", "circles", "moons", "spirals", "gaussians", "regression", "mixed")  # toydata's
 SAVE_SECONDS = 2.0  # run.SAVE_SECONDS, here so that the help text needs no import
+FILE_WIDTH = 1000  # the width of output to a file or a pipe: tables are as wide as their cells, never cut
 
 
 class NnctlGroup(TyperGroup):
@@ -144,8 +145,8 @@ def print_json(document) -> None:
 
 def out_console() -> Console:
     console = Console(highlight=False)
-    if not console.is_terminal:  # logs and pipes: no terminal width to respect; keep tables unwrapped
-        console.width = max(console.width, 120)
+    if not console.is_terminal:  # logs and pipes: no terminal width to respect; no table is wrapped or cut
+        console.width = max(console.width, FILE_WIDTH)
     return console
 
 

@@ -93,7 +93,8 @@ def matrix(title: str, M: np.ndarray, row_labels: Sequence[str], column_labels: 
     ``max_shown`` columns and ``max_rows`` (default ``max_shown``) rows."""
     M = np.atleast_2d(M)
     rows, columns = min(M.shape[0], max_rows or max_shown), min(M.shape[1], max_shown)
-    table = Table(title=Text(title), title_justify="left", box=box.SIMPLE, pad_edge=False, show_edge=False)
+    table = Table(title=Text(title), title_justify="left", box=box.SIMPLE, pad_edge=False, show_edge=False,
+                  min_width=len(title))  # the title on one line
     table.add_column("")
     for label in list(column_labels)[:columns]:
         table.add_column(Text(str(label)), justify="right")

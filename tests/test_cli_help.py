@@ -147,3 +147,17 @@ def test_boundary_plot_and_config_show_print_json(tmp_path):
     assert curves[0]["val_accuracy"] == [float(row["val_accuracy"]) for row in history]
     shown = json.loads(runner.invoke(cli_app, ["config", "show", CIRCLES, "--json"]).stdout)
     assert shown["data"]["train"] == "../datasets/circles.csv" and shown["model"]["hidden"] == [8]
+
+
+def test_a_table_printed_to_a_file_is_never_cut(monkeypatch, capsys):
+    from rich.table import Table
+
+    from nnctl import cli
+
+    console = cli.out_console()  # pytest's captured stdout is not a terminal
+    assert not console.is_terminal and console.width >= cli.FILE_WIDTH
+    table = Table(*(f"column {i}" for i in range(12)))
+    table.add_row(*(f"{18268.991 + i:.3f}±{8.04 + i:.3f}" for i in range(12)))  # ~250 characters wide
+    console.print(table)
+    printed = capsys.readouterr().out
+    assert "…" not in printed and "18279.991±19.040" in printed
