@@ -30,6 +30,15 @@ class BoundaryGrid:
     feature_names: tuple[str, str]
     points: np.ndarray | None  # (n, 2) data points in raw feature units
     labels: np.ndarray | None  # (n,) their true class indices
+    predicted: np.ndarray | None = None  # (n,) the class the model gives each point
+    source: str = ""  # the file the points come from
+
+    @property
+    def accuracy(self) -> float | None:
+        """The share of the points the model classifies right (None without labelled points)."""
+        if self.labels is None or self.predicted is None or not len(self.labels):
+            return None
+        return float(np.mean(self.predicted == self.labels))
 
 
 def grid_document(grid: BoundaryGrid) -> dict:
@@ -57,6 +66,13 @@ def check_drawable(ckpt: Checkpoint, where: str) -> None:
                          f"{meta['layer_sizes'][0]} ({names})")
 
 
+def points_source(ckpt: Checkpoint, data: str | Path | None) -> str:
+    """The file ``load_points`` reads: DATA, or the training file named in the checkpoint."""
+    if data is not None:
+        return str(data)
+    return str((ckpt.meta.get("config") or {}).get("data", {}).get("train") or "")
+
+
 def load_points(ckpt: Checkpoint, data: str | Path | None) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The rows of DATA (or of the training file named in the checkpoint, when it still exists)."""
     meta = ckpt.meta
@@ -73,9 +89,10 @@ def load_points(ckpt: Checkpoint, data: str | Path | None) -> tuple[np.ndarray |
 
 
 def predict_grid(ckpt: Checkpoint, points: np.ndarray | None, labels: np.ndarray | None,
-                 width: int = 64, height: int = 24, margin: float = 0.1) -> BoundaryGrid:
+                 width: int = 64, height: int = 24, margin: float = 0.1, source: str = "") -> BoundaryGrid:
     """Predicted classes over a ``height x width`` grid spanning the points (plus a margin),
-    or, without points, 2.5 standard deviations of the training rows around their mean."""
+    or, without points, 2.5 standard deviations of the training rows around their mean; also the
+    class predicted for each point (``source``: the file they come from)."""
     if points is not None and len(points):
         low, high = points.min(axis=0), points.max(axis=0)
         pad = (high - low) * margin + 1e-9
@@ -86,10 +103,16 @@ def predict_grid(ckpt: Checkpoint, points: np.ndarray | None, labels: np.ndarray
     ys = np.linspace(high[1], low[1], height)
     gx, gy = np.meshgrid(xs, ys)
     cells = np.column_stack([gx.ravel(), gy.ravel()])
-    Z = logits(ckpt.layers, ckpt.scaler.transform(cells).astype(ckpt.layers[0].W.dtype))
-    regions = LOSSES[ckpt.meta["loss"]].decide(Z).reshape(height, width)
+    loss = LOSSES[ckpt.meta["loss"]]
+    regions = loss.decide(_logits_at(ckpt, cells)).reshape(height, width)
+    predicted = None if points is None or not len(points) else loss.decide(_logits_at(ckpt, points))
     names = tuple(ckpt.meta["feature_names"])
-    return BoundaryGrid(xs, ys, regions, list(ckpt.meta["classes"]), (names[0], names[1]), points, labels)
+    return BoundaryGrid(xs, ys, regions, list(ckpt.meta["classes"]), (names[0], names[1]), points, labels, predicted,
+                        source)
+
+
+def _logits_at(ckpt: Checkpoint, X: np.ndarray) -> np.ndarray:
+    return logits(ckpt.layers, ckpt.scaler.transform(X).astype(ckpt.layers[0].W.dtype))
 
 
 def cell_of(grid: BoundaryGrid, point: np.ndarray) -> tuple[int, int]:
@@ -107,4 +130,5 @@ def sweep_grids(runs: list[RunOutcome], candidates: list[str], task: str, width:
     checkpoints = [(name, load_checkpoint(best_run(runs, name, task).output)) for name in candidates]
     check_drawable(checkpoints[0][1], "--boundary")
     points, labels = load_points(checkpoints[0][1], None)
-    return [(name, predict_grid(ckpt, points, labels, width, height)) for name, ckpt in checkpoints]
+    source = points_source(checkpoints[0][1], None) if points is not None else ""
+    return [(name, predict_grid(ckpt, points, labels, width, height, source=source)) for name, ckpt in checkpoints]

@@ -438,7 +438,8 @@ def _sweep_boundaries(console: Console, result: sweep.SweepResult, show: bool, p
         console.print(report.boundary_legend(small[0][1]), markup=False)
     if png:
         fine = boundaries.sweep_grids(result.runs, names, result.task, 200, 200)
-        plot.boundary_png(png, [(f"hidden {name}", grid) for name, grid in fine])
+        scores = {c.candidate: c.val_metric[0] for c in result.candidates}
+        plot.boundary_png(png, [(f"hidden {name}: val accuracy {scores[name]:.3f}", grid) for name, grid in fine])
         console.print(f"wrote {png}", markup=False)
 
 
@@ -455,17 +456,20 @@ def boundary(
     ckpt = checkpoints.load_checkpoint(checkpoint)
     boundaries.check_drawable(ckpt, str(checkpoint))
     points, labels = boundaries.load_points(ckpt, data)
-    grid = boundaries.predict_grid(ckpt, points, labels, width, height)
+    source = boundaries.points_source(ckpt, data) if points is not None else ""
+    grid = boundaries.predict_grid(ckpt, points, labels, width, height, source=source)
     if as_json:
         if png:
-            plot.boundary_png(png, [(str(checkpoint), boundaries.predict_grid(ckpt, points, labels, 200, 200))])
+            plot.boundary_png(png, [(str(checkpoint), boundaries.predict_grid(ckpt, points, labels, 200, 200,
+                                                                                 source=source))])
         print_json({**boundaries.grid_document(grid), **({"png": str(png)} if png else {})})
         return
     console = out_console()
     console.print(report.boundary_panel(grid, Path(checkpoint).name))
     console.print(report.boundary_legend(grid), markup=False)
     if png:  # a finer grid than the terminal's
-        plot.boundary_png(png, [(str(checkpoint), boundaries.predict_grid(ckpt, points, labels, 200, 200))])
+        plot.boundary_png(png, [(str(checkpoint), boundaries.predict_grid(ckpt, points, labels, 200, 200,
+                                                                                 source=source))])
         console.print(f"wrote {png}", markup=False)
 
 

@@ -135,7 +135,8 @@ def test_png_is_written_with_matplotlib(runs, tmp_path):
     plot.curves_png(tmp_path / "curves.png", load_curves([runs / "c", runs / "r"]))
     data = (tmp_path / "curves.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) == (1000, 400)
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert 900 <= width <= 1000 and 350 <= height <= 400  # 10 x 4 inches at 100 dpi, trimmed to the drawing
     assert [p.name for p in tmp_path.iterdir()] == ["curves.png"]  # no temporary left behind
 
 
@@ -152,3 +153,25 @@ def test_png_without_matplotlib_says_how_to_install_it(runs, tmp_path, monkeypat
     with pytest.raises(NnctlError, match=r"needs matplotlib.*pip install 'nnctl\[plot\]'"):
         plot.curves_png(tmp_path / "curves.png", curves)
     assert not (tmp_path / "curves.png").exists()
+
+
+def _curve(name: str):
+    from nnctl.curves import Curves
+
+    epochs = np.arange(1, 6)
+    loss = 1.0 / epochs
+    return Curves(name, Path(name), "classification", epochs, loss, loss, loss * 1.1, 1 - loss / 2, "val_accuracy", 4)
+
+
+def test_the_curves_picture_says_what_the_dot_is_and_keeps_legends_off_many_curves(tmp_path):
+    pytest.importorskip("matplotlib")
+    from nnctl.plot import CROWDED, curves_figure
+
+    one = [_curve("a")]
+    figure = curves_figure(one)
+    labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert labels[-1] == "best epoch (the checkpoint kept; on the val loss curve)"
+    assert figure.axes[0].get_legend().get_bbox_to_anchor().bounds[0] == figure.axes[0].bbox.bounds[0]  # inside
+    many = curves_figure([_curve(f"r{i}") for i in range(CROWDED + 1)])
+    legend = many.axes[0].get_legend()
+    assert legend.get_bbox_to_anchor().bounds[0] > many.axes[0].bbox.bounds[0] + many.axes[0].bbox.bounds[2] - 1
