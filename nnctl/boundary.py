@@ -18,6 +18,7 @@ from nnctl.core.losses import LOSSES
 from nnctl.core.model import logits
 from nnctl.prep.rows import model_rows
 from nnctl.errors import NnctlError
+from nnctl.files import display_path
 from nnctl.sweep import RunOutcome, best_run
 
 
@@ -68,9 +69,8 @@ def check_drawable(ckpt: Checkpoint, where: str) -> None:
 
 def points_source(ckpt: Checkpoint, data: str | Path | None) -> str:
     """The file ``load_points`` reads: DATA, or the training file named in the checkpoint."""
-    if data is not None:
-        return str(data)
-    return str((ckpt.meta.get("config") or {}).get("data", {}).get("train") or "")
+    found = data if data is not None else (ckpt.meta.get("config") or {}).get("data", {}).get("train")
+    return display_path(found) if found else ""
 
 
 def load_points(ckpt: Checkpoint, data: str | Path | None) -> tuple[np.ndarray | None, np.ndarray | None]:
