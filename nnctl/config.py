@@ -28,9 +28,7 @@ from nnctl.errors import ConfigError
 from nnctl.prep.columns import DEFAULT_NA_VALUES
 from nnctl.prep.preprocessor import IMPUTE, UNKNOWN_CATEGORY
 
-REGRESSION_LOSSES = frozenset({"mse", "mae"})
 DTYPES = ("float32", "float64")
-SCHEDULES = ("constant", "step", "exponential", "plateau")
 EVALUATE_TRAIN = ("auto", "batches", "full")  # training.evaluate_train
 _FIGURES = ("loss", "accuracy", "zero_one_loss", "mse", "rmse", "mae", "r2")
 MONITORS = ("auto", *(f"{where}_{what}" for where in ("val", "train") for what in _FIGURES))
@@ -150,8 +148,11 @@ class Config:
 
 
 def task_of_loss(loss: str) -> str:
-    """``"regression"`` for mse/mae, ``"classification"`` for every other loss."""
-    return "regression" if loss in REGRESSION_LOSSES else "classification"
+    """The task of the loss, as its registry entry says: "regression" (mse, mae) or "classification"."""
+    from nnctl.core.losses import LOSSES  # the registry says (imported on first use: --help needs none of it)
+
+    found = LOSSES.get(loss) if isinstance(loss, str) else None
+    return found.task if found is not None else "classification"
 
 
 # --- the table of constraints -------------------------------------------------
@@ -326,7 +327,7 @@ _RULES: dict[str, _Rule] = {
     "optimizer.beta1": _real("a number >= 0 and < 1", lambda v: 0 <= v < 1),
     "optimizer.beta2": _real("a number >= 0 and < 1", lambda v: 0 <= v < 1),
     "optimizer.epsilon": _real("a number > 0", lambda v: v > 0),
-    "schedule.name": _choice(lambda: SCHEDULES),
+    "schedule.name": _choice(_names("nnctl.core.schedules", "SCHEDULES")),
     "schedule.factor": _real("a number > 0 and <= 1", lambda v: 0 < v <= 1),
     "schedule.every": _whole("a whole number >= 1", 1),
     "schedule.patience": _whole("a whole number >= 1", 1),
@@ -629,7 +630,7 @@ def _cross_check(checker: _Checker, raw: Mapping, sections: dict, values: dict) 
     target, loss = data.get("target"), values.get("loss", Config.loss)
     if not isinstance(target, tuple):
         return
-    if len(target) > 1 and isinstance(loss, str) and loss not in REGRESSION_LOSSES:
+    if len(target) > 1 and isinstance(loss, str) and task_of_loss(loss) != "regression":
         checker.problem("loss", f"{loss} needs one target column of class labels; "
                         f"data.target names {len(target)} columns", at="loss" if "loss" in raw else "data.target")
     features = data.get("features")
@@ -652,7 +653,7 @@ def _cross_check(checker: _Checker, raw: Mapping, sections: dict, values: dict) 
         checker.problem("data.sample_weight", f"must be a column of its own, not a target or feature, got {weight!r}")
     if not isinstance(loss, str):
         return
-    regression = loss in REGRESSION_LOSSES
+    regression = task_of_loss(loss) == "regression"
     if regression and data.get("class_weight") is not None:
         checker.problem("data.class_weight", f"weighs classes, but loss {loss} is a regression loss")
     if not regression and data.get("standardize_target") is True:

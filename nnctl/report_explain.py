@@ -17,6 +17,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from nnctl.core.losses import LOSSES
+from nnctl.core.optimizers import OPTIMIZERS
 from nnctl.explain import Explanation, SpreadRun, WeightComparison
 from nnctl.gradcheck import GradcheckResult
 
@@ -147,26 +149,7 @@ def _side(*tables: RenderableType) -> Columns:
 
 # --------------------------------------------------------------------------- explain
 
-OUTPUT_DELTAS = {
-    "mse": "dZ{L} = dL/dZ{L} = 2 (Z{L} - T) / (n k)",
-    "mae": "dZ{L} = dL/dZ{L} = sign(Z{L} - T) / (n k)",
-    "binary_cross_entropy": "dZ{L} = dL/dZ{L} = (sigmoid(Z{L}) - T) / n",
-    "softmax_cross_entropy": "dZ{L} = dL/dZ{L} = (softmax(Z{L}) - T) / n",
-    "hinge": "dZ{L} = dL/dZ{L} = -T [T Z{L} < 1] / n  (multi-class: [margin > 0] / n, minus their count at y)",
-}
-DATA_LOSSES = {
-    "mse": "mean over rows of 1/k sum (Z{L} - T)^2",
-    "mae": "mean over rows of 1/k sum |Z{L} - T|",
-    "binary_cross_entropy": "-mean over rows of [T log p + (1 - T) log(1 - p)], p = sigmoid(Z{L})",
-    "softmax_cross_entropy": "-mean over rows of log softmax(Z{L})_y",
-    "hinge": "mean over rows of max(0, 1 - T Z{L})  (multi-class: sum over j != y of max(0, z_j - z_y + 1))",
-}
-UPDATES = {
-    "sgd": "W <- W - eta dW,  b <- b - eta db",
-    "momentum": "v <- mu v - eta dW (v starts at 0);  W <- W + v",
-    "nesterov": "v <- mu v - eta dW (v starts at 0);  W <- W - mu v_prev + (1 + mu) v",
-    "adam": "m <- b1 m + (1 - b1) dW;  v <- b2 v + (1 - b2) dW^2;  W <- W - eta m_hat / (sqrt(v_hat) + eps)",
-}
+HYPER_SYMBOLS = {"momentum": "mu", "beta1": "b1", "beta2": "b2", "epsilon": "eps"}  # as the update rules write them
 
 
 def explanation_view(e: Explanation, max_shown: int = MAX_SHOWN) -> Group:
@@ -226,7 +209,8 @@ def explanation_view(e: Explanation, max_shown: int = MAX_SHOWN) -> Group:
                             _units(e, l), max_shown))
 
     section("loss", "L = data loss + l1 sum |W| + l2 sum W^2")
-    lines = [f"data loss: {DATA_LOSSES[e.loss_name].format(L=L)}" + (" (weighted by the rows' weights)"
+    loss = LOSSES[e.loss_name]
+    lines = [f"data loss: {loss.equation.format(L=L)}" + (" (weighted by the rows' weights)"
              if e.row_weights is not None else ""), f"data loss = {fmt(e.loss.data)}"]
     penalty_terms = ([f"{fmt(e.l1)} * {fmt(e.loss.sum_abs)}"] if e.l1 else []) + \
                     ([f"{fmt(e.l2)} * {fmt(e.loss.sum_squares)}"] if e.l2 else [])
@@ -235,7 +219,7 @@ def explanation_view(e: Explanation, max_shown: int = MAX_SHOWN) -> Group:
     lines.append(f"L = {fmt(e.loss.data)} + {fmt(e.loss.penalty)} = {fmt(e.loss.total)}")
     parts += [Text(line) for line in lines]
 
-    section("output delta", OUTPUT_DELTAS[e.loss_name].format(L=L) + (", times each row's weight"
+    section("output delta", f"dZ{L} = dL/dZ{L} = {loss.delta_equation.format(L=L)}" + (", times each row's weight"
                                                                         if e.row_weights is not None else ""))
     parts.append(matrix(f"dZ{L}", e.output_delta, _rows(e), _units(e, L), max_shown))
 
@@ -256,9 +240,9 @@ def explanation_view(e: Explanation, max_shown: int = MAX_SHOWN) -> Group:
             shown.append(_with_bias(e, l, step.dW, step.db, f"total: [db{l}; dW{l}]", max_shown))
         parts.append(_side(*shown))
 
-    hyper = {"momentum": f", mu = {fmt(e.hyper.momentum)}", "nesterov": f", mu = {fmt(e.hyper.momentum)}",
-             "adam": f", b1 = {fmt(e.hyper.beta1)}, b2 = {fmt(e.hyper.beta2)}, eps = {e.hyper.epsilon:g}"}
-    section(f"update ({e.optimizer}, eta = {fmt(e.learning_rate)}{hyper.get(e.optimizer, '')})", UPDATES[e.optimizer])
+    rule = OPTIMIZERS[e.optimizer]
+    hyper = "".join(f", {HYPER_SYMBOLS.get(name, name)} = {_hyper_value(getattr(e.hyper, name))}" for name in rule.hyper)
+    section(f"update ({e.optimizer}, eta = {fmt(e.learning_rate)}{hyper})", rule.equation)
     step_name = "-eta dW" if e.optimizer == "sgd" else "step"
     for step in e.update:
         l = step.layer
@@ -279,6 +263,10 @@ def explanation_view(e: Explanation, max_shown: int = MAX_SHOWN) -> Group:
         section("why L2 spreads the weights (the lecture's example)", "same output x . w, different penalties")
         parts += [comparison_table(e.penalty_example), comparison_verdict(e.penalty_example)]
     return Group(*parts)
+
+
+def _hyper_value(value: float) -> str:
+    return f"{value:g}" if abs(value) < 1e-4 else fmt(value)  # eps = 1e-08, as configs write it
 
 
 def rose_note(e: Explanation) -> str:

@@ -160,6 +160,8 @@ class Loss:
     encode: Callable[[Array, int, object], Array]
     one_unit_for_two_classes: bool = False  # binary losses score two classes with one output unit
     probabilities: Callable[[Array], Array] | None = None  # (n, n_classes) class probabilities, if it gives them
+    equation: str = ""  # the data loss as `explain` writes it; {L} stands for the output layer's number
+    delta_equation: str = ""  # dL/dZ_L, the same way
 
     def value(self, Z: Array, T: Array, weights: Array | None = None) -> float:
         """L = 1/n sum_i w_i l_i, with w_i = 1 unless row weights are given."""
@@ -197,19 +199,26 @@ class Loss:
 
 
 LOSSES: dict[str, Loss] = {
-    "mse": Loss("mse", "identity", "regression", mse_samples, mse_gradient, _column),
-    "mae": Loss("mae", "identity", "regression", mae_samples, mae_gradient, _column),
+    "mse": Loss("mse", "identity", "regression", mse_samples, mse_gradient, _column,
+                equation="mean over rows of 1/k sum (Z{L} - T)^2", delta_equation="2 (Z{L} - T) / (n k)"),
+    "mae": Loss("mae", "identity", "regression", mae_samples, mae_gradient, _column,
+                equation="mean over rows of 1/k sum |Z{L} - T|", delta_equation="sign(Z{L} - T) / (n k)"),
     "binary_cross_entropy": Loss(
         "binary_cross_entropy", "sigmoid", "classification", bce_samples, bce_gradient, _column,
         one_unit_for_two_classes=True, probabilities=_sigmoid_probabilities,
+        equation="-mean over rows of [T log p + (1 - T) log(1 - p)], p = sigmoid(Z{L})",
+        delta_equation="(sigmoid(Z{L}) - T) / n",
     ),
     "softmax_cross_entropy": Loss(
         "softmax_cross_entropy", "softmax", "classification", softmax_ce_samples, softmax_ce_gradient, _one_hot,
-        probabilities=softmax,
+        probabilities=softmax, equation="-mean over rows of log softmax(Z{L})_y",
+        delta_equation="(softmax(Z{L}) - T) / n",
     ),
     "hinge": Loss(
         "hinge", "identity", "classification", hinge_samples, hinge_gradient, _plus_minus_one,
         one_unit_for_two_classes=True,
+        equation="mean over rows of max(0, 1 - T Z{L})  (multi-class: sum over j != y of max(0, z_j - z_y + 1))",
+        delta_equation="-T [T Z{L} < 1] / n  (multi-class: [margin > 0] / n, minus their count at y)",
     ),
 }
 """Losses by config name."""

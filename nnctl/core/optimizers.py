@@ -107,12 +107,17 @@ class Optimizer:
     init: Callable[[Sequence[Array]], dict]
     update: Callable[..., None]  # (params, grads, state, eta, hyper, work=None)
     scratch: int  # the scratch arrays per parameter ``update`` writes its intermediate results into
+    hyper: tuple[str, ...] = ()  # the fields of Hyper the rule reads
+    equation: str = ""  # the update as `explain` writes it
 
 
 OPTIMIZERS: dict[str, Optimizer] = {
-    "sgd": Optimizer("sgd", sgd_init, sgd_update, 1),
-    "momentum": Optimizer("momentum", velocity_init, momentum_update, 1),
-    "nesterov": Optimizer("nesterov", velocity_init, nesterov_update, 2),
-    "adam": Optimizer("adam", adam_init, adam_update, 2),
+    "sgd": Optimizer("sgd", sgd_init, sgd_update, 1, (), "W <- W - eta dW,  b <- b - eta db"),
+    "momentum": Optimizer("momentum", velocity_init, momentum_update, 1, ("momentum",),
+                          "v <- mu v - eta dW (v starts at 0);  W <- W + v"),
+    "nesterov": Optimizer("nesterov", velocity_init, nesterov_update, 2, ("momentum",),
+                          "v <- mu v - eta dW (v starts at 0);  W <- W - mu v_prev + (1 + mu) v"),
+    "adam": Optimizer("adam", adam_init, adam_update, 2, ("beta1", "beta2", "epsilon"),
+                      "m <- b1 m + (1 - b1) dW;  v <- b2 v + (1 - b2) dW^2;  W <- W - eta m_hat / (sqrt(v_hat) + eps)"),
 }
 """Optimizers by config name."""
