@@ -13,13 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from nnctl.checkpoint import Checkpoint, load_checkpoint
+from nnctl.checkpoint import Checkpoint
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import logits
 from nnctl.prep.rows import model_rows
 from nnctl.errors import NnctlError
 from nnctl.files import display_path
-from nnctl.sweep import RunOutcome, best_run
 
 
 @dataclass(frozen=True)
@@ -122,13 +121,3 @@ def cell_of(grid: BoundaryGrid, point: np.ndarray) -> tuple[int, int]:
     row_from_bottom = np.interp(point[1], grid.ys[::-1], np.arange(len(grid.ys)))
     row = len(grid.ys) - 1 - int(np.clip(np.rint(row_from_bottom), 0, len(grid.ys) - 1))
     return row, column
-
-
-def sweep_grids(runs: list[RunOutcome], candidates: list[str], task: str, width: int, height: int) -> list[tuple[str, BoundaryGrid]]:
-    """One grid per candidate of a sweep, from the checkpoint of its best seed, over the
-    training rows (raises NnctlError when the model is not a 2-feature classifier)."""
-    checkpoints = [(name, load_checkpoint(best_run(runs, name, task).output)) for name in candidates]
-    check_drawable(checkpoints[0][1], "--boundary")
-    points, labels = load_points(checkpoints[0][1], None)
-    source = points_source(checkpoints[0][1], None) if points is not None else ""
-    return [(name, predict_grid(ckpt, points, labels, width, height, source=source)) for name, ckpt in checkpoints]

@@ -429,7 +429,7 @@ def _sweep_boundaries(console: Console, result: sweep.SweepResult, show: bool, p
 
     names = [c.candidate for c in result.candidates if c.runs]
     try:
-        small = boundaries.sweep_grids(result.runs, names, result.task, 30, 12)
+        small = sweep.sweep_grids(result.runs, names, result.task, 30, 12)
     except NnctlError as error:
         console.print(report.note_text(f"{error}; no picture drawn"), soft_wrap=True)
         return
@@ -437,7 +437,7 @@ def _sweep_boundaries(console: Console, result: sweep.SweepResult, show: bool, p
         console.print(Columns([report.boundary_panel(grid, f"hidden {name}") for name, grid in small]))
         console.print(report.boundary_legend(small[0][1]), markup=False)
     if png:
-        fine = boundaries.sweep_grids(result.runs, names, result.task, 200, 200)
+        fine = sweep.sweep_grids(result.runs, names, result.task, 200, 200)
         scores = {c.candidate: c.val_metric[0] for c in result.candidates}
         plot.boundary_png(png, [(f"hidden {name}: val accuracy {scores[name]:.3f}", grid) for name, grid in fine])
         console.print(f"wrote {png}", markup=False)

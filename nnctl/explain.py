@@ -42,7 +42,7 @@ from nnctl.core.optimizers import OPTIMIZERS, Hyper
 from nnctl.core.regularizers import penalty, penalty_gradient
 from nnctl.core.training import fit, parameters
 from nnctl.errors import ConfigError, TrainingError
-from nnctl.gradcheck import first_rows
+from nnctl.batch import first_rows
 
 Array = np.ndarray
 

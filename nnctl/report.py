@@ -34,10 +34,6 @@ def auto_every(epochs: int) -> int:
     return max(1, math.ceil(epochs / MAX_TABLE_ROWS))
 
 
-def metric_name(task: str) -> str:
-    return "accuracy" if task == "classification" else "r2"
-
-
 def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 

@@ -34,7 +34,8 @@ import numpy as np
 
 from nnctl import run
 from nnctl.prep import prepare
-from nnctl.checkpoint import BEST
+from nnctl.boundary import BoundaryGrid, check_drawable, load_points, points_source, predict_grid
+from nnctl.checkpoint import BEST, load_checkpoint
 from nnctl.files import atomic_write, ensure_directory, write_json
 from nnctl import space
 from nnctl.config import MAX_HIDDEN_UNITS, Config, config_to_dict, dump_config, load_config, task_of_loss
@@ -655,3 +656,14 @@ def _flat(c: CandidateSummary) -> dict:
             out[f"{key}_mean"], out[f"{key}_std"] = value
     out["epochs"], out["seconds"] = c.epochs, round(c.seconds, 4)
     return out
+
+
+def sweep_grids(runs: list[RunOutcome], candidates: list[str], task: str, width: int, height: int
+                ) -> list[tuple[str, BoundaryGrid]]:
+    """One grid per candidate of a sweep, from the checkpoint of its best seed, over the
+    training rows (raises NnctlError when the model is not a 2-feature classifier)."""
+    checkpoints = [(name, load_checkpoint(best_run(runs, name, task).output)) for name in candidates]
+    check_drawable(checkpoints[0][1], "--boundary")
+    points, labels = load_points(checkpoints[0][1], None)
+    source = points_source(checkpoints[0][1], None) if points is not None else ""
+    return [(name, predict_grid(ckpt, points, labels, width, height, source=source)) for name, ckpt in checkpoints]

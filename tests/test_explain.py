@@ -16,7 +16,7 @@ from nnctl.core.model import forward
 from nnctl.core.training import evaluate, fit, gradients
 from nnctl.errors import ConfigError
 from nnctl.explain import compare_weights, explain, lecture_example, spread_runs
-from nnctl.gradcheck import first_rows
+from nnctl.batch import first_rows
 from nnctl.report_explain import (comparison_table, comparison_verdict, explanation_to_dict, explanation_view, fmt,
                                   spread_table, spread_to_dict)
 

@@ -13,7 +13,8 @@ from nnctl.config import load_config
 from nnctl.core.activations import ACTIVATIONS, Activation, sigmoid
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import count_parameters
-from nnctl.gradcheck import FLOOR, first_rows, gradcheck
+from nnctl.batch import first_rows
+from nnctl.gradcheck import FLOOR, gradcheck
 from nnctl.report_explain import gradcheck_table, gradcheck_to_dict, gradcheck_view
 
 ROOT = Path(__file__).resolve().parent.parent
