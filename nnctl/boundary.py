@@ -82,8 +82,9 @@ def load_points(ckpt: Checkpoint, data: str | Path | None) -> tuple[np.ndarray |
         data = train
     found = model_rows(ckpt.preprocessor, data, tuple(meta["target_names"]), "classification",
                        tuple(meta["classes"]), meta["loss"])
-    if found.y is None:
-        return found.X, None
+    if found.y is None:  # points are drawn in their true class's colour: without classes, nothing to draw
+        raise NnctlError(f"{data}: no column {', '.join(map(repr, meta['target_names']))} with the points' classes; "
+                         "boundary draws labelled rows (leave DATA out to draw the training rows)")
     return found.scored(found.X), found.y
 
 

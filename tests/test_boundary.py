@@ -163,3 +163,22 @@ def test_the_boundary_picture_explains_itself():
     assert [text.get_text() for text in figure.legends[0].get_texts()] == [
         "predicted no", "predicted yes", "point of class no", "point of class yes"]
     assert figure._suptitle.get_text() == "regions: the class the model predicts there; points: datasets/test.csv"
+
+
+def test_points_without_their_classes_are_one_line_not_a_traceback(tmp_path):
+    from typer.testing import CliRunner
+
+    from nnctl.cli import app
+
+    runner = CliRunner()
+    trained = runner.invoke(app, ["train", str(ROOT / "configs" / "circles.yaml"), "--set",
+                                  f"output={tmp_path / 'run'}", "--set", "optimizer.epochs=2"])
+    assert trained.exit_code == 0, trained.output
+    rows = (ROOT / "datasets" / "circles.csv").read_text().splitlines()
+    (tmp_path / "points.csv").write_text("\n".join(",".join(row.split(",")[:2]) for row in rows) + "\n")
+    for extra in ([], ["--json"]):
+        done = runner.invoke(app, ["boundary", str(tmp_path / "run"), str(tmp_path / "points.csv"), *extra])
+        assert done.exit_code == 1
+        assert done.stderr.strip() == (f"error: {tmp_path / 'points.csv'}: no column 'label' with the points' "
+                                       "classes; boundary draws labelled rows (leave DATA out to draw the training "
+                                       "rows)")
