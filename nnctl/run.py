@@ -24,7 +24,7 @@ from nnctl.checkpoint import BEST, LAST, Checkpoint, save_checkpoint
 from nnctl.files import atomic_write, display_path, ensure_directory, free_directory, write_json
 from nnctl.config import Config, config_to_dict, dump_config, task_of_loss
 from nnctl.core.losses import LOSSES
-from nnctl.core.model import Layer, init_network, layer_sizes, parameter_count
+from nnctl.core.model import Layer, count_parameters, init_network, layer_sizes, parameter_count
 from nnctl.core.optimizers import Hyper
 from nnctl.core.schedules import Schedule
 from nnctl.core.stacked import fit_stacked
@@ -101,10 +101,16 @@ def build_network(config: Config, data: PreparedData, init_rng: np.random.Genera
     """Random layers sized from the data: inputs = features, outputs from the loss."""
     loss = LOSSES[config.loss]
     sizes = [data.X_train.shape[1], *config.model.hidden, loss.n_outputs(data.n_classes_or_targets)]
-    return init_network(
-        sizes, config.model.hidden_activations, loss.output_activation, init_rng,
-        config.model.init, np.dtype(config.model.dtype),
-    )
+    try:
+        return init_network(
+            sizes, config.model.hidden_activations, loss.output_activation, init_rng,
+            config.model.init, np.dtype(config.model.dtype),
+        )
+    except MemoryError:  # the largest layer is drawn in float64, then cast
+        largest = max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        raise TrainingError(f"the network {' -> '.join(map(str, sizes))} has {count_parameters(sizes):,} parameters: "
+                            f"drawing its largest layer needs {8 * largest / 2**30:.1f} GiB, more memory than there is; "
+                            f"fewer units in model.hidden{in_file(config, 'model.hidden')}") from None
 
 
 def settings_of(config: Config) -> Settings:

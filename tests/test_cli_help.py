@@ -161,3 +161,17 @@ def test_a_table_printed_to_a_file_is_never_cut(monkeypatch, capsys):
     console.print(table)
     printed = capsys.readouterr().out
     assert "…" not in printed and "18279.991±19.040" in printed
+
+
+def test_a_network_too_large_for_memory_is_one_line(monkeypatch):
+    from nnctl import run
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+    monkeypatch.setattr(run, "init_network", no_memory)
+    done = runner.invoke(app, ["train", CIRCLES, "--set", "model.hidden=[65536,65536]"])
+    assert done.exit_code == 1
+    # (2 + 1) x 65536 + (65536 + 1) x 65536 + (65536 + 1) x 2 parameters; the largest layer 65536 x 65536 x 8 bytes
+    assert done.stderr.strip() == ("error: the network 2 -> 65536 -> 65536 -> 2 has 4,295,360,514 parameters: drawing its "
+                                   "largest layer needs 32.0 GiB, more memory than there is; fewer units in "
+                                   "model.hidden from --set")
