@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # bare_numpy
 ROOT = HERE.parent
 TARGET = 1.3  # nnctl's wall time at most this times the bare script's
-TRAIN_IMPORTS = ("import nnctl.cli, nnctl.config, nnctl.run, nnctl.report, nnctl.resume, rich.live, rich.progress, "
+TRAIN_IMPORTS = ("import nnctl.cli, nnctl.config, nnctl.run, nnctl.views.train, nnctl.resume, rich.live, rich.progress, "
                  "rich.table")  # the modules a `nnctl train` loads
 
 CONFIG = """\
@@ -108,7 +108,7 @@ def in_process_parts(folder: Path, repeat: int) -> dict[str, float]:
     from nnctl.core.model import init_network
     from nnctl.core.training import fit
     from nnctl.prep.prepare import prepare_data
-    from nnctl.report import TrainingDisplay
+    from nnctl.views.train import TrainingDisplay
 
     config = load_config(folder / "config.yaml", [f"output={folder / 'parts'}"])
     found: dict[str, list[float]] = {}

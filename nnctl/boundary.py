@@ -2,7 +2,7 @@
 
 Only for classifiers of two features, where the plane is the whole input
 space.  A perceptron's regions are split by a straight line; hidden units bend
-it.  No printing and no drawing here: ``report.boundary_panel`` renders a
+it.  No printing and no drawing here: ``views.boundary.boundary_panel`` renders a
 grid in the terminal and ``plot.boundary_png`` as an image.
 """
 

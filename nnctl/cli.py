@@ -14,9 +14,8 @@ import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
-import importlib.util
 import typer
 from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
@@ -25,42 +24,9 @@ from nnctl import __version__
 from nnctl.errors import ConfigError, NnctlError
 from nnctl.files import json_text
 
+if TYPE_CHECKING:  # annotations only
+    from nnctl.sweep import SweepResult
 
-def _lazy(name: str):
-    """The module ``name``, loaded on first use: ``nnctl --help`` need not import NumPy."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-boundaries = _lazy("nnctl.boundary")
-clusters = _lazy("nnctl.cluster")  # imports Dask only when a sweep asks for --cluster
-checkpoints = _lazy("nnctl.checkpoint")
-configs = _lazy("nnctl.config")
-curves = _lazy("nnctl.curves")
-files = _lazy("nnctl.files")
-datafiles = _lazy("nnctl.data")
-evaluation = _lazy("nnctl.evaluation")
-explanations = _lazy("nnctl.explain")
-gradchecks = _lazy("nnctl.gradcheck")
-inspection = _lazy("nnctl.inspection")
-plot = _lazy("nnctl.plot")
-predictions = _lazy("nnctl.predict")
-report = _lazy("nnctl.report")
-report_explain = _lazy("nnctl.report_explain")
-report_inspect = _lazy("nnctl.report_inspect")
-resumes = _lazy("nnctl.resume")
-run = _lazy("nnctl.run")
-runlist = _lazy("nnctl.runs")
-sweep = _lazy("nnctl.sweep")
-toydata = _lazy("nnctl.toydata")
-preparation = _lazy("nnctl.prep.rows")
-training = _lazy("nnctl.core.training")
 
 TOY_KINDS = ("linear", "xor", "circles", "moons", "spirals", "gaussians", "regression", "mixed")  # toydata's
 SAVE_SECONDS = 2.0  # run.SAVE_SECONDS, here so that the help text needs no import
@@ -76,9 +42,11 @@ class NnctlGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except NnctlError as error:
+            from nnctl.views.text import error_text
+
             # One line, always: a cell quoted from a file may hold line breaks; show them escaped.
             message = str(error).replace("\r", "\\r").replace("\n", "\\n")
-            err_console().print(report.error_text(message), soft_wrap=True)
+            err_console().print(error_text(message), soft_wrap=True)
             if as_json:
                 print_json({"error": str(error)})
             raise typer.Exit(1) from None
@@ -209,6 +177,12 @@ def train(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train the network a config describes and write checkpoints to its run directory."""
+    from nnctl import config as configs, resume as resumes, run
+    from nnctl.core import training
+    from nnctl.files import display_path
+    from nnctl.views.text import note_text
+    from nnctl.views.train import TrainingDisplay, architecture, summary
+
     cfg = configs.load_config(config, set_ or ())
     start, moved = None, None
     if resume is not None:
@@ -219,21 +193,21 @@ def train(
     console = quiet_console() if as_json else out_console()
     task = configs.task_of_loss(cfg.loss)
     standardized = task == "regression" and cfg.data.scales_target
-    display = report.TrainingDisplay(console, cfg.optimizer.epochs, task, cfg.data.validation != 0, every, health,
-                                     standardized, run.uses_batch_figures(cfg))
+    display = TrainingDisplay(console, cfg.optimizer.epochs, task, cfg.data.validation != 0, every, health,
+                              standardized, run.uses_batch_figures(cfg))
     inputs = None
 
     def on_start(layers, data):
         nonlocal inputs
         inputs = None if data.preprocessor.is_identity else data.preprocessor.summary()
         n_val = 0 if data.X_val is None else len(data.X_val)
-        lines = [f"network: {report.architecture(layers, cfg.model.hidden_activations, inputs)}",
+        lines = [f"network: {architecture(layers, cfg.model.hidden_activations, inputs)}",
                  f"rows: {len(data.X_train)} training, {n_val} validation"
                  + (f", {len(data.X_test)} test (scored once, at the end)" if data.X_test is not None else "")]
         lines = ([f"note: {moved}"] if moved else []) + lines + [f"note: {note}" for note in data.notes]
         if start is not None:
             state = start.meta[resumes.STATE_KEY]
-            lines.append(f"resuming {report.display_path(cfg.output)} after epoch {state['epoch']}"
+            lines.append(f"resuming {display_path(cfg.output)} after epoch {state['epoch']}"
                          + (f", step {state['step']}" if state["step"] else ""))
         for line in lines:
             console.print(line, markup=False, soft_wrap=True)
@@ -241,8 +215,8 @@ def train(
     with CtrlC() as ctrl_c, display:
         result = run.train(cfg, on_epoch=display.on_epoch, on_start=on_start, should_stop=ctrl_c, resume_from=start,
                            save_seconds=save_seconds)
-    console.print(report.summary(
-        report.architecture(result.layers, cfg.model.hidden_activations, inputs),
+    console.print(summary(
+        architecture(result.layers, cfg.model.hidden_activations, inputs),
         {**{k: v for k, v in result.best_row.items() if k.startswith(("train_", "val_"))},
          **(result.summary.get("test") or {})},
         result.best_row.get("epoch", 0), training.monitor_name(run.settings_of(cfg), result.data.X_val is not None),
@@ -250,13 +224,13 @@ def train(
     ))
     console.print(f"stopped: {result.history.stop_reason}", markup=False, soft_wrap=True)
     if result.convergence_note:
-        console.print(report.note_text(result.convergence_note), soft_wrap=True)
+        console.print(note_text(result.convergence_note), soft_wrap=True)
     if as_json:
         print_json({**result.summary, "interrupted": result.history.interrupted, "run_dir": str(cfg.output),
                     "files": {name: str(path) for name, path in result.files.items()},
                     "inputs": result.data.preprocessor.summary(), "notes": list(result.data.notes)})
     if result.history.interrupted:
-        again = f"nnctl train {config}" + "".join(f" --set {s}" for s in set_ or ()) + f" --resume {report.display_path(cfg.output)}"
+        again = f"nnctl train {config}" + "".join(f" --set {s}" for s in set_ or ()) + f" --resume {display_path(cfg.output)}"
         err_console().print(f"to go on: {again}", markup=False, soft_wrap=True)
         raise typer.Exit(130)
 
@@ -273,6 +247,9 @@ def predict(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Predict one value or class per row of DATA with a trained checkpoint."""
+    from nnctl import data as datafiles, predict as predictions
+    from nnctl.views.text import confusion_table, metrics_table, note_text
+
     result = predictions.predict_file(checkpoint, data, proba, keep or ())
     if as_json:
         if output:
@@ -282,10 +259,10 @@ def predict(
     # With predictions on stdout, everything else goes to stderr so the CSV stays clean.
     info = out_console() if output else err_console()
     if result.ignored_columns:
-        info.print(report.note_text(f"ignored columns not used by the model: {', '.join(result.ignored_columns)}"),
+        info.print(note_text(f"ignored columns not used by the model: {', '.join(result.ignored_columns)}"),
                    soft_wrap=True)
     for note in [result.note, *result.notes] if result.note else result.notes:
-        info.print(report.note_text(note), soft_wrap=True)
+        info.print(note_text(note), soft_wrap=True)
     if output:
         datafiles.write_csv(output, result.columns, result.rows)
         count = len(result.rows)
@@ -293,9 +270,9 @@ def predict(
     else:
         datafiles.write_csv_to(sys.stdout, result.columns, result.rows)
     if result.metrics is not None:
-        info.print(report.metrics_table(result.metrics))
+        info.print(metrics_table(result.metrics))
         if result.confusion is not None:
-            info.print(report.confusion_table(result.confusion, result.classes))
+            info.print(confusion_table(result.confusion, result.classes))
 
 
 SEEDS_OPTION = typer.Option(1, min=1, max=1000, help="Train each candidate this many times, with seeds spawned from "
@@ -331,6 +308,8 @@ def sweep_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Search any config keys: every --grid combination (or --random draws), with seeds and folds, compared."""
+    from nnctl import config as configs, sweep
+
     cfg = configs.load_config(config, set_ or ())
     candidates = sweep.grid_candidates(config, set_ or (), grid or (), random, cfg.seed)
     notes = []
@@ -358,6 +337,8 @@ def sweep_hidden(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train the config at several hidden-layer sizes and compare them side by side."""
+    from nnctl import config as configs, sweep
+
     cfg = configs.load_config(config, set_ or ())
     sizes_list = sweep.parse_sizes(sizes) if sizes is not None else list(sweep.DEFAULT_SIZES)
     candidates = sweep.hidden_candidates(cfg, sizes_list)
@@ -369,6 +350,11 @@ def sweep_hidden(
 def _run_sweep(cfg, candidates, kind: str, seeds: int, folds: Optional[int], jobs: Optional[int],
                cluster: Optional[str], output: Optional[Path], overwrite: bool, as_json: bool, notes=()):
     """What sweep and sweep-hidden share: the directory, the executor, the display, the results."""
+    from nnctl import config as configs, files, sweep
+    from nnctl.files import display_path
+    from nnctl.views.sweep import SweepDisplay, candidate_name, sweep_table, sweep_verdict
+    from nnctl.views.text import note_text
+
     directory = output or Path(f"{cfg.output}-sweep")
     if cluster is not None and jobs is not None:
         raise ConfigError("--jobs and --cluster: give one; on a cluster, the workers set how many runs go at once")
@@ -376,38 +362,38 @@ def _run_sweep(cfg, candidates, kind: str, seeds: int, folds: Optional[int], job
     if not console.is_terminal:  # a log or a pipe: the table's rows whole, however long the candidates' names
         console.width = max(console.width, 200)
     for note in notes:
-        console.print(report.note_text(note), soft_wrap=True)
+        console.print(note_text(note), soft_wrap=True)
     if not overwrite:
         free = files.free_directory(directory, sweep.holds_sweep)
         if free != directory:
-            console.print(report.note_text(f"{report.display_path(directory)} holds an earlier sweep (or a run), kept; "
-                                           f"this one goes to {report.display_path(free)} (--overwrite replaces an "
+            console.print(note_text(f"{display_path(directory)} holds an earlier sweep (or a run), kept; "
+                                           f"this one goes to {display_path(free)} (--overwrite replaces an "
                                            "earlier sweep instead)"), soft_wrap=True)
             directory = free
     if folds:
-        trains = sorted({str(report.display_path(c.config.data.train)) for c in candidates})
+        trains = sorted({str(display_path(c.config.data.train)) for c in candidates})
         on = trains[0] if len(trains) == 1 else "each candidate's training file"
-        console.print(report.note_text(f"{folds}-fold cross-validation on {on}: data.validation is not used; each "
+        console.print(note_text(f"{folds}-fold cross-validation on {on}: data.validation is not used; each "
                                        "run holds out one fold, and the chosen candidate is trained again on every "
                                        "row (best-run)"), soft_wrap=True)
     total = len(candidates) * seeds * (folds or 1)
     with _sweep_executor(cluster) as executor, \
-            report.SweepDisplay(console, total, configs.task_of_loss(cfg.loss), kind) as display:
+            SweepDisplay(console, total, configs.task_of_loss(cfg.loss), kind) as display:
         result = sweep.search(cfg, candidates, seeds, jobs or os.cpu_count() or 1, directory, display.on_run,
                               executor=executor, folds=folds, kind=kind)
-    console.print(report.sweep_table(result))
-    console.print(report.sweep_verdict(result), markup=False, soft_wrap=True)
+    console.print(sweep_table(result))
+    console.print(sweep_verdict(result), markup=False, soft_wrap=True)
     if result.perceptron_note:
-        console.print(report.note_text(result.perceptron_note), soft_wrap=True)
+        console.print(note_text(result.perceptron_note), soft_wrap=True)
     chosen = sweep.chosen_test(result)
     if chosen is not None:
         figures = ", ".join(f"{key.removeprefix('test_')} {value:.4f}" for key, value in chosen.items()
                             if key.startswith("test_"))
         which = " trained again on every training row" if chosen.get("refit") else ""
-        console.print(f"test (data.test, never used for choosing), {report.candidate_name(result.kind)} "
+        console.print(f"test (data.test, never used for choosing), {candidate_name(result.kind)} "
                       f"{chosen['candidate']} seed={chosen['seed']}{which}: {figures}", markup=False, soft_wrap=True)
     for name, path in result.files.items():
-        console.print(f"{name}: {report.display_path(path)}", markup=False, soft_wrap=True)
+        console.print(f"{name}: {display_path(path)}", markup=False, soft_wrap=True)
     if as_json:
         print_json({**sweep.results_document(result), "files": {k: str(v) for k, v in result.files.items()}})
     return console, result
@@ -416,6 +402,8 @@ def _run_sweep(cfg, candidates, kind: str, seeds: int, folds: Optional[int], job
 @contextmanager
 def _sweep_executor(address: Optional[str]):
     """The Dask cluster at ``address`` as an executor; None (local processes) without one."""
+    from nnctl import cluster as clusters
+
     if address is None:
         yield None
         return
@@ -423,19 +411,23 @@ def _sweep_executor(address: Optional[str]):
         yield executor
 
 
-def _sweep_boundaries(console: Console, result: sweep.SweepResult, show: bool, png: Optional[Path]) -> None:
+def _sweep_boundaries(console: Console, result: SweepResult, show: bool, png: Optional[Path]) -> None:
     """One small decision-region panel per candidate (its best seed), side by side."""
+    from nnctl import plot, sweep
+    from nnctl.views.boundary import boundary_legend, boundary_panel
+    from nnctl.views.text import note_text
+
     from rich.columns import Columns
 
     names = [c.candidate for c in result.candidates if c.runs]
     try:
         small = sweep.sweep_grids(result.runs, names, result.task, 30, 12)
     except NnctlError as error:
-        console.print(report.note_text(f"{error}; no picture drawn"), soft_wrap=True)
+        console.print(note_text(f"{error}; no picture drawn"), soft_wrap=True)
         return
     if show:
-        console.print(Columns([report.boundary_panel(grid, f"hidden {name}") for name, grid in small]))
-        console.print(report.boundary_legend(small[0][1]), markup=False)
+        console.print(Columns([boundary_panel(grid, f"hidden {name}") for name, grid in small]))
+        console.print(boundary_legend(small[0][1]), markup=False)
     if png:
         fine = sweep.sweep_grids(result.runs, names, result.task, 200, 200)
         scores = {c.candidate: c.val_metric[0] for c in result.candidates}
@@ -453,6 +445,9 @@ def boundary(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Draw a 2-feature classifier's predicted class regions, with the data on top."""
+    from nnctl import boundary as boundaries, checkpoint as checkpoints, plot
+    from nnctl.views.boundary import boundary_legend, boundary_panel
+
     ckpt = checkpoints.load_checkpoint(checkpoint)
     boundaries.check_drawable(ckpt, str(checkpoint))
     points, labels = boundaries.load_points(ckpt, data)
@@ -465,8 +460,8 @@ def boundary(
         print_json({**boundaries.grid_document(grid), **({"png": str(png)} if png else {})})
         return
     console = out_console()
-    console.print(report.boundary_panel(grid, Path(checkpoint).name))
-    console.print(report.boundary_legend(grid), markup=False)
+    console.print(boundary_panel(grid, Path(checkpoint).name))
+    console.print(boundary_legend(grid), markup=False)
     if png:  # a finer grid than the terminal's
         plot.boundary_png(png, [(str(checkpoint), boundaries.predict_grid(ckpt, points, labels, 200, 200,
                                                                                  source=source))])
@@ -482,11 +477,14 @@ def gradcheck(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Compare backpropagation with finite differences, layer by layer (exit 1 when one fails)."""
+    from nnctl import config as configs, gradcheck as gradchecks
+    from nnctl.views.gradcheck import gradcheck_to_dict, gradcheck_view
+
     result = gradchecks.gradcheck(configs.load_config(config, set_ or ()), rows, max_params)
     if as_json:
-        print_json(report_explain.gradcheck_to_dict(result))
+        print_json(gradcheck_to_dict(result))
     else:
-        out_console().print(report_explain.gradcheck_view(result))
+        out_console().print(gradcheck_view(result))
     if not result.passed:
         raise typer.Exit(1)
 
@@ -501,17 +499,20 @@ def explain(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """One training step worked through on real numbers, in the order of the math."""
+    from nnctl import config as configs, explain as explanations
+    from nnctl.views.explain import explanation_to_dict, explanation_view, spread_table, spread_to_dict
+
     cfg = configs.load_config(config, set_ or ())
     worked = explanations.explain(cfg, rows)
     runs = explanations.spread_runs(cfg) if spread else None
     if as_json:
-        document = report_explain.explanation_to_dict(worked)
-        print_json({**document, "spread": report_explain.spread_to_dict(runs)} if runs else document)
+        document = explanation_to_dict(worked)
+        print_json({**document, "spread": spread_to_dict(runs)} if runs else document)
         return
     console = out_console()
-    console.print(report_explain.explanation_view(worked))
+    console.print(explanation_view(worked))
     if runs:
-        console.print(report_explain.spread_table(runs))
+        console.print(spread_table(runs))
 
 
 @app.command("inspect", cls=NnctlCommand)
@@ -520,11 +521,14 @@ def inspect_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show what a checkpoint holds: the architecture, parameters, weight statistics, metadata."""
+    from nnctl import inspection
+    from nnctl.views.inspect import inspection_view
+
     found = inspection.inspect_checkpoint(checkpoint)
     if as_json:
         print_json(inspection.inspection_to_dict(found))
     else:
-        out_console().print(report_inspect.inspection_view(found))
+        out_console().print(inspection_view(found))
 
 
 @app.command(cls=NnctlCommand)
@@ -534,11 +538,14 @@ def evaluate(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Score a checkpoint on labelled rows: accuracy, confusion, precision/recall/F1, or MSE, MAE, R^2."""
+    from nnctl import evaluation
+    from nnctl.views.evaluate import evaluation_view
+
     scored = evaluation.evaluate_file(checkpoint, data)
     if as_json:
         print_json(evaluation.evaluation_to_dict(scored))
     else:
-        out_console().print(report_inspect.evaluation_view(scored))
+        out_console().print(evaluation_view(scored))
 
 
 @app.command("plot", cls=NnctlCommand)
@@ -551,6 +558,9 @@ def plot_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Draw training and validation loss and the metric per epoch, several runs overlaid."""
+    from nnctl import curves, plot, runs as runlist
+    from nnctl.views.plot import curves_view
+
     found = curves.load_curves([path for path, _ in runlist.select_runs(run_dirs)])
     if as_json:
         if png:
@@ -558,7 +568,7 @@ def plot_command(
         print_json({"runs": [curves.curves_document(c) for c in found], **({"png": str(png)} if png else {})})
         return
     console = out_console()
-    console.print(report_inspect.curves_view(found, width, height))
+    console.print(curves_view(found, width, height))
     if png:
         plot.curves_png(png, found)
         console.print(f"wrote {png}", markup=False)
@@ -573,6 +583,9 @@ def runs_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """A table of runs: what each was, how it stopped, its validation and test figures."""
+    from nnctl import runs as runlist
+    from nnctl.views.runs import runs_table
+
     records = runlist.list_runs(paths or [Path("runs")], sort)
     if as_json:
         print_json({"runs": [runlist.record_to_dict(r) for r in records]})
@@ -581,7 +594,7 @@ def runs_command(
     console = out_console()
     if not console.is_terminal:  # a log or a pipe: one line per run, however long
         console.width = max(console.width, 200)
-    console.print(report.runs_table(records, f"{len(records)} run{'s' if len(records) != 1 else ''} in {where}"))
+    console.print(runs_table(records, f"{len(records)} run{'s' if len(records) != 1 else ''} in {where}"))
 
 
 @config_app.command("show", cls=NnctlCommand)
@@ -591,6 +604,8 @@ def config_show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Print the resolved config, with every default filled in."""
+    from nnctl import config as configs
+
     cfg = configs.load_config(config, set_ or ())
     if as_json:
         print_json(configs.config_to_dict(cfg, relative_to=Path(config).resolve().parent, as_written=True))
@@ -607,6 +622,8 @@ def data_make(
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the random generator."),
 ) -> None:
     """Write one of the classic toy data sets as CSV."""
+    from nnctl import data as datafiles, toydata
+
     import numpy as np
 
     if kind not in TOY_KINDS:
@@ -634,13 +651,16 @@ def data_describe(
 ) -> None:
     """Each column's type, missing cells, distinct values and range or top categories, and what
     training with features: all does with it."""
+    from nnctl.prep import rows as preparation
+    from nnctl.views.describe import describe_table
+
     from dataclasses import asdict
 
     reports = preparation.describe_file(file, target or ())
     if as_json:
         print_json({"file": str(file), "columns": [asdict(r) for r in reports]})
         return
-    out_console().print(report.describe_table(reports, f"{file}: {len(reports)} columns"))
+    out_console().print(describe_table(reports, f"{file}: {len(reports)} columns"))
 
 
 def version_callback(value: bool) -> None:

@@ -2,7 +2,7 @@
 
 No printing: ``load_curves`` reads each run directory's ``history.csv`` (and,
 when it is there, ``summary.json`` for the best epoch) and returns plain
-arrays that ``report_inspect`` draws in the terminal and ``plot.curves_png``
+arrays that ``views.plot`` draws in the terminal and ``plot.curves_png``
 draws as an image.
 
 Per epoch, each run gives the training data loss (without the penalty, so that

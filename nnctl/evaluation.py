@@ -1,6 +1,6 @@
 """Score a checkpoint on a labelled CSV file: the figures of ``nnctl evaluate``.
 
-No printing: ``evaluate_file`` returns an ``Evaluation`` that ``report_inspect``
+No printing: ``evaluate_file`` returns an ``Evaluation`` that ``views.evaluate``
 draws and ``evaluation_to_dict`` turns into JSON.
 
 Classification, from the confusion matrix C (rows: true class, columns:

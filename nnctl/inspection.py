@@ -1,6 +1,6 @@
 """What a checkpoint holds: the architecture, its parameters, weight statistics and metadata.
 
-No printing: ``inspect_checkpoint`` returns plain data that ``report_inspect``
+No printing: ``inspect_checkpoint`` returns plain data that ``views.inspect``
 draws and ``inspection_to_dict`` turns into JSON.
 
 A layer l maps ``inputs`` units plus one bias unit (a constant 1) to

@@ -3,7 +3,7 @@
 A run directory is one that ``nnctl train`` (or a sweep) wrote: it holds summary.json.
 ``select_runs`` turns what a user names into run directories, the same way for
 ``nnctl runs`` and ``nnctl plot``: a run directory is itself; any other directory
-stands for every run directory below it.  No printing: ``report.runs_table`` draws.
+stands for every run directory below it.  No printing: ``views.runs.runs_table`` draws.
 """
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ def test_a_run_ends_with_exact_training_figures_in_its_summary_and_checkpoints(t
 
 def test_the_config_key_and_the_table_say_how_the_figures_were_had(tmp_path):
     from nnctl.errors import ConfigError
-    from nnctl.report import epoch_columns
+    from nnctl.views.train import epoch_columns
 
     moons = ROOT / "configs" / "moons.yaml"
     assert load_config(moons).training.evaluate_train == "auto"

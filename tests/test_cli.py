@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from nnctl.cli import app
 from nnctl.config import load_config
 from nnctl.core.training import EpochRecord, Evaluation
-from nnctl.report import TrainingDisplay
+from nnctl.views.train import TrainingDisplay
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

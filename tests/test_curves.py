@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from nnctl import plot, report_inspect
+from nnctl import plot
+from nnctl.views import plot as plot_view
 from nnctl.config import load_config
 from nnctl.curves import load_curves
 from nnctl.errors import NnctlError
@@ -85,43 +86,43 @@ def test_the_chart_has_the_requested_size_and_every_marker():
     xs = np.arange(1, 11)
     series = [("falls", xs, 11.0 - xs), ("rises", xs, xs * 1.0), ("flat", xs, np.full(10, 5.5))]
     for width, height in ((40, 10), (23, 7), (80, 20)):
-        text = report_inspect.line_chart(series, width, height, title="t").plain
+        text = plot_view.line_chart(series, width, height, title="t").plain
         rows, axis = _plot_rows(text, height)
         assert len(rows) == height and all(len(row) == width for row in rows)
         assert axis.strip().startswith("└") and axis.count("─") == width
         grid = "".join(rows)
-        for marker in report_inspect.MARKERS[:3]:
+        for marker in plot_view.MARKERS[:3]:
             assert marker in grid
         assert rows[0][0] == "o" and rows[-1][-1] == "o"  # 'falls' starts at the top left, ends bottom right
         assert rows[0][-1] == "x" and rows[-1][0] == "x"
         assert text.splitlines()[0] == "t" and "10 ┤" in text and " 1 ┤" in text  # the y range 1 .. 10
         assert text.rstrip().endswith("epoch") and " 1 " in text.splitlines()[-1]
-    legend = report_inspect.chart_legend(["falls", "rises", "flat"]).plain
+    legend = plot_view.chart_legend(["falls", "rises", "flat"]).plain
     assert legend == "o falls   x rises   + flat"
 
 
 def test_the_chart_copes_with_one_point_gaps_and_flat_lines():
-    one = report_inspect.line_chart([("one", np.array([3]), np.array([0.25]))], 10, 4).plain
+    one = plot_view.line_chart([("one", np.array([3]), np.array([0.25]))], 10, 4).plain
     rows, _ = _plot_rows(one, 4)
     assert "".join(rows).count("o") == 1
-    gaps = report_inspect.line_chart([("gap", np.arange(4), np.array([1.0, np.nan, 3.0, 4.0]))], 12, 5).plain
+    gaps = plot_view.line_chart([("gap", np.arange(4), np.array([1.0, np.nan, 3.0, 4.0]))], 12, 5).plain
     rows, _ = _plot_rows(gaps, 5)
     assert all(len(row) == 12 for row in rows) and "o" in "".join(rows)
     with pytest.raises(ValueError):
-        report_inspect.line_chart([], 1, 5)
+        plot_view.line_chart([], 1, 5)
 
 
 def test_more_epochs_than_columns_keep_the_extremes():
     xs, ys = np.arange(1, 201), np.ones(200)
     ys[36], ys[123] = 5.0, -3.0  # one spike up, one down, between the columns' centres
-    rows, _ = _plot_rows(report_inspect.line_chart([("s", xs, ys)], 10, 9).plain, 9)
+    rows, _ = _plot_rows(plot_view.line_chart([("s", xs, ys)], 10, 9).plain, 9)
     assert "o" in rows[0] and "o" in rows[-1]
 
 
 def test_curves_view_overlays_runs_in_a_loss_and_a_metric_chart(runs):
     curves = load_curves([runs / "c", runs / "r", runs / "noval"])
     console = Console(width=120, record=True, file=open("/dev/null", "w"))
-    console.print(report_inspect.curves_view(curves, width=50, height=8))
+    console.print(plot_view.curves_view(curves, width=50, height=8))
     out = console.export_text()
     assert "loss per epoch" in out and "accuracy per epoch" in out and "R^2 per epoch" in out
     for label in ("o c train data loss", "x c val loss", "+ r train data loss", "* r val loss",

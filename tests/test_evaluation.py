@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from nnctl import report_inspect
+from nnctl.views.evaluate import evaluation_view
 from nnctl.checkpoint import save_checkpoint
 from nnctl.config import load_config
 from nnctl.core.model import Layer
@@ -172,7 +172,7 @@ def test_trained_runs_agree_with_predict(runs):
 
 def test_rendered_tables_and_json(three_classes, two_targets):
     ev = evaluate_file(*three_classes)
-    out = _text(report_inspect.evaluation_view(ev))
+    out = _text(evaluation_view(ev))
     for expected in ("8 rows of", "accuracy", "0.5000", "confusion matrix", "true \\ predicted", "per class",
                      "precision", "recall", "F1", "support", "macro average", "0.5714", "0.4000",
                      "ignored columns not used by the model: note"):
@@ -183,7 +183,7 @@ def test_rendered_tables_and_json(three_classes, two_targets):
                                         "f1": pytest.approx(4 / 7), "support": 3}
     assert document["metrics"]["accuracy"] == 0.5 and document["classes"] == ["a", "b", "c"]
     reg = evaluate_file(*two_targets)
-    out = _text(report_inspect.evaluation_view(reg))
+    out = _text(evaluation_view(reg))
     assert "per target" in out and "y1" in out and "y2" in out and "all targets" in out and "0.6667" in out
     document = json.loads(json.dumps(evaluation_to_dict(reg), allow_nan=False))
     assert [t["name"] for t in document["per_target"]] == ["y1", "y2"] and "confusion_matrix" not in document

@@ -17,8 +17,8 @@ from nnctl.core.training import evaluate, fit, gradients
 from nnctl.errors import ConfigError
 from nnctl.explain import compare_weights, explain, lecture_example, spread_runs
 from nnctl.batch import first_rows
-from nnctl.report_explain import (comparison_table, comparison_verdict, explanation_to_dict, explanation_view, fmt,
-                                  spread_table, spread_to_dict)
+from nnctl.views.explain import (comparison_table, comparison_verdict, explanation_to_dict, explanation_view, fmt,
+                                 spread_table, spread_to_dict)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))

@@ -15,7 +15,7 @@ from nnctl.core.losses import LOSSES
 from nnctl.core.model import count_parameters
 from nnctl.batch import first_rows
 from nnctl.gradcheck import FLOOR, gradcheck
-from nnctl.report_explain import gradcheck_table, gradcheck_to_dict, gradcheck_view
+from nnctl.views.gradcheck import gradcheck_table, gradcheck_to_dict, gradcheck_view
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))

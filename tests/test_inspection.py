@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from nnctl import report_inspect
+from nnctl.views import inspect as inspect_view
 from nnctl.checkpoint import save_checkpoint
 from nnctl.config import load_config
 from nnctl.core.model import Layer
@@ -142,7 +142,7 @@ def test_inspection_to_dict_is_json(runs):
 
 
 def test_architecture_drawing_shows_units_bias_units_and_parameters(runs, tmp_path):
-    text = report_inspect.architecture_text(inspect_checkpoint(runs[0])).plain
+    text = inspect_view.architecture_text(inspect_checkpoint(runs[0])).plain
     lines = text.splitlines()
     assert lines[0].split() == ["input", "hidden", "1", "output"]
     assert "8 sigmoid + bias" in lines[1] and "2 softmax" in lines[1]
@@ -151,16 +151,16 @@ def test_architecture_drawing_shows_units_bias_units_and_parameters(runs, tmp_pa
     assert "3x8 = 24" in text and "9x2 = 18" in text and "W1, b1" in text and "W2, b2" in text
     assert "..." in text  # 8 units are more than MAX_UNITS: (h1)..(h4), ..., (h8)
     assert "(h5)" not in text
-    wide = report_inspect.architecture_text(inspect_checkpoint(runs[1])).plain
+    wide = inspect_view.architecture_text(inspect_checkpoint(runs[1])).plain
     assert "(h32)" in wide and "33x32 = 1056" in wide and "hidden 2" in wide and "(y)" in wide
     _hand_made(tmp_path / "m.npz")
-    small = report_inspect.architecture_text(inspect_checkpoint(tmp_path / "m.npz")).plain
+    small = inspect_view.architecture_text(inspect_checkpoint(tmp_path / "m.npz")).plain
     assert "(h1)" in small and "(h3)" in small and "..." not in small
     assert "(a_very_long~)" in small and "(P(yes))" in small
 
 
 def test_inspection_view_renders_tables_and_metadata(runs):
-    out = _text(report_inspect.inspection_view(inspect_checkpoint(runs[0] / "last.npz")))
+    out = _text(inspect_view.inspection_view(inspect_checkpoint(runs[0] / "last.npz")))
     for expected in ("parameters", "weight statistics", "W1", "b2", "total", "42", "softmax_cross_entropy",
                      "format version", "nnctl version", "training state", "optimizer.learning_rate", "0.5",
                      "classes", "val accuracy"):

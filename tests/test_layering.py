@@ -1,7 +1,8 @@
 """The architecture, held by an AST walk over nnctl/.
 
 * nnctl/core imports only NumPy, the standard library and nnctl.core;
-* only cli.py imports Typer, only cli.py and the report*.py renderers import Rich;
+* only cli.py imports Typer, only cli.py and the renderers (nnctl/views/, one module per command)
+  import Rich, and only cli.py imports the renderers;
 * only cluster.py imports Dask (``distributed`` is an optional extra);
 * nothing uses pickle, an unsafe YAML loader or ``allow_pickle=True``;
 * nothing touches the global ``np.random`` state (a Generator is passed in);
@@ -113,12 +114,14 @@ def check_prep_imports(source: str, name: str, module: str = "nnctl.prep.x") -> 
 
 
 def check_ui_imports(source: str, name: str) -> list[str]:
-    """Typer only in cli.py; Rich only in cli.py and the renderers, nnctl/report*.py; Dask only in cluster.py."""
-    allowed = {"typer": {"nnctl/cli.py"}, "rich": {"nnctl/cli.py", "nnctl/report*.py"}, "click": {"nnctl/cli.py"},
+    """Typer only in cli.py; Rich only in cli.py and the renderers, nnctl/views/; the renderers only in cli.py
+    and each other; Dask only in cluster.py."""
+    allowed = {"typer": {"nnctl/cli.py"}, "rich": {"nnctl/cli.py", "nnctl/views/*.py"}, "click": {"nnctl/cli.py"},
+               "nnctl.views": {"nnctl/cli.py", "nnctl/views/*.py"},
                "distributed": {"nnctl/cluster.py"}, "dask": {"nnctl/cluster.py"}}
     problems = []
     for line, imported in _imports(ast.parse(source), "nnctl.x"):
-        top = imported.split(".")[0]
+        top = "nnctl.views" if f"{imported}.".startswith("nnctl.views.") else imported.split(".")[0]
         if top in allowed and not any(fnmatch.fnmatch(name, pattern) for pattern in allowed[top]):
             problems.append(f"{name}:{line}: imports {imported} (allowed only in {', '.join(sorted(allowed[top]))})")
     return problems
@@ -211,7 +214,7 @@ def _run(checker, paths: list[Path], **kwargs) -> list[str]:
 
 def test_the_walk_sees_the_package():
     names = {_name(path) for path in _modules()}
-    assert {"nnctl/cli.py", "nnctl/report.py", "nnctl/checkpoint.py", "nnctl/run.py",
+    assert {"nnctl/cli.py", "nnctl/views/train.py", "nnctl/checkpoint.py", "nnctl/run.py",
             "nnctl/core/model.py", "nnctl/core/training.py"} <= names
     core = [path for path in _modules() if path.is_relative_to(CORE)]
     assert len(core) >= 7
@@ -274,6 +277,8 @@ def test_core_neither_prints_nor_opens():
         (check_ui_imports, "import json\nfrom typer import Typer\n", ["bad.py:2: imports typer"]),
         (check_ui_imports, "from rich.table import Table\n", ["bad.py:1: imports rich.table"]),
         (check_ui_imports, "def f():\n    from distributed import Client\n", ["bad.py:2: imports distributed.Client"]),
+        (check_ui_imports, "from nnctl.views.train import summary\n", ["bad.py:1: imports nnctl.views.train.summary"]),
+        (check_ui_imports, "from nnctl import views\n", ["bad.py:1: imports nnctl.views"]),
         (check_no_unsafe_loading, "import pickle\n", ["bad.py:1: imports pickle"]),
         (check_no_unsafe_loading, "import yaml\nx = yaml.load(s, Loader=L)\n", ["bad.py:2: uses yaml.load"]),
         (check_no_unsafe_loading, "import yaml\nyaml.unsafe_load(s)\n", ["bad.py:2: uses yaml.unsafe_load"]),
@@ -313,7 +318,7 @@ def test_checker_finds_a_violation_with_its_line(checker, source, expected):
         (check_core_imports, "from __future__ import annotations\nimport math\nimport numpy as np\n"
                              "from nnctl.core.activations import ACTIVATIONS\nfrom . import losses\n"
                              "from nnctl.core import metrics\nfrom typing import Callable\n"),
-        (check_ui_imports, "import numpy as np\nfrom nnctl import report\n"),
+        (check_ui_imports, "import numpy as np\nfrom nnctl import run\nfrom nnctl.viewsx import y\n"),
         (check_prep_imports, "import math\nimport numpy as np\nfrom nnctl.errors import DataError\n"
                              "from nnctl.prep.columns import parse_column\n"),
         (check_no_unsafe_loading, "import yaml\nclass L(yaml.SafeLoader): pass\nyaml.safe_load(s)\n"

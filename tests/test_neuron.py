@@ -7,7 +7,7 @@ import pytest
 
 from nnctl import run
 from nnctl.config import load_config
-from nnctl.report import architecture
+from nnctl.views.train import architecture
 
 ROOT = Path(__file__).resolve().parent.parent
 

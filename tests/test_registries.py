@@ -12,7 +12,7 @@ from nnctl.config import config_from_dict, task_of_loss
 from nnctl.core import losses
 from nnctl.explain import explain
 from nnctl.gradcheck import gradcheck
-from nnctl.report_explain import explanation_view
+from nnctl.views.explain import explanation_view
 
 ROOT = Path(__file__).resolve().parent.parent
 

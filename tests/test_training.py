@@ -375,7 +375,7 @@ def test_health_in_the_live_table():
     import io
     from rich.console import Console
     from nnctl.core.training import EpochRecord, Evaluation
-    from nnctl.report import TrainingDisplay
+    from nnctl.views.train import TrainingDisplay
 
     stream = io.StringIO()
     evaluation = Evaluation(0.5, 0.0, {"accuracy": 0.75, "zero_one_loss": 0.25})
