@@ -44,7 +44,8 @@ class BoundaryGrid:
 def grid_document(grid: BoundaryGrid) -> dict:
     """The grid as plain data (``boundary --json``): the feature values of its columns and rows, the
     class predicted in each cell, and the points with their true classes and how many are right."""
-    document = {"feature_names": list(grid.feature_names), "classes": [str(c) for c in grid.classes],
+    # The classes as the training file wrote them (numbers as numbers), as predict --json gives them.
+    document = {"feature_names": list(grid.feature_names), "classes": list(grid.classes),
                 "xs": grid.xs.tolist(), "ys": grid.ys.tolist(), "regions": grid.regions.tolist()}
     if grid.points is not None:
         document["points"] = grid.points.tolist()

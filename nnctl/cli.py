@@ -24,6 +24,11 @@ from nnctl import __version__
 from nnctl.errors import ConfigError, NnctlError
 from nnctl.files import json_text
 
+try:  # Typer from 0.2x carries its own copy of Click; older ones use Click itself
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - depends on the Typer installed
+    from click.exceptions import UsageError
+
 if TYPE_CHECKING:  # annotations only
     from nnctl.sweep import SweepResult
 
@@ -35,7 +40,8 @@ FILE_WIDTH = 1000  # the width of output to a file or a pipe: tables are as wide
 
 class NnctlGroup(TyperGroup):
     """Turns user errors from any command into one line on stderr and exit code 1; with --json,
-    also into a JSON object on stdout, ``{"error": "..."}``, where the document would have been."""
+    also into a JSON object on stdout, ``{"error": "..."}``, where the document would have been
+    (usage errors too, which keep Click's message on stderr and exit code 2)."""
 
     def invoke(self, ctx):
         as_json = "--json" in [*getattr(ctx, "_protected_args", getattr(ctx, "protected_args", [])), *ctx.args]
@@ -50,6 +56,10 @@ class NnctlGroup(TyperGroup):
             if as_json:
                 print_json({"error": str(error)})
             raise typer.Exit(1) from None
+        except UsageError as error:  # Click shows it on stderr and exits with 2; with --json, stdout says it too
+            if as_json:
+                print_json({"error": error.format_message(), "usage": True})
+            raise
 
 
 class NnctlCommand(TyperCommand):
@@ -337,9 +347,11 @@ def sweep_hidden(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train the config at several hidden-layer sizes and compare them side by side."""
-    from nnctl import config as configs, sweep
+    from nnctl import config as configs, plot, sweep
 
     cfg = configs.load_config(config, set_ or ())
+    if png:  # before the sweep, not after it
+        plot.check_image(png)
     sizes_list = sweep.parse_sizes(sizes) if sizes is not None else list(sweep.DEFAULT_SIZES)
     candidates = sweep.hidden_candidates(cfg, sizes_list)
     console, result = _run_sweep(cfg, candidates, "hidden", seeds, folds, jobs, cluster, output, overwrite, as_json)

@@ -13,7 +13,7 @@ from typing import Sequence
 from nnctl.files import atomic_write
 from nnctl.errors import NnctlError
 
-INSTALL_HINT = "pip install 'nnctl[plot]'"
+INSTALL_HINT = "pip install 'nnctl[plot]' (in a checkout of nnctl: pip install '.[plot]')"
 
 
 def _pyplot():
@@ -28,6 +28,12 @@ def _pyplot():
 
 
 FORMATS = ("png", "svg", "pdf")
+
+
+def check_image(path: str | Path) -> None:
+    """Before the work an image is drawn from: its name says a format, and matplotlib is there."""
+    image_format(path)
+    _pyplot()
 
 
 def image_format(path: str | Path) -> str:

@@ -262,15 +262,19 @@ class _Recording:
     def save(self) -> None:
         # The first save replaces both checkpoints of an earlier run in this directory (--overwrite;
         # best.save and last.save each write atomically); once they are safely written, that run's
-        # config, history and summary go, so that a run killed later never leaves new checkpoints
-        # beside an earlier run's files.  (A resumed run's files are its own: they stay.)
+        # summary goes and its config and history are replaced by this run's, so that a run killed
+        # later never leaves new checkpoints beside an earlier run's files.  Each save writes the
+        # history so far: `nnctl plot` draws a run that is still going, or was killed, from it.
+        # (A resumed run's files are its own: they stay until the end replaces them.)
         if self.out is not None:
             self.best.save(self.out / BEST, self.data.scaler)
             self.last.save(self.out / LAST, self.data.scaler)
             if not self.resumed and not self.cleared:
-                for name in (CONFIG_FILE, HISTORY_FILE, SUMMARY_FILE):
-                    (self.out / name).unlink(missing_ok=True)
+                (self.out / SUMMARY_FILE).unlink(missing_ok=True)
+                atomic_write(self.out / CONFIG_FILE,
+                             lambda s: s.write(dump_config(self.config, relative_to=self.out).encode()))
                 self.cleared = True
+            atomic_write(self.out / HISTORY_FILE, lambda s: s.write(history_csv(self.rows).encode()))
 
     def after_epoch(self, record: EpochRecord, current: list[Layer], improved: bool, now: TrainingState) -> None:
         self.rows.append(history_row(record))

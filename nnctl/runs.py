@@ -1,6 +1,7 @@
 """Runs on disk: which directories are runs, and what each one's summary says (``nnctl runs``).
 
-A run directory is one that ``nnctl train`` (or a sweep) wrote: it holds summary.json.
+A run directory is one that ``nnctl train`` (or a sweep) wrote: it holds summary.json, or, while
+the run is going or when it was stopped before its end, history.csv (written with each checkpoint).
 ``select_runs`` turns what a user names into run directories, the same way for
 ``nnctl runs`` and ``nnctl plot``: a run directory is itself; any other directory
 stands for every run directory below it.  No printing: ``views.runs.runs_table`` draws.
@@ -22,7 +23,8 @@ from nnctl.core.training import LOWER_IS_BETTER
 from nnctl.errors import NnctlError
 from nnctl.files import display_path
 
-SUMMARY, CONFIG = "summary.json", "config.yaml"
+SUMMARY, CONFIG, HISTORY = "summary.json", "config.yaml", "history.csv"
+UNFINISHED = "not finished: still running, or stopped before its end (nnctl train CONFIG --resume RUN_DIR goes on)"
 MAX_RUNS = 10_000  # directories read at most: a typo like `nnctl runs /` must not walk the whole disk
 
 
@@ -52,12 +54,13 @@ def select_runs(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
         if not path.is_dir():
             what = "no such directory" if not path.exists() else "not a directory"
             raise NnctlError(f"{path}: {what}; give a run directory or a directory of runs")
-        if (path / SUMMARY).is_file():
+        if _is_run(path):
             found.append((path, path.resolve().name or str(path)))
             continue
         below = _runs_below(path)
         if not below:
-            raise NnctlError(f"{path}: no run directories in it (none holds {SUMMARY}, which nnctl train writes)")
+            raise NnctlError(f"{path}: no run directories in it (none holds {SUMMARY} or {HISTORY}, which nnctl train "
+                             "writes)")
         found += [(run, run.relative_to(path).as_posix()) for run in below]
     unique, seen = [], set()
     for run, name in found:  # a run named twice is listed once
@@ -75,15 +78,21 @@ def _runs_below(top: Path) -> list[Path]:
         if seen > MAX_RUNS:
             raise NnctlError(f"{top}: more than {MAX_RUNS} directories below it; name a smaller one")
         subdirectories.sort()
-        if SUMMARY in files:
+        if SUMMARY in files or HISTORY in files:
             runs.append(Path(directory))
     return sorted(runs)
+
+
+def _is_run(path: Path) -> bool:
+    return (path / SUMMARY).is_file() or (path / HISTORY).is_file()
 
 
 def read_run(path: Path, name: str) -> RunRecord:
     """What a run directory's summary.json and config.yaml say (a damaged one says why)."""
     summary_path = path / SUMMARY
     when = ""
+    if not summary_path.exists() and (path / HISTORY).is_file():
+        return _unfinished(path, name)
     try:
         when = datetime.datetime.fromtimestamp(summary_path.stat().st_mtime).isoformat(sep=" ", timespec="seconds")
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
@@ -101,6 +110,20 @@ def read_run(path: Path, name: str) -> RunRecord:
     except (OSError, ValueError, UnicodeDecodeError, yaml.YAMLError) as error:
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
         return RunRecord(path, name, when, "", "", "", None, None, None, problem=f"unreadable: {reason}")
+
+
+def _unfinished(path: Path, name: str) -> RunRecord:
+    """A run without summary.json: what its history and config say so far."""
+    try:
+        stat = (path / HISTORY).stat()
+        when = datetime.datetime.fromtimestamp(stat.st_mtime).isoformat(sep=" ", timespec="seconds")
+        with open(path / HISTORY, encoding="utf-8") as stream:
+            epochs = max(sum(1 for line in stream if line.strip()) - 1, 0)
+        config = _config(path / CONFIG)
+    except (OSError, ValueError, UnicodeDecodeError, yaml.YAMLError) as error:
+        reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+        return RunRecord(path, name, "", "", "", "", None, None, None, problem=f"unreadable: {reason}")
+    return RunRecord(path, name, when, "", str(config.get("loss", "")), UNFINISHED, None, epochs, None)
 
 
 def _mapping(summary: dict, key: str) -> dict:

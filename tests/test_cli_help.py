@@ -109,6 +109,22 @@ def test_with_json_an_error_is_a_json_object_on_stdout_too(command):
     assert plain.exit_code == 1 and plain.stdout == ""
 
 
+@pytest.mark.parametrize("command, message", [
+    (["train", CIRCLES, "--every", "0"], "Invalid value for '--every': 0 is not in the range x>=1."),
+    (["config", "show", CIRCLES, "--bogus"], "No such option: --bogus"),
+    (["plot", "--width", "3", "runs"], "Invalid value for '--width': 3 is not in the range 10<=x<=400."),
+])
+def test_with_json_a_usage_error_is_a_json_object_too_and_keeps_clicks_exit_code(command, message):
+    import json
+
+    done = runner.invoke(app, [*command, "--json"])
+    assert done.exit_code == 2
+    assert json.loads(done.stdout) == {"error": message, "usage": True}
+    assert message in done.stderr and "Usage: " in done.stderr
+    plain = runner.invoke(app, command)
+    assert plain.exit_code == 2 and plain.stdout == ""
+
+
 @pytest.mark.parametrize("given, hint", [
     ("cross_entropy", "(did you mean 'softmax_cross_entropy' (any number of classes) or 'binary_cross_entropy' "
                       "(two classes, one sigmoid output)?)"),
@@ -137,7 +153,7 @@ def test_boundary_plot_and_config_show_print_json(tmp_path):
     assert trained.exit_code == 0, trained.output
     grid = json.loads(runner.invoke(cli_app, ["boundary", str(tmp_path / "run"), "--json", "--width", "8",
                                               "--height", "4"]).stdout)
-    assert grid["feature_names"] == ["x1", "x2"] and grid["classes"] == ["0", "1"]
+    assert grid["feature_names"] == ["x1", "x2"] and grid["classes"] == [0, 1]  # as predict --json gives them
     assert len(grid["xs"]) == 8 and len(grid["ys"]) == 4 and len(grid["regions"]) == 4
     assert {cell for row in grid["regions"] for cell in row} <= {0, 1}
     assert len(grid["points"]) == len(grid["labels"]) == 400

@@ -98,7 +98,23 @@ def test_the_chart_has_the_requested_size_and_every_marker():
         assert text.splitlines()[0] == "t" and "10 ┤" in text and " 1 ┤" in text  # the y range 1 .. 10
         assert text.rstrip().endswith("epoch") and " 1 " in text.splitlines()[-1]
     legend = plot_view.chart_legend(["falls", "rises", "flat"]).plain
-    assert legend == "o falls   x rises   + flat"
+    assert legend == "o falls   x rises   + flat   • where lines meet"
+    assert plot_view.chart_legend(["alone"]).plain == "o alone"
+
+
+def test_where_two_curves_meet_neither_hides_the_other():
+    """Train and validation loss that coincide (a well-fit run) are both seen: the cells they share are
+    marked as shared, and each keeps its own marker where they part."""
+    xs = np.arange(1, 11)
+    same = 11.0 - xs
+    parted = same.copy()
+    parted[:3] += 5  # the second series differs in its first three epochs only
+    rows, _ = _plot_rows(plot_view.line_chart([("train", xs, same), ("val", xs, parted)], 10, 8).plain, 8)
+    grid = "".join(rows)
+    assert "o" in grid and "x" in grid and plot_view.MEET in grid
+    assert rows[-1][-1] == plot_view.MEET  # the last epoch, where both end
+    alone, _ = _plot_rows(plot_view.line_chart([("train", xs, same)], 10, 8).plain, 8)
+    assert plot_view.MEET not in "".join(alone)
 
 
 def test_the_chart_copes_with_one_point_gaps_and_flat_lines():
@@ -176,3 +192,55 @@ def test_the_curves_picture_says_what_the_dot_is_and_keeps_legends_off_many_curv
     many = curves_figure([_curve(f"r{i}") for i in range(CROWDED + 1)])
     legend = many.axes[0].get_legend()
     assert legend.get_bbox_to_anchor().bounds[0] > many.axes[0].bbox.bounds[0] + many.axes[0].bbox.bounds[2] - 1
+
+
+def test_a_run_stopped_before_its_end_is_plotted_and_listed_from_the_history_it_saved(tmp_path):
+    """A run killed (here: a crash after epoch 3) has checkpoints, its config and the history of every
+    saved epoch, but no summary.json: `plot` draws it, `runs` lists it as not finished."""
+    from typer.testing import CliRunner
+
+    from nnctl.cli import app
+
+    out = tmp_path / "killed"
+
+    def crash(record):
+        if record.epoch == 3:
+            raise RuntimeError("killed")
+
+    config = load_config(ROOT / "configs" / "circles.yaml", [f"output={out}", "optimizer.epochs=50"])
+    with pytest.raises(RuntimeError, match="killed"):
+        train(config, on_epoch=crash, save_seconds=0)
+    assert sorted(p.name for p in out.iterdir()) == ["best.npz", "config.yaml", "history.csv", "last.npz"]
+    runner = CliRunner()
+    drawn = runner.invoke(app, ["plot", str(out), "--json"])
+    assert drawn.exit_code == 0, drawn.output
+    document = json.loads(drawn.stdout)
+    assert document["runs"][0]["epochs"] == [1, 2, 3] and document["runs"][0]["best_epoch"] is None
+    listed = runner.invoke(app, ["runs", str(tmp_path), "--json"])
+    assert listed.exit_code == 0, listed.output
+    (record,) = json.loads(listed.stdout)["runs"]
+    assert record["name"] == "killed" and record["epochs_run"] == 3 and record["loss"] == "softmax_cross_entropy"
+    assert record["stop_reason"].startswith("not finished") and not record["problem"]
+    table = runner.invoke(app, ["runs", str(tmp_path)], terminal_width=200)
+    assert "not finished" in table.output
+
+
+def test_sweep_hidden_png_without_matplotlib_is_refused_before_any_run(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from nnctl.cli import app
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    done = CliRunner().invoke(app, ["sweep-hidden", str(ROOT / "configs" / "circles.yaml"), "--sizes", "0,2",
+                                    "-o", str(tmp_path / "sweep"), "--png", str(tmp_path / "b.png")])
+    assert done.exit_code == 1
+    assert done.stderr.strip() == ("error: --png needs matplotlib, which comes with the optional 'plot' extra: "
+                                   "pip install 'nnctl[plot]' (in a checkout of nnctl: pip install '.[plot]')")
+    assert list(tmp_path.iterdir()) == []  # no sweep ran

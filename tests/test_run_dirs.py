@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
 from typer.testing import CliRunner
 
 from nnctl.checkpoint import load_checkpoint
@@ -124,10 +125,13 @@ def test_overwrite_removes_the_earlier_runs_files_once_the_first_checkpoints_are
     seen = []
 
     def look(record):
-        if record.epoch == 1:  # after the first save (save_seconds=0): the earlier run's files are gone
+        if record.epoch == 2:  # after the first save (save_seconds=0): the earlier run's files are gone
             seen.append(sorted(path.name for path in out.iterdir()))
+            seen.append(yaml.safe_load((out / "config.yaml").read_text())["model"]["hidden"])
+            seen.append((out / "history.csv").read_text().splitlines()[1].split(",")[0])
 
     config = load_config(ROOT / "configs" / "circles.yaml", [f"output={out}", "optimizer.epochs=3"])
     run.train(config, on_epoch=look, save_seconds=0)
-    assert seen == [["best.npz", "last.npz"]]
+    # This run's config and its history so far replace the earlier run's; the summary comes at the end.
+    assert seen == [["best.npz", "config.yaml", "history.csv", "last.npz"], [8], "1"]
     assert json.loads((out / "summary.json").read_text())["layer_sizes"] == [2, 8, 2]

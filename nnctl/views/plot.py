@@ -16,6 +16,7 @@ from nnctl.curves import Curves
 from nnctl.views.text import fixed, significant
 
 MARKERS = "ox+*#@%&=~"  # one per series; in plain text the marker tells the series apart
+MEET = "•"  # a cell where several series meet: none hides another
 RUN_STYLES = ["blue", "red", "green", "magenta", "cyan", "yellow"]  # one colour per run
 
 
@@ -28,7 +29,7 @@ def line_chart(series: Sequence[tuple[str, np.ndarray, np.ndarray]], width: int 
     is never lost when there are more epochs than columns); a column between points
     marks the line between them; a jump from one column to the next is filled in,
     so a steep fall reads as a line.
-    A later series overwrites an earlier one where they meet.  The y axis is
+    A cell that several series pass through shows ``MEET``, so no series hides another.  The y axis is
     labelled with the maximum (top row), the middle and the minimum (bottom row);
     the x axis with its first and last value.  Non-finite values are skipped.
     """
@@ -51,6 +52,7 @@ def line_chart(series: Sequence[tuple[str, np.ndarray, np.ndarray]], width: int 
         y_lo, y_hi = y_lo - pad, y_hi + pad
 
     cells: list[list[tuple[str, str | None]]] = [[(" ", None)] * width for _ in range(height)]
+    owner = np.full((height, width), -1)  # the series drawn in each cell; -2 where several meet
 
     def row_of(y: float) -> int:
         return int(round((y_hi - y) / (y_hi - y_lo) * (height - 1)))
@@ -75,7 +77,11 @@ def line_chart(series: Sequence[tuple[str, np.ndarray, np.ndarray]], width: int 
             if previous is not None:  # fill the jump from the previous column's last point
                 low, high = min(low, previous + 1), max(high, previous - 1)
             for r in range(low, high + 1):
-                cells[r][column] = (mark, style)
+                if owner[r, column] in (-1, index):
+                    cells[r][column], owner[r, column] = (mark, style), index
+                else:  # in the colour of the run when the series met are one run's (train and val loss)
+                    shared = style if cells[r][column][1] == style else None
+                    cells[r][column], owner[r, column] = (MEET, shared), -2
             previous = rows[-1]
 
     labels = {0: significant(y_hi), (height - 1) // 2: significant((y_hi + y_lo) / 2), height - 1: significant(y_lo)}
@@ -96,7 +102,7 @@ def line_chart(series: Sequence[tuple[str, np.ndarray, np.ndarray]], width: int 
 
 
 def chart_legend(labels: Sequence[str], styles: Sequence[str | None] | None = None) -> Text:
-    """'o label   x label ...': each series' marker and what it is."""
+    """'o label   x label ...': each series' marker and what it is (and, with several, ``MEET``)."""
     styles = list(styles) if styles is not None else [None] * len(labels)
     text = Text()
     for index, (label, style) in enumerate(zip(labels, styles)):
@@ -104,6 +110,8 @@ def chart_legend(labels: Sequence[str], styles: Sequence[str | None] | None = No
             text.append("   ")
         text.append(MARKERS[index % len(MARKERS)], style=style)
         text.append(f" {label}")
+    if len(labels) > 1:
+        text.append(f"   {MEET} where lines meet")
     return text
 
 

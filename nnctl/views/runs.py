@@ -31,7 +31,8 @@ def runs_table(records, title: str) -> Table:
 
 LOSS_SHORT = {"softmax_cross_entropy": "softmax CE", "binary_cross_entropy": "binary CE"}
 STOPPED_SHORT = (("all ", "all epochs"), ("no improvement", "early stop"), ("target reached", "target reached"),
-                 ("the loss is no longer finite", "diverged"), ("interrupted", "interrupted"))
+                 ("the loss is no longer finite", "diverged"), ("interrupted", "interrupted"),
+                 ("not finished", "not finished"))
 
 
 def _stopped(reason: str) -> str:
