@@ -40,11 +40,13 @@ from nnctl.core.model import Layer, layer_sizes
 from nnctl.prep.preprocessor import Preprocessor
 from nnctl.prep.transforms import Scaler
 from nnctl.errors import CheckpointError
-from nnctl.files import atomic_write
+from nnctl.files import atomic_write, input_problem
 
 FORMAT_VERSION = 1
 BEST, LAST = "best.npz", "last.npz"
 STATE_PREFIX = "state_"
+HISTORY_ARRAY = "state_history"  # a last checkpoint's history: one row per epoch (NaN: no value), see resume.py
+META_LIMIT = 64 * 2**20  # bytes of metadata read at most (a config, the preprocessing, the training state)
 
 
 @dataclass
@@ -109,8 +111,9 @@ def checkpoint_path(path: str | Path) -> Path:
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read and check a checkpoint file (or a run directory's best checkpoint)."""
     path = checkpoint_path(path)
-    if not path.exists():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+    problem = input_problem(path, "checkpoint file")
+    if problem is not None:
+        raise CheckpointError(f"{path}: {'no such checkpoint file' if problem == 'no such file' else problem}")
     try:
         _check_archive(path)  # before np.load reads (and allocates) any array
         with np.load(path, allow_pickle=False) as archive:
@@ -120,7 +123,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     meta = _read_meta(path, arrays)
     state = {name: arrays.pop(name) for name in sorted(arrays) if name.startswith(STATE_PREFIX)}
     for name, array in state.items():
-        if array.dtype.kind != "f" or not np.isfinite(array).all():
+        if array.dtype.kind != "f" or (name != HISTORY_ARRAY and not np.isfinite(array).all()):
             raise CheckpointError(f"{path}: array {name} is not finite floats")
     return Checkpoint(_read_layers(path, arrays, meta), _read_scaler(path, arrays, meta), meta, state)
 
@@ -167,6 +170,10 @@ def _check_archive(path: Path) -> None:
                                  f"to {member.file_size}); nnctl stores arrays uncompressed")
             if member.flag_bits & 0x1:
                 raise ValueError(f"member {member.filename} is encrypted")
+        meta = next((member for member in members if member.filename == "meta.npy"), None)
+        if meta is not None and meta.file_size > META_LIMIT:
+            raise ValueError(f"its metadata is {meta.file_size} bytes, more than the {META_LIMIT // 2**20} MiB "
+                             "nnctl reads")
         unpacked, size = sum(member.file_size for member in members), path.stat().st_size
         if unpacked > size:
             raise ValueError(f"its members claim {unpacked} bytes, more than the file's {size}")

@@ -7,6 +7,7 @@ exit with 2 (Click's rule); anything else is a bug and shows its traceback.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 from contextlib import contextmanager
@@ -46,7 +47,18 @@ class NnctlGroup(TyperGroup):
     def invoke(self, ctx):
         as_json = "--json" in [*getattr(ctx, "_protected_args", getattr(ctx, "protected_args", [])), *ctx.args]
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # here, so that a full device is met inside the try, not at exit
+            return result
+        except OSError as error:
+            if error.errno not in OUTPUT_ERRNOS:
+                raise  # not a failed write of the output: a bug, shown whole
+            _silence_stdout()
+            if error.errno == errno.EPIPE:  # the reader stopped (`| head`): as other tools, say nothing
+                raise typer.Exit(1) from None
+            err_console().print(f"error: cannot write the output ({error.strerror or error})", style="bold red",
+                                markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
         except NnctlError as error:
             from nnctl.views.text import error_text
 
@@ -60,6 +72,20 @@ class NnctlGroup(TyperGroup):
             if as_json:
                 print_json({"error": error.format_message(), "usage": True})
             raise
+
+
+OUTPUT_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EPIPE, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _silence_stdout() -> None:
+    """After a failed write to stdout, send what is still buffered nowhere: Python would try to
+    flush it at exit and print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, io.UnsupportedOperation):  # stdout is not a file (tests in-process)
+        pass
 
 
 class NnctlCommand(TyperCommand):
@@ -258,8 +284,12 @@ def predict(
 ) -> None:
     """Predict one value or class per row of DATA with a trained checkpoint."""
     from nnctl import data as datafiles, predict as predictions
+    from nnctl.checkpoint import checkpoint_path
+    from nnctl.run import check_output_file
     from nnctl.views.text import confusion_table, metrics_table, note_text
 
+    if output is not None:
+        check_output_file(output, [data, checkpoint_path(checkpoint)])
     result = predictions.predict_file(checkpoint, data, proba, keep or ())
     if as_json:
         if output:
@@ -634,9 +664,10 @@ def data_make(
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the random generator."),
 ) -> None:
     """Write one of the classic toy data sets as CSV."""
-    from nnctl import data as datafiles, toydata
-
     import numpy as np
+
+    from nnctl import data as datafiles, toydata
+    from nnctl.run import check_output_file
 
     if kind not in TOY_KINDS:
         raise typer.BadParameter(f"unknown kind {kind!r}; choose one of: {', '.join(TOY_KINDS)}", param_hint="KIND")
@@ -650,6 +681,7 @@ def data_make(
     if str(output) == "-":
         datafiles.write_csv_to(sys.stdout, columns, rows)
         return
+    check_output_file(output)
     datafiles.write_csv(output, columns, rows)
     out_console().print(f"wrote {n} row{'s' if n != 1 else ''} of {kind} to {output}", markup=False)
 

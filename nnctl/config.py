@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from nnctl.errors import ConfigError
+from nnctl.files import read_capped
 from nnctl.prep.columns import DEFAULT_NA_VALUES
 from nnctl.prep.preprocessor import IMPUTE, UNKNOWN_CATEGORY
 
@@ -424,15 +425,16 @@ def _parse_yaml(text: str, name: str) -> Any:
     raise ConfigError(" ".join(message.split()))  # PyYAML's messages span lines; ours may not
 
 
+CONFIG_LIMIT = 2**20  # bytes: a config is a page of YAML; anything larger is the wrong file (or /dev/zero)
+
+
 def _read(path: Path, name: str) -> Any:
-    if path.is_dir():
-        raise ConfigError(f"{name}: is a directory, not a config file")
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{name}: no such file") from None
+        data = read_capped(path, CONFIG_LIMIT, "config file")
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
     except OSError as exc:
-        raise ConfigError(f"{name}: cannot read the file ({exc.strerror})") from None
+        raise ConfigError(f"{name}: cannot read the file ({exc.strerror or exc})") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -26,6 +26,7 @@ import numpy as np
 
 from nnctl.errors import DataError, NnctlError
 from nnctl.files import display_path
+from nnctl.checkpoint import BEST, load_checkpoint
 from nnctl.run import HISTORY_FILE, SUMMARY_FILE
 
 METRIC_OF_TASK = {"classification": "accuracy", "regression": "r2"}
@@ -130,9 +131,13 @@ def _read_history(path: Path) -> dict[str, np.ndarray]:
 
 
 def _best_epoch(summary: Path) -> int | None:
-    """The best epoch of summary.json; None when the file is missing or unreadable (a killed run)."""
+    """The best epoch of summary.json; for a run without one (still going, or killed), that of
+    its best checkpoint; None when neither can be read."""
     try:
         value = json.loads(summary.read_text(encoding="utf-8")).get("best_epoch")
     except (OSError, ValueError, AttributeError):
-        return None
+        try:
+            value = load_checkpoint(summary.parent / BEST).meta.get("epoch")
+        except NnctlError:
+            return None
     return value if type(value) is int else None

@@ -35,7 +35,7 @@ from typing import BinaryIO, TextIO
 import numpy as np
 
 from nnctl.errors import DataError, MissingColumn
-from nnctl.files import atomic_write
+from nnctl.files import atomic_write, input_problem
 from nnctl.prep.columns import DEFAULT_NA_VALUES, why_not_a_number
 from nnctl.prep.columns import parse_number as _parse_number
 from nnctl.prep.transforms import all_finite
@@ -96,12 +96,11 @@ def read_table(path: str | Path) -> Table:
 
 
 def _read_bytes(path: Path) -> bytes:
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory, not a CSV file")
+    problem = input_problem(path, "CSV file")
+    if problem is not None:
+        raise DataError(f"{path}: {problem}")
     try:
         return path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
     except OSError as error:
         raise DataError(f"{path}: cannot read the file ({error.strerror or error})") from None
 
@@ -543,6 +542,8 @@ class _PlainBytes(io.BufferedIOBase):
 @contextmanager
 def _open_plain(path: Path) -> Iterator[_PlainFile]:
     """Open a file for the fast path and read its header; ``_NotPlain`` or ``DataError`` if it is not plain."""
+    if input_problem(path) is not None:  # before open(): opening a FIFO would wait for a writer
+        raise _NotPlain
     try:
         raw = open(path, "rb", buffering=0)
     except OSError:

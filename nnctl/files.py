@@ -1,11 +1,15 @@
-"""Writing result files safely.
+"""Reading inputs and writing result files safely.
+
+Every input is checked to be a regular file before it is opened (``input_problem``): a FIFO
+would block the open, a device such as /dev/zero would never end, a directory is a mistake.
 
 Every checkpoint, CSV, YAML, JSON and image nnctl writes goes through
 ``atomic_write``: the bytes go to a hidden temporary file beside the target
 (its name ends in ``.tmp``, never in the target's extension), are flushed and
 fsynced, and the file is renamed over the target.  A crash or a Ctrl-C at any
 moment leaves either the old file or the new one under the final name, never a
-mix.  Operating-system errors become one-line ``OutputError`` messages.
+mix.  Writes never go through a symbolic link (a link where a result goes is
+refused).  Operating-system errors become one-line ``OutputError`` messages.
 """
 
 from __future__ import annotations
@@ -22,6 +26,47 @@ from nnctl.errors import OutputError
 
 def _reason(error: OSError) -> str:
     return error.strerror or str(error)
+
+
+def input_problem(path: str | Path, kind: str = "file") -> str | None:
+    """Why ``path`` cannot be read as an input file (None when it can): missing, a directory,
+    or not a regular file (a FIFO, a device, a socket).  Links are followed: an input may be one."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except NotADirectoryError:
+        return "no such file (a part of the path is not a directory)"
+    except OSError as error:
+        return f"cannot read the file ({_reason(error)})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return f"is a directory, not a {kind}"
+    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    return f"is {kind}, not a regular file; nnctl reads inputs from files"
+
+
+def read_capped(path: str | Path, limit: int, kind: str) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; ``OSError``/``ValueError`` otherwise
+    (the caller words them: its error class names the kind of input)."""
+    problem = input_problem(path, kind)
+    if problem is not None:
+        raise ValueError(problem)
+    with open(path, "rb") as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit // 2**20} MiB; a {kind} is never that large")
+    return data
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one existing file (through links, '..' and hard links alike)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def json_text(document: Any, indent: int | None = 2) -> str:
@@ -62,9 +107,9 @@ def display_path(path: Path | str) -> str:
 def ensure_directory(path: str | Path) -> Path:
     """Make ``path`` (and its parents) a directory, or say in one line why it cannot be."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"{path}: exists and is not a directory")
     try:
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"{path}: exists and is not a directory")
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(f"{path}: cannot create the directory ({_reason(error)})") from None
@@ -86,25 +131,26 @@ def free_directory(path: str | Path, holds: Callable[[Path], bool]) -> Path:
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
     """Call ``write(stream)`` on a temporary file, fsync it, and rename it to ``path``.
 
-    A symbolic link is written through (its target is replaced, not the link).
+    A symbolic link is refused: a link where a result goes may point at anything (another
+    run's checkpoint, a file of the user's), and nnctl writes only where it was told.
     A target that is not a regular file (a device such as /dev/null, a FIFO)
     cannot be renamed over; it is written to directly.
     """
     path = Path(path)
-    if path.is_symlink():
-        path = path.resolve()
-    if path.is_dir():
-        raise OutputError(f"{path}: is a directory; give a file name")
-    if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+    try:
+        in_place = _check_target(path)
+    except OSError as error:  # a name longer than the system allows, a loop of links, ...
+        raise OutputError(f"{str(path)[:200]}: cannot write the file ({_reason(error)})") from None
+    if in_place:
         _write_in_place(path, write)
         return
     ensure_directory(path.parent)
     temporary = path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp"  # os.urandom: what secrets uses, without its import
     try:
-        # O_EXCL: never reuse a name; mode 0o666 lets the umask decide, as for any new file.
+        # O_EXCL: never reuse a name (nor follow a link); mode 0o666 lets the umask decide, as for any new file.
         handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as error:
-        raise OutputError(f"{path}: cannot write the file ({_reason(error)})") from None
+        raise OutputError(f"{str(path)[:200]}: cannot write the file ({_reason(error)})") from None
     try:
         with os.fdopen(handle, "wb") as stream:
             write(stream)
@@ -119,9 +165,20 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
     _fsync_directory(path.parent)
 
 
+def _check_target(path: Path) -> bool:
+    """Refuse a link or a directory where a file goes; True when the target exists and is not a
+    regular file (written in place)."""
+    if path.is_symlink():
+        raise OutputError(f"{path}: is a symbolic link; nnctl does not write through links (remove the link, "
+                          "or give another name)")
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory; give a file name")
+    return path.exists() and not stat.S_ISREG(path.stat().st_mode)
+
+
 def _write_in_place(path: Path, write: Callable[[BinaryIO], None]) -> None:
     try:
-        with open(path, "wb") as stream:
+        with os.fdopen(os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)), "wb") as stream:
             write(stream)
     except OSError as error:
         raise OutputError(f"{path}: cannot write the file ({_reason(error)})") from None

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from nnctl.checkpoint import checkpoint_path, load_checkpoint
+from nnctl.checkpoint import HISTORY_ARRAY, checkpoint_path, load_checkpoint
 from nnctl.core.losses import LOSSES
 from nnctl.resume import HISTORY_KEY, STATE_KEY
 
@@ -126,9 +126,10 @@ def inspect_checkpoint(path: str | Path) -> Inspection:
     training_state = None
     if isinstance(state, dict):
         training_state = {key: state.get(key) for key in STATE_SHOWN if key in state}
-        history = meta.get(HISTORY_KEY)
-        if isinstance(history, list):
-            training_state["history_rows"] = len(history)
+        if HISTORY_ARRAY in ckpt.state_arrays:
+            training_state["history_rows"] = len(ckpt.state_arrays[HISTORY_ARRAY])
+        elif isinstance(meta.get(HISTORY_KEY), list):  # a checkpoint from before the history array
+            training_state["history_rows"] = len(meta[HISTORY_KEY])
     sizes = list(meta["layer_sizes"])
     return Inspection(
         path=checkpoint_path(path),

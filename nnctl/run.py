@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,8 +21,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from nnctl import __version__
-from nnctl.checkpoint import BEST, LAST, Checkpoint, save_checkpoint
-from nnctl.files import atomic_write, display_path, ensure_directory, free_directory, write_json
+from nnctl.checkpoint import BEST, HISTORY_ARRAY, LAST, Checkpoint, save_checkpoint
+from nnctl.files import atomic_write, display_path, free_directory, same_file, write_json
 from nnctl.config import Config, config_to_dict, dump_config, task_of_loss
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import Layer, count_parameters, init_network, layer_sizes, parameter_count
@@ -30,7 +31,9 @@ from nnctl.core.schedules import Schedule
 from nnctl.core.stacked import fit_stacked
 from nnctl.core.training import (EpochRecord, Evaluation, History, Settings, TrainingState, evaluate, fit, lower_is_better,
                                  convergence_window, monitor_name, new_state, still_improving, train_figures_source)
-from nnctl.resume import HISTORY_KEY, STATE_KEY, adapt_state, decode_state, encode_state
+from nnctl.rundir import RunDirectory
+from nnctl.resume import (HISTORY_COLUMNS, STATE_KEY, adapt_state, decode_history, decode_state, encode_history,
+                          encode_state)
 from nnctl.prep.prepare import PreparedData, in_file, prepare_data
 from nnctl.prep.transforms import Scaler
 from nnctl.errors import ConfigError, OutputError, TrainingError
@@ -67,8 +70,12 @@ class _Snapshot:
     def save(self, path: Path, scaler: Scaler) -> None:
         if self.meta is None:
             return
-        meta = {**self.meta, HISTORY_KEY: self.rows[: self.n_rows]} if STATE_KEY in self.meta else self.meta
-        save_checkpoint(path, self.layers, scaler, meta, self.state_arrays or None)
+        meta, arrays = self.meta, self.state_arrays
+        if STATE_KEY in meta:  # a last checkpoint: the history rides along, to go on from
+            columns, values = encode_history(self.rows[: self.n_rows])
+            meta = {**meta, STATE_KEY: {**meta[STATE_KEY], HISTORY_COLUMNS: columns}}
+            arrays = {**arrays, HISTORY_ARRAY: values}
+        save_checkpoint(path, self.layers, scaler, meta, arrays or None)
 
 
 def _copy(layers: list[Layer]) -> list[Layer]:
@@ -189,14 +196,18 @@ def train(
     started = time.perf_counter()
     split_rng, init_rng, shuffle_rng = generators(config)
     data = data or prepare_data(config, split_rng)
-    recording = _Recording(config, data, init_rng, shuffle_rng, on_epoch, save_seconds, write_files)
-    if resume_from is not None:
-        recording.restore(resume_from)
-    if on_start is not None:
-        on_start(recording.layers, data)
-    history = fit(recording.layers, data.X_train, data.y_train, recording.settings, shuffle_rng, _validation(data),
-                  recording.after_epoch, data.w_train, recording.state, should_stop)
-    return recording.finish(history, time.perf_counter() - started)
+    recording = _Recording(config, data, init_rng, shuffle_rng, on_epoch, save_seconds, write_files,
+                           resuming=resume_from is not None)
+    try:
+        if resume_from is not None:
+            recording.restore(resume_from)
+        if on_start is not None:
+            on_start(recording.layers, data)
+        history = fit(recording.layers, data.X_train, data.y_train, recording.settings, shuffle_rng,
+                      _validation(data), recording.after_epoch, data.w_train, recording.state, should_stop)
+        return recording.finish(history, time.perf_counter() - started)
+    finally:
+        recording.close()  # a run that ended commits in finish; one that failed leaves an earlier run as it was
 
 
 def train_seeds(configs: Sequence[Config], data: PreparedData, write_files: bool = True,
@@ -208,21 +219,25 @@ def train_seeds(configs: Sequence[Config], data: PreparedData, write_files: bool
     if not configs or any(_but_seed(c) != _but_seed(configs[0]) for c in configs):
         raise ValueError("train_seeds needs configs that differ only in seed and output")
     started = time.perf_counter()
-    recordings = []
-    for config in configs:
-        _, init_rng, shuffle_rng = generators(config)
-        recordings.append(_Recording(config, data, init_rng, shuffle_rng, None, save_seconds, write_files))
-    histories = fit_stacked([r.layers for r in recordings], data.X_train, data.y_train, recordings[0].settings,
-                            [r.shuffle_rng for r in recordings], _validation(data),
-                            [r.after_epoch for r in recordings], data.w_train, [r.state for r in recordings])
-    share = (time.perf_counter() - started) / len(configs)
-    results: list[RunResult | TrainingError] = []
-    for recording, history in zip(recordings, histories):
-        try:
-            results.append(recording.finish(history, share))
-        except TrainingError as error:
-            results.append(error)
-    return results
+    recordings: list[_Recording] = []
+    try:
+        for config in configs:
+            _, init_rng, shuffle_rng = generators(config)
+            recordings.append(_Recording(config, data, init_rng, shuffle_rng, None, save_seconds, write_files))
+        histories = fit_stacked([r.layers for r in recordings], data.X_train, data.y_train, recordings[0].settings,
+                                [r.shuffle_rng for r in recordings], _validation(data),
+                                [r.after_epoch for r in recordings], data.w_train, [r.state for r in recordings])
+        share = (time.perf_counter() - started) / len(configs)
+        results: list[RunResult | TrainingError] = []
+        for recording, history in zip(recordings, histories):
+            try:
+                results.append(recording.finish(history, share))
+            except TrainingError as error:
+                results.append(error)
+        return results
+    finally:
+        for recording in recordings:
+            recording.close()
 
 
 def _but_seed(config: Config) -> Config:
@@ -239,11 +254,12 @@ class _Recording:
 
     def __init__(self, config: Config, data: PreparedData, init_rng: np.random.Generator,
                  shuffle_rng: np.random.Generator, on_epoch: Callable[[EpochRecord], None] | None,
-                 save_seconds: float, write_files: bool):
+                 save_seconds: float, write_files: bool, resuming: bool = False):
         self.config, self.data, self.on_epoch, self.save_seconds = config, data, on_epoch, save_seconds
         self.shuffle_rng = shuffle_rng
         self.layers = build_network(config, data, init_rng)
-        self.out = _output_directory(config) if write_files else None
+        self.place = _claim_output_directory(config, fresh=not resuming) if write_files else None
+        self.out = self.place.directory if self.place is not None else None
         self.best, self.last = _Snapshot(self.layers), _Snapshot(self.layers)
         self.rows: list[dict[str, Any]] = []
         self.settings = settings_for(config, data)
@@ -252,7 +268,13 @@ class _Recording:
         self.saved_at = time.monotonic()
 
     resumed = False  # going on from a last checkpoint
-    cleared = False  # an earlier run's config, history and summary removed (at the first save)
+    started = False  # the first save, which also writes the run's config, is done
+    history_at, history_cost = -math.inf, 0.0  # when history.csv was last written, and what that took (s)
+
+    def close(self) -> None:
+        """Unlock the run directory; a staged run that did not finish is dropped (the earlier run stays)."""
+        if self.place is not None:
+            self.place.abandon()
 
     def restore(self, ckpt: Checkpoint) -> None:
         """Go on from a ``last`` checkpoint (see resume.py)."""
@@ -260,21 +282,28 @@ class _Recording:
         self.resumed = True
 
     def save(self) -> None:
-        # The first save replaces both checkpoints of an earlier run in this directory (--overwrite;
-        # best.save and last.save each write atomically); once they are safely written, that run's
-        # summary goes and its config and history are replaced by this run's, so that a run killed
-        # later never leaves new checkpoints beside an earlier run's files.  Each save writes the
-        # history so far: `nnctl plot` draws a run that is still going, or was killed, from it.
-        # (A resumed run's files are its own: they stay until the end replaces them.)
+        # The run directory is this run's alone (a fresh run over an earlier one writes into a
+        # staging directory, rundir.py).  Each save writes the history so far, for `nnctl plot` to
+        # draw a run that is still going, or was killed (--resume reads the history last.npz holds),
+        # then the checkpoints.  The first save also writes the config.
+        # A resumed run's summary goes at its first save (the end writes the new one), so that a
+        # run killed after it is not listed as the run that stopped before.  The history costs
+        # O(epochs) to write: once a write takes over 10 ms, it is written only when that cost is
+        # under a tenth of the time since the last (100,000 epochs: 1.5 s, every 15 s).
         if self.out is not None:
+            if not self.started:
+                if self.resumed:
+                    (self.out / SUMMARY_FILE).unlink(missing_ok=True)
+                else:
+                    atomic_write(self.out / CONFIG_FILE,
+                                 lambda s: s.write(dump_config(self.config, relative_to=self.out).encode()))
+                self.started = True
+            now = time.monotonic()
+            if self.history_cost < 0.01 or now - self.history_at >= 10 * self.history_cost:
+                atomic_write(self.out / HISTORY_FILE, lambda s: s.write(history_csv(self.rows).encode()))
+                self.history_at, self.history_cost = time.monotonic(), time.monotonic() - now
             self.best.save(self.out / BEST, self.data.scaler)
             self.last.save(self.out / LAST, self.data.scaler)
-            if not self.resumed and not self.cleared:
-                (self.out / SUMMARY_FILE).unlink(missing_ok=True)
-                atomic_write(self.out / CONFIG_FILE,
-                             lambda s: s.write(dump_config(self.config, relative_to=self.out).encode()))
-                self.cleared = True
-            atomic_write(self.out / HISTORY_FILE, lambda s: s.write(history_csv(self.rows).encode()))
 
     def after_epoch(self, record: EpochRecord, current: list[Layer], improved: bool, now: TrainingState) -> None:
         self.rows.append(history_row(record))
@@ -316,8 +345,9 @@ class _Recording:
             epoch_meta = {**self.static_meta, "epoch": state.epoch,
                           "metrics": (last.meta or {}).get("metrics", {}), "step": state.step}
             last.take(self.layers, epoch_meta, state, rows, best)
-        where = display_path(out) if out is not None else "memory"
+        where = display_path(self.place.final) if self.place is not None else "memory"
         if not rows and not history.interrupted:  # diverged in the first epoch: leave an earlier run as it was
+            self.close()
             raise TrainingError(f"{history.stop_reason}: {_remedy(config)}; no epoch finished with finite values, "
                                 f"so nothing was written to {where}")
         batches = train_figures_source(self.settings, self.data.X_val is not None) == "batches"
@@ -329,6 +359,8 @@ class _Recording:
         if out is not None:
             files, summary = write_run_files(config, rows, state.best_epoch, history.stop_reason, self.layers, out,
                                              seconds, test, converged, final)
+            self.place.commit()
+            files = {name: self.place.final / path.name for name, path in files.items()}
         else:
             files, summary = {}, run_summary(rows, state.best_epoch, history.stop_reason, self.layers, seconds, test,
                                              converged, final)
@@ -350,11 +382,29 @@ def holds_run(directory: Path) -> bool:
     return any((directory / name).exists() for name in RUN_FILES)
 
 
+def check_output_file(output: Path, inputs: Sequence[Path] = ()) -> None:
+    """Refuse an output file that is an input of the same command, a checkpoint, or a file of a run."""
+    if any(same_file(output, given) for given in inputs):
+        raise OutputError(f"{output}: is the input of this command; write the predictions to another file")
+    if output.suffix == ".npz" and output.exists():
+        raise OutputError(f"{output}: is a checkpoint; write to another file")
+    if output.name in RUN_FILES and holds_run(output.parent):
+        raise OutputError(f"{output}: is a file of the run in {display_path(output.parent)}; write to another file")
+
+
+def refuse_sweep_directory(config: Config) -> None:
+    """A run never writes over a sweep's directory (its best.npz is the sweep's chosen run)."""
+    if (config.output / "results.json").exists() or (config.output / "runs.csv").exists():
+        raise OutputError(f"{display_path(config.output)}: holds a sweep; a run does not go there, even with "
+                          f"--overwrite (output{in_file(config, 'output')})")
+
+
 def claim_output(config: Config, overwrite: bool = False) -> tuple[Config, str | None]:
     """The config with the directory its run will write: ``output`` itself, unless it holds an
     earlier run, which ``overwrite`` alone replaces; then the next free ``output-2``, ``-3``, ...;
     and a note saying so."""
     if overwrite:
+        refuse_sweep_directory(config)
         return config, None
     free = free_directory(config.output, holds_run)
     if free == config.output:
@@ -364,13 +414,14 @@ def claim_output(config: Config, overwrite: bool = False) -> tuple[Config, str |
     return replace(config, output=free), note
 
 
-def _output_directory(config: Config) -> Path:
+def _claim_output_directory(config: Config, fresh: bool) -> RunDirectory:
+    """The run's directory, locked for it (a fresh run over an earlier one: a staging directory)."""
     try:
-        out = ensure_directory(config.output)
+        place = RunDirectory.claim(config.output, fresh, holds_run)
     except OutputError as error:
         raise OutputError(f"{error} (output{in_file(config, 'output')})") from None
-    remove_stale_temporaries(out)
-    return out
+    remove_stale_temporaries(place.directory)  # under the lock: no other run's temporary is there
+    return place
 
 
 def remove_stale_temporaries(out: Path) -> None:
@@ -395,7 +446,7 @@ def _restore(ckpt: Checkpoint, config: Config, layers: list[Layer], best: _Snaps
     state = adapt_state(state, ckpt, config, layers)
     if best_meta is not None:
         best.take(best_layers, best_meta)
-    return state, list(ckpt.meta.get(HISTORY_KEY) or [])
+    return state, decode_history(ckpt)
 
 
 def _remedy(config: Config) -> str:
@@ -518,13 +569,14 @@ def finished_run(result: RunResult) -> FinishedRun:
 def write_run_directory(run: FinishedRun, scaler: Scaler) -> dict[str, Path]:
     """Write into ``run.config.output`` the files ``train`` writes there: best.npz, last.npz,
     config.yaml, history.csv and summary.json, from the same values, so they are the same files."""
+    place = _claim_output_directory(run.config, fresh=True)
     try:
-        out = ensure_directory(run.config.output)
-    except OutputError as error:
-        raise OutputError(f"{error} (output{in_file(run.config, 'output')})") from None
-    remove_stale_temporaries(out)
-    run.best.save(out / BEST, scaler)
-    run.last.save(out / LAST, scaler)
-    files, _ = write_run_files(run.config, run.rows, run.summary["best_epoch"], run.summary["stop_reason"],
-                               run.best.layers, out, run.seconds, summary=run.summary)
-    return files
+        out = place.directory
+        run.best.save(out / BEST, scaler)
+        run.last.save(out / LAST, scaler)
+        files, _ = write_run_files(run.config, run.rows, run.summary["best_epoch"], run.summary["stop_reason"],
+                                   run.best.layers, out, run.seconds, summary=run.summary)
+        place.commit()
+    finally:
+        place.abandon()  # after commit: only the unlock
+    return {name: place.final / path.name for name, path in files.items()}

@@ -118,7 +118,9 @@ def _unfinished(path: Path, name: str) -> RunRecord:
         stat = (path / HISTORY).stat()
         when = datetime.datetime.fromtimestamp(stat.st_mtime).isoformat(sep=" ", timespec="seconds")
         with open(path / HISTORY, encoding="utf-8") as stream:
-            epochs = max(sum(1 for line in stream if line.strip()) - 1, 0)
+            if not stream.readline().startswith("epoch,"):
+                raise ValueError("history.csv does not start with nnctl's header (epoch, ...)")
+            epochs = sum(1 for line in stream if line.strip())
         config = _config(path / CONFIG)
     except (OSError, ValueError, UnicodeDecodeError, yaml.YAMLError) as error:
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__

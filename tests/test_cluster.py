@@ -156,7 +156,12 @@ def _figures(directory: Path) -> dict:
                                  "files": sorted(p.name for p in run_dir.iterdir())}
         for name in ("best.npz", "last.npz"):
             with np.load(run_dir / name) as arrays:
-                figures[run_dir.name][name] = {key: arrays[key].tobytes() for key in arrays.files if key != "meta"}
+                figures[run_dir.name][name] = {key: arrays[key].tobytes() for key in arrays.files
+                                               if key not in ("meta", "state_history")}  # the history: above
+                if "state_history" in arrays.files:  # but its seconds column, the wall time of each epoch
+                    columns = json.loads(str(arrays["meta"]))["training_state"]["history_columns"]
+                    figures[run_dir.name][name]["history"] = np.delete(
+                        arrays["state_history"], columns.index("seconds"), axis=1).tobytes()
     with np.load(directory / "best.npz") as arrays:
         figures["best.npz"] = {key: arrays[key].tobytes() for key in arrays.files if key != "meta"}
     return figures

@@ -215,7 +215,10 @@ def test_a_run_stopped_before_its_end_is_plotted_and_listed_from_the_history_it_
     drawn = runner.invoke(app, ["plot", str(out), "--json"])
     assert drawn.exit_code == 0, drawn.output
     document = json.loads(drawn.stdout)
-    assert document["runs"][0]["epochs"] == [1, 2, 3] and document["runs"][0]["best_epoch"] is None
+    from nnctl.checkpoint import load_checkpoint
+
+    best = load_checkpoint(out / "best.npz").meta["epoch"]
+    assert document["runs"][0]["epochs"] == [1, 2, 3] and document["runs"][0]["best_epoch"] == best  # best.npz's
     listed = runner.invoke(app, ["runs", str(tmp_path), "--json"])
     assert listed.exit_code == 0, listed.output
     (record,) = json.loads(listed.stdout)["runs"]
@@ -244,3 +247,37 @@ def test_sweep_hidden_png_without_matplotlib_is_refused_before_any_run(tmp_path,
     assert done.stderr.strip() == ("error: --png needs matplotlib, which comes with the optional 'plot' extra: "
                                    "pip install 'nnctl[plot]' (in a checkout of nnctl: pip install '.[plot]')")
     assert list(tmp_path.iterdir()) == []  # no sweep ran
+
+
+def test_a_damaged_history_is_listed_as_unreadable_not_as_a_run_going_on(tmp_path):
+    from typer.testing import CliRunner
+
+    from nnctl.cli import app
+
+    for name, text in (("empty", ""), ("words", "hello\nworld\n"), ("header", "epoch,train_loss\n")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "history.csv").write_text(text)
+    listed = CliRunner().invoke(app, ["runs", str(tmp_path), "--json"])
+    assert listed.exit_code == 0, listed.output
+    records = {r["name"]: r for r in json.loads(listed.stdout)["runs"]}
+    assert records["empty"]["problem"].startswith("unreadable: history.csv does not start with nnctl's header")
+    assert records["words"]["problem"].startswith("unreadable: history.csv does not start with nnctl's header")
+    assert records["header"]["epochs_run"] == 0 and records["header"]["stop_reason"].startswith("not finished")
+
+
+def test_a_resumed_run_killed_midway_is_not_listed_as_the_run_it_went_on_from(tmp_path):
+    from nnctl.resume import load_resumable
+
+    out = tmp_path / "run"
+    train(load_config(ROOT / "configs" / "circles.yaml", [f"output={out}", "optimizer.epochs=3"]), save_seconds=0)
+    assert json.loads((out / "summary.json").read_text())["epochs_run"] == 3
+
+    def crash(record):
+        if record.epoch == 5:
+            raise RuntimeError("killed")
+
+    more = load_config(ROOT / "configs" / "circles.yaml", [f"output={out}", "optimizer.epochs=9"])
+    with pytest.raises(RuntimeError):
+        train(more, on_epoch=crash, save_seconds=0, resume_from=load_resumable(out, more, force=False))
+    assert not (out / "summary.json").exists()  # gone at the resumed run's first save
+    assert [c.epochs.tolist() for c in load_curves([out])] == [[1, 2, 3, 4, 5]]

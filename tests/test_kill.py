@@ -31,15 +31,21 @@ def _check(output: Path) -> int:
     """Every .npz loads whole; returns the epoch last.npz holds (0 when there is none)."""
     names = [p.name for p in output.iterdir()] if output.exists() else []
     for name in names:
-        assert name.endswith((".npz", ".yaml", ".csv", ".json")) or (name.startswith(".") and name.endswith(".tmp")), name
+        assert (name.endswith((".npz", ".yaml", ".csv", ".json")) or (name.startswith(".") and name.endswith(".tmp"))
+                or name == ".nnctl.lock"), name  # a killed run's lock file: its lock went with the process
     for name in (n for n in names if n.endswith(".npz")):
         ckpt = load_checkpoint(output / name)
         assert all(np.isfinite(layer.W).all() for layer in ckpt.layers)
         if name == "last.npz":
             assert "training_state" in ckpt.meta  # sgd keeps no optimizer arrays; the best epoch rides along
-            assert all(name.startswith("state_best_") for name in ckpt.state_arrays)
+            assert all(name.startswith("state_best_") or name == "state_history" for name in ckpt.state_arrays)
+            state = ckpt.meta["training_state"]  # the history rides along too, one row per epoch done
+            assert len(ckpt.state_arrays["state_history"]) == state["epoch"]
     if output.exists():
         assert checkpoint_path(output).name == "best.npz"  # a run directory means best.npz, never a .tmp
+    if "history.csv" in names:  # whole: epochs 1, 2, ..., n (for plot; --resume reads last.npz's own history)
+        epochs = [int(line.split(",")[0]) for line in (output / "history.csv").read_text().splitlines()[1:]]
+        assert epochs == list(range(1, len(epochs) + 1))
     return load_checkpoint(output / "last.npz").meta["training_state"]["epoch"] if "last.npz" in names else 0
 
 
@@ -59,6 +65,7 @@ def test_sigkill_at_random_moments_never_leaves_a_damaged_checkpoint(tmp_path):
         assert not epochs_seen or epoch >= epochs_seen[-1]  # the previous checkpoint or a newer one
         epochs_seen.append(epoch)
     assert epochs_seen[-1] > epochs_seen[0] and epochs_seen[-1] > 0
+    assert temporaries_seen > 0  # some kills landed in the middle of a write, and the checks above held
     # A clean finish removes what the killed writes left, and the run still goes on exactly.
     finish = subprocess.run([*NNCTL, "train", str(ROOT / "configs" / "moons.yaml"), "--set", "model.hidden=[256, 256]",
                              "--set", f"optimizer.epochs={epochs_seen[-1] + 1}", "--resume", str(output)],

@@ -240,7 +240,7 @@ def test_pure_preparation_modules_import_only_numpy_stdlib_and_each_other():
     assert not problems, "\n".join(problems)
 
 
-def test_only_cli_imports_typer_and_only_cli_and_report_import_rich():
+def test_only_cli_imports_typer_and_only_cli_and_the_views_import_rich():
     problems = _run(check_ui_imports, _modules())
     assert not problems, "\n".join(problems)
 

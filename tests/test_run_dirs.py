@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -115,23 +116,74 @@ def test_a_sweeps_config_trains_its_chosen_run_again(tmp_path):
         assert (a.W == b.W).all() and (a.b == b.b).all()
 
 
-def test_overwrite_removes_the_earlier_runs_files_once_the_first_checkpoints_are_written(tmp_path):
-    """So that a run killed midway never leaves new checkpoints beside an earlier run's config and summary."""
+def test_overwrite_trains_beside_the_earlier_run_and_swaps_it_in_at_the_end(tmp_path):
+    """A run killed midway never leaves new checkpoints beside an earlier run's config and summary:
+    the new run writes into a hidden staging directory, swapped in when it ends."""
+    import os
+
     from nnctl import run
     from nnctl.config import load_config
 
     out = tmp_path / "run"
     assert _train(out, "--set", "optimizer.epochs=2", "--set", "model.hidden=[2]").exit_code == 0
+    earlier = {name: (out / name).read_bytes() for name in ("best.npz", "config.yaml", "summary.json")}
     seen = []
 
     def look(record):
-        if record.epoch == 2:  # after the first save (save_seconds=0): the earlier run's files are gone
-            seen.append(sorted(path.name for path in out.iterdir()))
-            seen.append(yaml.safe_load((out / "config.yaml").read_text())["model"]["hidden"])
-            seen.append((out / "history.csv").read_text().splitlines()[1].split(",")[0])
+        if record.epoch == 2:  # after a save (save_seconds=0)
+            staging = tmp_path / f".run.new-{os.getpid()}"
+            seen.append({name: (out / name).read_bytes() for name in earlier} == earlier)  # untouched
+            seen.append(sorted(p.name for p in staging.iterdir()))
+            seen.append(yaml.safe_load((staging / "config.yaml").read_text())["model"]["hidden"])
 
     config = load_config(ROOT / "configs" / "circles.yaml", [f"output={out}", "optimizer.epochs=3"])
-    run.train(config, on_epoch=look, save_seconds=0)
-    # This run's config and its history so far replace the earlier run's; the summary comes at the end.
-    assert seen == [["best.npz", "config.yaml", "history.csv", "last.npz"], [8], "1"]
+    result = run.train(config, on_epoch=look, save_seconds=0)
+    assert seen == [True, [".nnctl.lock", "best.npz", "config.yaml", "history.csv", "last.npz"], [8]]
     assert json.loads((out / "summary.json").read_text())["layer_sizes"] == [2, 8, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no staging or earlier run left
+    assert result.files["best"] == out / "best.npz"
+
+
+def test_a_run_that_fails_midway_leaves_the_earlier_run_whole(tmp_path):
+    from nnctl import run
+    from nnctl.config import load_config
+
+    out = tmp_path / "run"
+    assert _train(out, "--set", "optimizer.epochs=2", "--set", "model.hidden=[2]").exit_code == 0
+    earlier = {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".nnctl.lock"}
+
+    def crash(record):
+        if record.epoch == 2:
+            raise RuntimeError("killed")
+
+    config = load_config(ROOT / "configs" / "circles.yaml", [f"output={out}", "optimizer.epochs=3"])
+    with pytest.raises(RuntimeError):
+        run.train(config, on_epoch=crash, save_seconds=0)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".nnctl.lock"} == earlier
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_staging_directory_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
+    out = tmp_path / "run"
+    assert _train(out, "--set", "optimizer.epochs=2").exit_code == 0
+    left = tmp_path / ".run.new-999999"  # a killed run's: nobody holds its lock
+    left.mkdir()
+    (left / "best.npz").write_bytes(b"partial")
+    assert _train(out, "--set", "optimizer.epochs=2", "--overwrite").exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_a_second_writer_into_a_run_directory_fails_at_once_naming_the_first(tmp_path):
+    import os
+
+    from nnctl.errors import OutputError
+    from nnctl.rundir import RunDirectory
+
+    out = tmp_path / "run"
+    first = RunDirectory.claim(out, fresh=True, holds_run=lambda d: False)
+    try:
+        with pytest.raises(OutputError, match=rf"{out}: another nnctl run is writing here \(PID {os.getpid()}\)"):
+            RunDirectory.claim(out, fresh=True, holds_run=lambda d: False)
+    finally:
+        first.release()
+    RunDirectory.claim(out, fresh=True, holds_run=lambda d: False).release()  # free again

@@ -1,0 +1,174 @@
+"""Inputs that are not files, outputs that are links or too long, and runs that would meet:
+each is one line and a non-zero exit, at once (issue: nothing a user or a hostile file does loses a
+run or prints a traceback)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nnctl.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+CIRCLES = str(ROOT / "configs" / "circles.yaml")
+runner = CliRunner()
+
+
+def _error(args: list[str]) -> str:
+    done = runner.invoke(app, args)
+    assert done.exit_code == 1, done.output
+    assert done.exception is None or isinstance(done.exception, SystemExit), done.exception
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hardening") / "run"
+    done = runner.invoke(app, ["train", CIRCLES, "--set", f"output={out}", "--set", "optimizer.epochs=3"])
+    assert done.exit_code == 0, done.output
+    return out
+
+
+def test_a_fifo_as_config_csv_or_checkpoint_is_refused_at_once(tmp_path, trained):
+    """Opening a FIFO with no writer would wait forever: it is refused before it is opened (a child
+    process with a timeout, so a hang fails the test instead of stopping it)."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    code = "import sys; sys.argv[0] = 'nnctl'; from nnctl.cli import main; main()"
+    cases = [(["train", str(fifo)], f"error: {fifo}: is a FIFO (named pipe), not a regular file"),
+             (["train", CIRCLES, "--set", f"data.train={fifo}"], f"error: {fifo}: is a FIFO (named pipe)"),
+             (["predict", str(trained), str(fifo)], f"error: {fifo}: is a FIFO (named pipe)"),
+             (["inspect", str(fifo)], f"error: {fifo}: is a FIFO (named pipe)")]
+    for args, start in cases:
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60,
+                              cwd=tmp_path)
+        assert done.returncode == 1 and done.stderr.startswith(start), (args, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
+def test_a_device_as_config_or_csv_is_refused_not_read_forever():
+    assert _error(["train", "/dev/zero"]) == ("error: /dev/zero: is a device, not a regular file; nnctl reads "
+                                              "inputs from files")
+    assert _error(["data", "describe", "/dev/zero"]).startswith("error: /dev/zero: is a device, not a regular file")
+
+
+def test_a_config_larger_than_any_config_is_refused(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * (2**20) + "\n")
+    assert _error(["train", str(big)]) == f"error: {big}: larger than 1 MiB; a config file is never that large"
+
+
+def test_a_directory_as_checkpoint_or_csv(tmp_path, trained):
+    assert _error(["predict", str(trained), str(tmp_path)]) == f"error: {tmp_path}: is a directory, not a CSV file"
+
+
+def test_results_are_never_written_through_a_symbolic_link(tmp_path, trained):
+    precious = tmp_path / "precious.csv"
+    precious.write_text("do not touch\n")
+    link = tmp_path / "out.csv"
+    link.symlink_to(precious)
+    line = _error(["predict", str(trained), str(ROOT / "datasets" / "circles.csv"), "-o", str(link)])
+    assert line == (f"error: {link}: is a symbolic link; nnctl does not write through links (remove the link, "
+                    "or give another name)")
+    assert precious.read_text() == "do not touch\n" and link.is_symlink()
+
+
+def test_a_run_directory_whose_checkpoint_links_elsewhere_is_not_written_through(tmp_path):
+    out = tmp_path / "run"
+    done = runner.invoke(app, ["train", CIRCLES, "--set", f"output={out}", "--set", "optimizer.epochs=2"])
+    assert done.exit_code == 0
+    precious = tmp_path / "precious.npz"
+    precious.write_bytes(b"mine")
+    (out / "last.npz").unlink()
+    (out / "last.npz").symlink_to(precious)
+    line = _error(["train", CIRCLES, "--set", f"output={out}", "--set", "optimizer.epochs=4", "--resume", str(out)])
+    assert "last.npz" in line and precious.read_bytes() == b"mine"
+
+
+def test_a_path_longer_than_the_system_allows_is_one_line(tmp_path):
+    long = tmp_path / ("x" * 300 + ".csv")
+    line = _error(["data", "make", "circles", "-o", str(long)])
+    assert line.startswith("error: ") and "File name too long" in line
+
+
+def test_predict_never_writes_over_its_own_input_or_a_checkpoint(tmp_path, trained):
+    data = tmp_path / "rows.csv"
+    shutil.copy(ROOT / "datasets" / "circles.csv", data)
+    before = data.read_bytes()
+    line = _error(["predict", str(trained), str(data), "-o", str(data)])
+    assert line == f"error: {data}: is the input of this command; write the predictions to another file"
+    assert data.read_bytes() == before
+    best = (trained / "best.npz").read_bytes()
+    line = _error(["predict", str(trained), str(data), "-o", str(trained / "best.npz")])
+    assert line.startswith(f"error: {trained / 'best.npz'}: is ") and (trained / "best.npz").read_bytes() == best
+    line = _error(["predict", str(trained), str(data), "-o", str(trained / "history.csv")])
+    assert "a file of the run in" in line
+
+
+def test_a_sweep_never_replaces_a_run_nor_a_run_a_sweep(tmp_path, trained):
+    before = sorted(p.name for p in trained.iterdir())
+    line = _error(["sweep-hidden", CIRCLES, "--sizes", "0", "-o", str(trained), "--overwrite"])
+    assert line.startswith(f"error: {trained}: holds a run of nnctl train, not a sweep")
+    assert sorted(p.name for p in trained.iterdir()) == before
+    sweep_dir = tmp_path / "sweep"
+    sweep_dir.mkdir()
+    (sweep_dir / "results.json").write_text("{}")
+    line = _error(["train", CIRCLES, "--set", f"output={sweep_dir}", "--overwrite"])
+    assert line.startswith(f"error: {sweep_dir}: holds a sweep; a run does not go there, even with --overwrite")
+
+
+def test_data_make_never_writes_over_a_runs_files(trained):
+    before = (trained / "history.csv").read_bytes()
+    line = _error(["data", "make", "circles", "-o", str(trained / "history.csv")])
+    assert line.startswith(f"error: {trained / 'history.csv'}: is a file of the run in ")
+    assert (trained / "history.csv").read_bytes() == before
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+@pytest.mark.parametrize("args", [["predict", "{run}", str(ROOT / "datasets" / "circles.csv")],
+                                  ["inspect", "{run}", "--json"], ["inspect", "{run}"],
+                                  ["data", "make", "circles", "-o", "-"]])
+def test_a_full_device_on_stdout_is_one_line(trained, args):
+    code = "import sys; sys.argv[0] = 'nnctl'; from nnctl.cli import main; main()"
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-c", code, *[a.format(run=trained) for a in args]], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == "error: cannot write the output (No space left on device)\n"
+
+
+def test_a_second_run_into_a_directory_being_written_fails_at_once_naming_the_first(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    code = "import sys; sys.argv[0] = 'nnctl'; from nnctl.cli import main; main()"
+    first = subprocess.Popen([sys.executable, "-c", code, "train", CIRCLES, "--set", f"output={out}",
+                              "--set", "optimizer.epochs=1000000", "--save-seconds", "0"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "history.csv").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        line = _error(["train", CIRCLES, "--set", f"output={out}", "--set", "optimizer.epochs=2", "--overwrite"])
+        assert line == (f"error: {out}: another nnctl run is writing here (PID {first.pid}); wait for it to end, "
+                        f"or give this run another output (output from --set, relative to the working directory "
+                        f"{Path.cwd()})")
+        line = _error(["train", CIRCLES, "--set", f"output={out}", "--set", "optimizer.epochs=2000000", "--resume",
+                       str(out)])
+        assert f"another nnctl run is writing here (PID {first.pid})" in line
+        # Without --overwrite a new run goes beside the first, as always.
+        beside = runner.invoke(app, ["train", CIRCLES, "--set", f"output={out}", "--set", "optimizer.epochs=2"])
+        assert beside.exit_code == 0 and (tmp_path / "run-2" / "summary.json").exists()
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
