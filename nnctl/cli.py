@@ -41,8 +41,8 @@ FILE_WIDTH = 1000  # the width of output to a file or a pipe: tables are as wide
 
 class NnctlGroup(TyperGroup):
     """Turns user errors from any command into one line on stderr and exit code 1; with --json,
-    also into a JSON object on stdout, ``{"error": "..."}``, where the document would have been
-    (usage errors too, which keep Click's message on stderr and exit code 2)."""
+    also into a JSON object on stdout, ``{"error": "..."}``, where the document would have been.
+    Usage errors (an unknown option, a value out of range) are one line too, with exit code 2."""
 
     def invoke(self, ctx):
         as_json = "--json" in [*getattr(ctx, "_protected_args", getattr(ctx, "protected_args", [])), *ctx.args]
@@ -68,10 +68,26 @@ class NnctlGroup(TyperGroup):
             if as_json:
                 print_json({"error": str(error)})
             raise typer.Exit(1) from None
-        except UsageError as error:  # Click shows it on stderr and exits with 2; with --json, stdout says it too
-            if as_json:
-                print_json({"error": error.format_message(), "usage": True})
-            raise
+        except UsageError as error:
+            _usage_error(error, as_json)
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except UsageError as error:  # before any command: `nnctl --bogus`, `nnctl` alone is help, not this
+            _usage_error(error, "--json" in args)
+
+
+def _usage_error(error: UsageError, as_json: bool) -> None:
+    """A usage error as one line on stderr, pointing at the help, with Click's exit code 2 (and,
+    with --json, a JSON object on stdout too)."""
+    where = error.ctx.command_path if error.ctx is not None else "nnctl"
+    message = error.format_message().rstrip(".")
+    err_console().print(f"error: {message} (see {where} --help)", style="bold red", markup=False, highlight=False,
+                        soft_wrap=True)
+    if as_json:
+        print_json({"error": error.format_message(), "usage": True})
+    raise typer.Exit(2)
 
 
 OUTPUT_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EPIPE, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
@@ -264,7 +280,7 @@ def train(
     if as_json:
         print_json({**result.summary, "interrupted": result.history.interrupted, "run_dir": str(cfg.output),
                     "files": {name: str(path) for name, path in result.files.items()},
-                    "inputs": result.data.preprocessor.summary(), "notes": list(result.data.notes)})
+                    "inputs": result.data.preprocessor.summary(), "notes": [moved] * bool(moved) + list(result.data.notes)})
     if result.history.interrupted:
         again = f"nnctl train {config}" + "".join(f" --set {s}" for s in set_ or ()) + f" --resume {display_path(cfg.output)}"
         err_console().print(f"to go on: {again}", markup=False, soft_wrap=True)

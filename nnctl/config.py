@@ -704,8 +704,12 @@ def _apply_override(raw: dict, where: dict[str, int | str], parts: list[str], va
 
 def _require_mapping(raw: Any, name: str) -> None:
     if not isinstance(raw, Mapping):
+        hint = ""
+        if str(name).lower().endswith((".csv", ".tsv", ".txt")) or (isinstance(raw, str) and "," in raw):
+            hint = ("; this looks like a data file: give it in a config's data.train (see configs/*.yaml, "
+                    "or nnctl config show configs/circles.yaml)")
         raise ConfigError(f"{name}: the top level must be a mapping of sections ({', '.join(_TOP_LEVEL)}), "
-                          f"got a {type(raw).__name__}")
+                          f"got a {type(raw).__name__}{hint}")
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:

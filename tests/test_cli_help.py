@@ -109,20 +109,44 @@ def test_with_json_an_error_is_a_json_object_on_stdout_too(command):
     assert plain.exit_code == 1 and plain.stdout == ""
 
 
-@pytest.mark.parametrize("command, message", [
-    (["train", CIRCLES, "--every", "0"], "Invalid value for '--every': 0 is not in the range x>=1."),
-    (["config", "show", CIRCLES, "--bogus"], "No such option: --bogus"),
-    (["plot", "--width", "3", "runs"], "Invalid value for '--width': 3 is not in the range 10<=x<=400."),
+@pytest.mark.parametrize("command, message, where", [
+    (["train", CIRCLES, "--every", "0"], "Invalid value for '--every': 0 is not in the range x>=1.", "nnctl train"),
+    (["config", "show", CIRCLES, "--bogus"], "No such option: --bogus", "nnctl config show"),
+    (["plot", "--width", "3", "runs"], "Invalid value for '--width': 3 is not in the range 10<=x<=400.", "nnctl plot"),
+    (["trian", CIRCLES], "No such command 'trian'. Did you mean 'train'?", "nnctl"),
+    (["data", "make", "blobs", "-o", "-"], "Invalid value for KIND: unknown kind 'blobs'; choose one of: linear, xor, "
+     "circles, moons, spirals, gaussians, regression, mixed", "nnctl data make"),
 ])
-def test_with_json_a_usage_error_is_a_json_object_too_and_keeps_clicks_exit_code(command, message):
+def test_a_usage_error_is_one_line_and_with_json_a_json_object_too(command, message, where):
     import json
 
-    done = runner.invoke(app, [*command, "--json"])
+    plain = runner.invoke(app, command, prog_name="nnctl")
+    assert plain.exit_code == 2 and plain.stdout == ""  # Click's exit code for usage errors
+    assert plain.stderr == f"error: {message.rstrip('.')} (see {where} --help)\n"
+    if command[:2] == ["data", "make"]:
+        return  # no --json there: it writes a CSV file
+    done = runner.invoke(app, [*command, "--json"], prog_name="nnctl")
     assert done.exit_code == 2
     assert json.loads(done.stdout) == {"error": message, "usage": True}
-    assert message in done.stderr and "Usage: " in done.stderr
-    plain = runner.invoke(app, command)
-    assert plain.exit_code == 2 and plain.stdout == ""
+
+
+def test_train_json_carries_the_note_that_the_run_went_beside_an_earlier_one(tmp_path):
+    import json
+
+    args = ["train", CIRCLES, "--set", f"output={tmp_path / 'r'}", "--set", "optimizer.epochs=1", "--json"]
+    assert runner.invoke(app, args).exit_code == 0
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0
+    notes = json.loads(again.stdout)["notes"]
+    assert notes[0].startswith(f"{tmp_path / 'r'} holds an earlier run, kept; this one goes to ")
+    assert notes[0].endswith(f"{tmp_path / 'r-2'} (--overwrite replaces it instead)")
+
+
+def test_a_csv_given_as_the_config_says_it_looks_like_data():
+    done = runner.invoke(app, ["train", str(Path(CIRCLES).parent.parent / "datasets" / "circles.csv")])
+    assert done.exit_code == 1
+    assert done.stderr.strip().endswith("got a str; this looks like a data file: give it in a config's data.train "
+                                        "(see configs/*.yaml, or nnctl config show configs/circles.yaml)")
 
 
 @pytest.mark.parametrize("given, hint", [

@@ -4,6 +4,7 @@ import io
 import json
 import re
 from dataclasses import replace
+import os
 from pathlib import Path
 
 import numpy as np
@@ -233,3 +234,15 @@ def test_explain_comments_when_the_loss_rose_after_the_step():
     assert ("note: the loss rose: on the same rows a small enough step down the gradient lowers it, so this one "
             "overshot; eta = 5 is too large for this loss here (optimizer.learning_rate)") in \
         " ".join(_view_text(wild).split())
+
+
+def test_only_a_sigmoid_or_softmax_output_calls_its_sums_logits():
+    from rich.console import Console
+
+    def shown(name: str) -> str:
+        console = Console(width=400, record=True, file=open(os.devnull, "w"))
+        console.print(explanation_view(explain(load_config(ROOT / "configs" / name), 2)))
+        return console.export_text()
+
+    assert "Z1 (logits)" not in shown("regularization.yaml")  # an identity output: Z is the prediction
+    assert "Z2 (logits)" in shown("circles.yaml")

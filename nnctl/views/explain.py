@@ -143,7 +143,8 @@ def explanation_view(e: Explanation, max_shown: int = MAX_SHOWN) -> Group:
         shown = [_with_bias(e, l, step.W, step.b, f"[b{l}; W{l}]", max_shown)]
         if l > 1:
             shown.insert(0, matrix(f"A{l - 1}", step.A_in, _rows(e), _units(e, l - 1), max_shown))
-        shown.append(matrix(f"Z{l}" + (" (logits)" if step.output else ""), step.Z, _rows(e), _units(e, l),
+        logits = step.output and step.activation in ("sigmoid", "softmax")  # identity: Z is the prediction itself
+        shown.append(matrix(f"Z{l}" + (" (logits)" if logits else ""), step.Z, _rows(e), _units(e, l),
                             max_shown))
         parts.append(_side(*shown))
         what = "output activation (fixed by the loss)" if step.output else "activations"
