@@ -61,6 +61,11 @@ class Table:
     cells: list[list[str]]  # data rows, cells as strings (stripped)
     lines: list[int]  # physical line number of each data row (for messages)
 
+    def positions(self, names: Sequence[str]) -> list[int]:
+        """Where the named columns are (one pass over the header: linear in the column count)."""
+        where = {name: i for i, name in enumerate(self.columns)}
+        return [where[name] for name in names]
+
 
 def read_table(path: str | Path) -> Table:
     """Read a UTF-8 CSV file (BOM, CRLF, quotes and blank lines allowed).
@@ -368,7 +373,7 @@ def _delimiter_hint(delimiter: str) -> str:
 
 def numbers_of(table: Table, names: tuple[str, ...]) -> np.ndarray:
     """The named columns as a (n_rows, len(names)) float64 array of finite numbers."""
-    positions = [table.columns.index(name) for name in names]
+    positions = table.positions(names)
     out = np.empty((len(table.cells), len(names)), dtype=np.float64)
     for i, (row, line) in enumerate(zip(table.cells, table.lines)):
         for j, (name, position) in enumerate(zip(names, positions)):
@@ -504,15 +509,18 @@ class _PlainBytes(io.BufferedIOBase):
     """A binary file that stops, with ``_NotPlain``, at bytes only the csv module reads right.
 
     Quotes (a quoted cell may hold commas, line breaks or an unclosed quote), NUL
-    bytes (the careful reader refuses the file) and lines longer than csv's field
-    limit (it refuses the cell).  It reads at most ``limit`` bytes at a time, so
-    only a line that spans reads can be too long: ``_run`` counts the bytes since
-    the last LF.  (A lone CR also ends a line, so a long file with CR line ends
-    only is refused: cautious, and rare.)
+    bytes (the careful reader refuses the file) and cells longer than csv's field
+    limit (it refuses the cell).  It reads at most ``limit`` bytes at a time.  Lines
+    are checked cheaply: a line no longer than the limit holds no cell longer than it
+    (``_run`` counts the bytes since the last LF).  Only a longer line (a header of
+    200,000 names, say) has its cells measured, chunk by chunk (``_cell_run``, the bytes
+    since the last comma or line end, kept at the end of every chunk), so a wide file
+    stays on the fast path, in time linear in its size.  (A lone CR also ends a line,
+    so a long file with CR line ends only is refused: cautious, and rare.)
     """
 
     def __init__(self, raw: BinaryIO, limit: int):
-        self._raw, self._limit, self._run = raw, limit, 0
+        self._raw, self._limit, self._run, self._cell_run = raw, limit, 0, 0
 
     def readable(self) -> bool:
         return True
@@ -526,15 +534,23 @@ class _PlainBytes(io.BufferedIOBase):
         if b'"' in chunk or b"\0" in chunk:
             raise _NotPlain
         first = chunk.find(b"\n")
-        if first < 0:
-            self._run += len(chunk)
-        elif self._run + first > self._limit:
+        long_line = (self._run + (len(chunk) if first < 0 else first) > self._limit
+                     or len(chunk) - chunk.rfind(b"\n") - 1 > self._limit)
+        if long_line and self._longest_cell(chunk) > self._limit:
             raise _NotPlain
-        else:
-            self._run = len(chunk) - chunk.rfind(b"\n") - 1
-        if self._run > self._limit:
-            raise _NotPlain
+        self._run = self._run + len(chunk) if first < 0 else len(chunk) - chunk.rfind(b"\n") - 1
+        last = max(chunk.rfind(b","), chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+        self._cell_run = self._cell_run + len(chunk) if last < 0 else len(chunk) - last - 1
         return chunk
+
+    def _longest_cell(self, chunk: bytes) -> int:
+        """The longest run of bytes between commas and line ends that this chunk ends or holds."""
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        ends = np.flatnonzero((data == ord(",")) | (data == ord("\n")) | (data == ord("\r")))
+        if not len(ends):
+            return self._cell_run + len(chunk)
+        inner = int(np.diff(ends).max()) - 1 if len(ends) > 1 else 0
+        return max(self._cell_run + int(ends[0]), inner, len(chunk) - int(ends[-1]) - 1)
 
     read = read1
 
@@ -582,7 +598,9 @@ class _PlainFile:
         if not first.strip():
             raise _NotPlain  # no rows, or a blank line first: the careful reader refuses or skips it
         codes: dict[str, int] = defaultdict(itertools.count().__next__)  # label cell -> code, first seen first
-        converters: dict[int, Callable[[str], int]] = {i: len for i, name in enumerate(columns) if name not in numeric}
+        numeric_names = set(numeric)  # a set: one lookup per column, linear in the column count
+        converters: dict[int, Callable[[str], int]] = {i: len for i, name in enumerate(columns)
+                                                       if name not in numeric_names}
         if label is not None:
             converters[columns.index(label)] = codes.__getitem__
         if self._path.suffix.lower() in _UNPACKED:
@@ -672,7 +690,7 @@ class _PlainRows:
         Columns that sit side by side in the file, in order, come back as a view
         (the common case, X), which saves a copy of the largest array.
         """
-        positions = [self.header.columns.index(name) for name in names]
+        positions = self.header.positions(names)
         if positions and positions == list(range(positions[0], positions[0] + len(positions))):
             return self.values[:, positions[0] : positions[0] + len(positions)]
         return self.values[:, positions]

@@ -86,8 +86,7 @@ def _plan(table: Table, features: Sequence[str], categorical, na_values: Sequenc
         if stray:
             raise DataError(f"{table.path}: data.categorical names '{stray[0]}', which is not a feature column")
     kinds, parsed, refused = {}, {}, []
-    for name in features:
-        position = table.columns.index(name)
+    for name, position in zip(features, table.positions(features)):
         column = parsed[name] = parse_column(name, [row[position] for row in table.cells], na_values)
         plan = plan_column(column, categorical, na_values)
         if plan.kind is None:
@@ -148,13 +147,14 @@ def _read_kept(table: Table, keep: np.ndarray, kinds: dict[str, str], na_values:
     table = Table(table.path, table.columns, [table.cells[i] for i in keep], [table.lines[i] for i in keep])
     numeric = tuple(name for name, kind in kinds.items() if kind == "numeric")
     numbers = np.empty((len(table.cells), len(numeric)))
+    slot = {name: j for j, name in enumerate(numeric)}  # dicts: linear in the column count
+    position = {name: i for i, name in enumerate(table.columns)}
     texts = {}
     for name, kind in kinds.items():
         if parsed is not None and name in parsed:
             column = parsed[name].take(keep)
         else:
-            position = table.columns.index(name)
-            column = parse_column(name, [row[position] for row in table.cells], na_values)
+            column = parse_column(name, [row[position[name]] for row in table.cells], na_values)
         if kind == CATEGORICAL:
             texts[name] = column.categories()
             continue
@@ -162,7 +162,7 @@ def _read_kept(table: Table, keep: np.ndarray, kinds: dict[str, str], na_values:
             row = int(np.flatnonzero(column.text)[0])
             raise DataError(f"{table.path}: line {table.lines[row]}, column '{name}': "
                             f"{why_not_a_number(column.cells[row], na_values)}")
-        numbers[:, numeric.index(name)] = column.values
+        numbers[:, slot[name]] = column.values
     y = None
     if targets_present:
         y, classes = _targets(table, tuple(target), task, classes, loss)
