@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,7 +27,7 @@ from nnctl.files import atomic_write, display_path, free_directory, same_file, w
 from nnctl.config import Config, config_to_dict, dump_config, task_of_loss
 from nnctl.core.losses import LOSSES
 from nnctl.core.model import Layer, count_parameters, init_network, layer_sizes, parameter_count
-from nnctl.core.optimizers import Hyper
+from nnctl.core.optimizers import OPTIMIZERS, Hyper
 from nnctl.core.schedules import Schedule
 from nnctl.core.stacked import fit_stacked
 from nnctl.core.training import (EpochRecord, Evaluation, History, Settings, TrainingState, evaluate, fit, lower_is_better,
@@ -108,6 +109,7 @@ def build_network(config: Config, data: PreparedData, init_rng: np.random.Genera
     """Random layers sized from the data: inputs = features, outputs from the loss."""
     loss = LOSSES[config.loss]
     sizes = [data.X_train.shape[1], *config.model.hidden, loss.n_outputs(data.n_classes_or_targets)]
+    _check_memory(config, sizes)
     try:
         return init_network(
             sizes, config.model.hidden_activations, loss.output_activation, init_rng,
@@ -118,6 +120,45 @@ def build_network(config: Config, data: PreparedData, init_rng: np.random.Genera
         raise TrainingError(f"the network {' -> '.join(map(str, sizes))} has {count_parameters(sizes):,} parameters: "
                             f"drawing its largest layer needs {8 * largest / 2**30:.1f} GiB, more memory than there is; "
                             f"fewer units in model.hidden{in_file(config, 'model.hidden')}") from None
+
+
+def _check_memory(config: Config, sizes: list[int]) -> None:
+    """Refuse, before any array is made, a network whose training cannot fit in the memory available:
+    the weights, their gradients, the best and last snapshots, the optimizer's scratch and state
+    arrays (in the config's dtype), and the largest layer drawn in float64 once."""
+    available = available_memory()
+    if available is None:
+        return  # unknown here: a MemoryError is still one line (build_network)
+    itemsize = np.dtype(config.model.dtype).itemsize
+    parameters = count_parameters(sizes)
+    largest = max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    optimizer = OPTIMIZERS[config.optimizer.name]
+    kept = sum(isinstance(value, list) for value in optimizer.init([np.zeros(1)]).values())  # arrays per weight array
+    needed = parameters * itemsize * (4 + optimizer.scratch + kept) + 8 * largest
+    if needed > available:
+        raise TrainingError(f"the network {' -> '.join(map(str, sizes))} has {parameters:,} parameters: training "
+                            f"it needs about {_size(needed)} (weights, gradients, optimizer state and "
+                            f"checkpoints), more than the {_size(available)} available; fewer units in "
+                            f"model.hidden{in_file(config, 'model.hidden')}")
+
+
+def _size(count: float) -> str:
+    return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.1f} MiB"
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux: MemAvailable); None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def settings_of(config: Config) -> Settings:

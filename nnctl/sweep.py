@@ -105,6 +105,7 @@ def hidden_candidates(config: Config, sizes: Sequence[tuple[int, ...]]) -> list[
 
 
 MAX_CANDIDATES = 1000  # a grid larger than this is a typo more often than a plan
+MAX_RUNS = 20_000  # candidates x seeds x folds: about a day of small runs on one machine
 
 
 def grid_candidates(path: Path, overrides: Sequence[str], axes: Sequence[str], random: int | None,
@@ -372,6 +373,10 @@ def search(
     The runs go to ``executor`` (see ``train_groups``), or to ``jobs`` local processes
     when there is none.  ``on_run`` hears of each run as its unit finishes.  Every
     candidate's data is prepared before any run trains, so bad data fails first."""
+    runs = len(candidates) * seeds * (folds or 1)
+    if runs > MAX_RUNS:
+        raise ConfigError(f"{len(candidates)} candidates x {seeds} seeds" + (f" x {folds} folds" if folds else "")
+                          + f" = {runs:,} runs; a sweep does at most {MAX_RUNS:,} (fewer candidates, seeds or folds)")
     seed_lists = {c.label: run_seeds(c.config.seed, seeds) for c in candidates}  # a grid may set the seed
     datasets: dict[str, list[prepare.PreparedData]] = {}
     for candidate in candidates:

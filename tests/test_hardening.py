@@ -172,3 +172,27 @@ def test_a_second_run_into_a_directory_being_written_fails_at_once_naming_the_fi
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
+
+
+def test_a_network_that_cannot_fit_in_memory_is_refused_before_any_array_with_the_figures(monkeypatch):
+    from nnctl import run
+
+    monkeypatch.setattr(run, "available_memory", lambda: 2**20)  # 1 MiB available
+    line = _error(["train", CIRCLES, "--set", "model.hidden=[256,256]", "--set", "optimizer.name=adam"])
+    # 2*256 + 256*256 + 256*2 weights + 514 biases = 67,842 parameters; float32; adam: 4 + 2 scratch + m, v = 8 copies
+    parameters = 2 * 256 + 256 + 256 * 256 + 256 + 256 * 2 + 2
+    needed = (parameters * 4 * 8 + 8 * 256 * 256) / 2**20
+    assert line == (f"error: the network 2 -> 256 -> 256 -> 2 has {parameters:,} parameters: training it needs about "
+                    f"{needed:.1f} MiB (weights, gradients, optimizer state and checkpoints), more than the 1.0 MiB "
+                    "available; fewer units in model.hidden from --set")
+    assert run.available_memory.__name__ == "<lambda>"
+    monkeypatch.undo()
+    assert run.available_memory() is None or run.available_memory() > 2**20  # this machine's own figure
+
+
+def test_a_sweep_of_more_runs_than_a_sweep_does_is_refused_before_it_starts(tmp_path):
+    line = _error(["sweep", CIRCLES, "--grid", "optimizer.learning_rate=" + ",".join(str(0.01 * k) for k in range(1, 301)),
+                   "--seeds", "100", "-o", str(tmp_path / "s")])
+    assert line == ("error: 300 candidates x 100 seeds = 30,000 runs; a sweep does at most 20,000 (fewer candidates, "
+                    "seeds or folds)")
+    assert not (tmp_path / "s").exists()
