@@ -40,6 +40,7 @@ from nnctl.core.model import Layer, layer_sizes
 from nnctl.prep.preprocessor import Preprocessor
 from nnctl.prep.transforms import Scaler
 from nnctl.errors import CheckpointError
+from nnctl.metadata import check_meta
 from nnctl.files import atomic_write, input_problem
 
 FORMAT_VERSION = 1
@@ -206,6 +207,8 @@ def _read_meta(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
         meta = json.loads(str(arrays["meta"]))
     except json.JSONDecodeError as error:
         raise CheckpointError(f"{path}: damaged metadata ({error.msg} at character {error.pos})") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: damaged metadata (values nested too deeply)") from None
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: damaged metadata (not a JSON object)")
     version = meta.get("format_version")
@@ -217,6 +220,10 @@ def _read_meta(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
         raise CheckpointError(
             f"{path}: checkpoint format {version} is newer than this nnctl reads ({FORMAT_VERSION}); upgrade nnctl"
         )
+    try:
+        check_meta(meta)
+    except ValueError as error:
+        raise CheckpointError(f"{path}: {error}") from None
     for key in ("layer_sizes", "activations", "loss", "task", "feature_names", "target_names"):
         if key not in meta:
             raise CheckpointError(f"{path}: metadata lacks '{key}'")

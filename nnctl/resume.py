@@ -58,9 +58,12 @@ def decode_state(ckpt: Checkpoint, layers: list[Layer]) -> tuple[TrainingState, 
     """The training state a ``last`` checkpoint holds, and its best epoch's weights and metadata."""
     meta = ckpt.meta[STATE_KEY]
     optimizer: dict[str, Any] = dict(meta["optimizer_numbers"])
+    shapes = [p.shape for p in parameters(layers)]
     for key in meta["optimizer_arrays"]:
-        names = sorted((n for n in ckpt.state_arrays if n.startswith(f"{STATE_PREFIX}{key}_")),
-                       key=lambda n: int(n.rsplit("_", 1)[1]))
+        names = [f"{STATE_PREFIX}{key}_{i}" for i in range(len(shapes))]
+        if any(n not in ckpt.state_arrays or ckpt.state_arrays[n].shape != shape for n, shape in zip(names, shapes)):
+            raise CheckpointError(f"the last checkpoint's {key} arrays do not fit the network "
+                                  f"({', '.join(map(str, shapes))})")
         optimizer[key] = [ckpt.state_arrays[n].copy() for n in names]
     state = TrainingState(
         epoch=meta["epoch"], step=meta["step"], rng_state=meta["rng_state"], optimizer=optimizer,

@@ -380,7 +380,7 @@ def test_meta_lacking_a_needed_key_is_refused(saved, tmp_path, key):
         ({"loss": "no_such_loss"}, "unknown loss 'no_such_loss'"),
         ({"loss": ["mse"]}, "unknown loss"),
         ({"feature_names": ["x1", "x2"]}, "2 feature_names, but the network implies 3"),
-        ({"feature_names": None}, "feature_names is not a non-empty list"),
+        ({"feature_names": None}, "feature_names: must be a non-empty list"),
         ({"classes": None}, "classes is not a non-empty list"),
         ({"classes": ["a", "b", "c"]}, "3 classes for 2 output units"),
         ({"target_names": ["a", "b"]}, "2 target_names, but the network implies 1"),
