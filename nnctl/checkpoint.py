@@ -92,13 +92,16 @@ def save_checkpoint(path: str | Path, layers: list[Layer], scaler: Scaler, meta:
     arrays: dict[str, np.ndarray] = {}
     for index, layer in enumerate(layers):
         arrays[f"W{index}"], arrays[f"b{index}"] = layer.W, layer.b
-        if not (np.isfinite(layer.W).all() and np.isfinite(layer.b).all()):  # training never hands these over
-            raise ValueError(f"refusing to write non-finite weights of layer {index + 1} to {path}")
     arrays["scaler_mean"], arrays["scaler_scale"] = scaler.mean, scaler.scale
     for name, array in (state_arrays or {}).items():
         if not name.startswith(STATE_PREFIX):
             raise ValueError(f"state array names start with {STATE_PREFIX!r}: {name}")
         arrays[name] = array
+    # Every array load_checkpoint would refuse is refused here, before the file replaces the last one.
+    for name, array in arrays.items():
+        if name != HISTORY_ARRAY and not np.isfinite(array).all():
+            raise CheckpointError(f"{path}: not written: array {name} holds non-finite values (the earlier "
+                                  "checkpoint, if any, is kept)")
     arrays["meta"] = np.array(json.dumps(meta))  # insertion order: history rows keep their column order
     atomic_write(path, lambda stream: np.savez(stream, **arrays))
 

@@ -196,3 +196,74 @@ def test_a_sweep_of_more_runs_than_a_sweep_does_is_refused_before_it_starts(tmp_
     assert line == ("error: 300 candidates x 100 seeds = 30,000 runs; a sweep does at most 20,000 (fewer candidates, "
                     "seeds or folds)")
     assert not (tmp_path / "s").exists()
+
+
+def test_features_near_the_float64_limit_give_finite_scaling_and_a_usable_checkpoint(tmp_path):
+    """Values of both signs near 1e308: the mean and the variance overflow a plain sum; the scaler
+    takes them on the column divided by its largest magnitude, so the run writes checkpoints that
+    predict, inspect and resume read."""
+    import numpy as np
+
+    from nnctl.checkpoint import load_checkpoint
+    from nnctl.prep.transforms import Scaler
+
+    X = np.array([[1.7e308, 1.0], [-1.7e308, 2.0], [1.7e308, 3.0], [-1.6e308, 4.0]])
+    scaler = Scaler.fit(X)
+    assert np.isfinite(scaler.mean).all() and np.isfinite(scaler.scale).all()
+    assert scaler.mean[0] == pytest.approx(np.mean(X[:, 0] / 1e300) * 1e300, rel=1e-12)
+    assert scaler.scale[0] == pytest.approx(np.std(X[:, 0] / 1e300) * 1e300, rel=1e-12)
+    assert scaler.mean[1] == 2.5  # an ordinary column: as before, bit for bit
+    standardized = scaler.transform(X)
+    assert np.isfinite(standardized).all()
+    np.testing.assert_allclose(standardized[:, 0], (X[:, 0] / 1e300 - scaler.mean[0] / 1e300) / (scaler.scale[0] / 1e300))
+    data = tmp_path / "huge.csv"
+    data.write_text("a,b,y\n" + "".join(f"{a!r},{b},{i % 2}\n" for i, (a, b) in enumerate(X.tolist() * 3)))
+    out = tmp_path / "run"
+    done = runner.invoke(app, ["train", CIRCLES, "--set", f"data.train={data}", "--set", "data.target=y",
+                               "--set", "data.validation=0", "--set", f"output={out}", "--set", "optimizer.epochs=2"])
+    assert done.exit_code == 0, done.output
+    assert np.isfinite(load_checkpoint(out / "best.npz").scaler.mean).all()
+    predicted = runner.invoke(app, ["predict", str(out), str(data)])
+    assert predicted.exit_code == 0 and len(predicted.stdout.splitlines()) == 13
+
+
+def test_a_checkpoint_with_non_finite_arrays_is_never_written_over_the_last(tmp_path):
+    import numpy as np
+
+    from nnctl.checkpoint import load_checkpoint, save_checkpoint
+    from nnctl.core.model import init_network
+    from nnctl.errors import CheckpointError
+    from nnctl.prep.transforms import Scaler
+
+    layers = init_network([2, 2], [], "softmax", np.random.default_rng(0))
+    meta = {"loss": "softmax_cross_entropy", "task": "classification", "feature_names": ["a", "b"],
+            "target_names": ["y"], "classes": [0, 1]}
+    path = tmp_path / "best.npz"
+    save_checkpoint(path, layers, Scaler.identity(2), meta)
+    before = path.read_bytes()
+    for bad in (Scaler(np.array([0.0, np.inf]), np.ones(2)), Scaler(np.zeros(2), np.array([1.0, np.nan]))):
+        with pytest.raises(CheckpointError, match=r"best.npz: not written: array scaler_(mean|scale) holds "
+                                                  r"non-finite values \(the earlier checkpoint, if any, is kept\)"):
+            save_checkpoint(path, layers, bad, meta)
+    layers[0].W[0, 0] = np.nan
+    with pytest.raises(CheckpointError, match="array W0 holds non-finite values"):
+        save_checkpoint(path, layers, Scaler.identity(2), meta)
+    assert path.read_bytes() == before and load_checkpoint(path).meta["classes"] == [0, 1]
+
+
+def test_a_class_target_of_hundreds_of_whole_numbers_is_refused_with_a_hint(tmp_path):
+    data = tmp_path / "ages.csv"
+    data.write_text("x,age\n" + "".join(f"{i % 7},{float(i % 300)}\n" for i in range(6000)))
+    line = _error(["train", CIRCLES, "--set", f"data.train={data}", "--set", "data.target=age"])
+    assert line == (f"error: {data}: column 'age' holds 300 distinct values in 6000 rows, too many to be classes "
+                    "for loss: softmax_cross_entropy; use loss: mse or mae to predict it as a number (if they are "
+                    "class codes, write them as text, e.g. c17) (data.train from --set, relative to the working "
+                    f"directory {Path.cwd()})")
+
+
+def test_training_rows_that_all_weigh_zero_are_refused(tmp_path):
+    data = tmp_path / "w.csv"
+    data.write_text("x1,x2,label,w\n" + "".join(f"{i},{-i},{i % 2},0\n" for i in range(20)))
+    line = _error(["train", CIRCLES, "--set", f"data.train={data}", "--set", "data.sample_weight=w"])
+    assert line == (f"error: {data}: every training row weighs 0 (data.sample_weight (column 'w')): the loss would be "
+                    "0/0 and nothing would be learned")

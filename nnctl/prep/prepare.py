@@ -206,9 +206,14 @@ def split_and_scale(config: Config, rows: Rows, split_rng: np.random.Generator,
         y_train = preprocessor.targets(y_train)
         y_val = None if y_val is None else preprocessor.targets(y_val)
         y_test = None if y_test is None else preprocessor.targets(y_test)
+    w_train = row_weights(config, dataset, y_train, w_train)
+    if w_train is not None and not w_train.sum() > 0:
+        weights = [f"data.sample_weight (column '{d.sample_weight}')"] * bool(d.sample_weight) + \
+                  ["data.class_weight"] * (d.class_weight is not None)
+        raise DataError(f"{d.train}: every training row weighs 0 ({' times '.join(weights)}): the loss would be 0/0 "
+                        "and nothing would be learned")
     return PreparedData(dataset=dataset, X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val, scaler=scaler,
-                        w_train=row_weights(config, dataset, y_train, w_train), preprocessor=preprocessor,
-                        notes=notes, X_test=X_test, y_test=y_test)
+                        w_train=w_train, preprocessor=preprocessor, notes=notes, X_test=X_test, y_test=y_test)
 
 
 def _fit_scaler(X: np.ndarray, rows: np.ndarray | None, preprocessor: Preprocessor) -> Scaler:

@@ -145,6 +145,27 @@ class Scaler:
 
     @classmethod
     def fit(cls, X: np.ndarray, rows: np.ndarray | None = None) -> Scaler:
+        """See ``_fit``; a column whose statistics overflow float64 (values near 1e308) has them
+        taken again on the column divided by its largest magnitude, so finite input always gives a
+        finite mean and scale."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaler = cls._fit(X, rows)
+            bad = ~(np.isfinite(scaler.mean) & np.isfinite(scaler.scale))
+            if not bad.any():
+                return scaler
+            columns = numeric_array(X)[:, bad] if rows is None else numeric_array(X)[rows][:, bad]
+            columns = columns.astype(np.float64)
+            largest = np.abs(columns).max(axis=0)
+            largest[largest == 0] = 1.0
+            shrunk = columns / largest
+            mean, scale = scaler.mean.copy(), scaler.scale.copy()
+            mean[bad] = largest * shrunk.mean(axis=0)
+            spread = shrunk.std(axis=0)
+            scale[bad] = np.where(spread > 0, largest * spread, 1.0)
+        return cls(mean, scale)
+
+    @classmethod
+    def _fit(cls, X: np.ndarray, rows: np.ndarray | None = None) -> Scaler:
         """Column means and (population) standard deviations of ``X`` (of ``X[rows]`` if given).
 
         Accumulated in float64 whatever ``X`` holds, and bit for bit what ``X.mean(axis=0)``
@@ -191,7 +212,17 @@ class Scaler:
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(self.mean):
             raise ValueError(f"expected (n, {len(self.mean)}) features, got shape {X.shape}")
-        return (X - self.mean) / self.scale
+        out = (X - self.mean) / self.scale
+        self._near_the_limit(X, out)
+        return out
+
+    def _near_the_limit(self, X: np.ndarray, out: np.ndarray) -> None:
+        """Columns whose mean or scale is beyond 1e150 are standardised as x / scale - mean / scale,
+        where x - mean could overflow (values of both signs near 1e308)."""
+        huge = (np.abs(self.mean) > 1e150) | (self.scale > 1e150)
+        if huge.any():
+            with np.errstate(over="ignore"):
+                out[:, huge] = X[:, huge] / self.scale[huge] - self.mean[huge] / self.scale[huge]
 
     def transform_to(self, X: np.ndarray, dtype, rows: np.ndarray | None = None) -> np.ndarray:
         """``transform(X[rows])`` rounded once to ``dtype``, the same bits, written chunk by chunk
@@ -204,13 +235,18 @@ class Scaler:
         if identity and rows is None and X.dtype == dtype and X.flags.c_contiguous:
             return X
         n = len(X) if rows is None else len(rows)
+        huge = (np.abs(self.mean) > 1e150) | (self.scale > 1e150)
         out = np.empty((n, X.shape[1]), dtype=dtype)
         for a, b in _row_chunks(n, X.shape[1]):
             chunk = _rows_of(X, rows, a, b)
             if not identity:
+                raw = chunk if huge.any() else None  # kept only when needed: a chunk more of memory
                 chunk = chunk.astype(np.float64)
-                np.subtract(chunk, self.mean, out=chunk)
+                with np.errstate(over="ignore"):
+                    np.subtract(chunk, self.mean, out=chunk)
                 np.divide(chunk, self.scale, out=chunk)
+                if raw is not None:
+                    self._near_the_limit(np.asarray(raw, dtype=np.float64), chunk)
             elif chunk.dtype != dtype:
                 chunk = chunk.astype(np.float64, copy=False)  # through float64, as before: one rounding
             out[a:b] = chunk
