@@ -62,9 +62,9 @@ class NnctlGroup(TyperGroup):
         except NnctlError as error:
             from nnctl.views.text import error_text
 
-            # One line, always: a cell quoted from a file may hold line breaks; show them escaped.
-            message = str(error).replace("\r", "\\r").replace("\n", "\\n")
-            err_console().print(error_text(message), soft_wrap=True)
+            # One line, always: a cell quoted from a file may hold line breaks or escape sequences;
+            # error_text shows them escaped.
+            err_console().print(error_text(str(error)), soft_wrap=True)
             if as_json:
                 print_json({"error": str(error)})
             raise typer.Exit(1) from None
@@ -81,10 +81,11 @@ class NnctlGroup(TyperGroup):
 def _usage_error(error: UsageError, as_json: bool) -> None:
     """A usage error as one line on stderr, pointing at the help, with Click's exit code 2 (and,
     with --json, a JSON object on stdout too)."""
+    from nnctl.views.text import error_text
+
     where = error.ctx.command_path if error.ctx is not None else "nnctl"
     message = error.format_message().rstrip(".")
-    err_console().print(f"error: {message} (see {where} --help)", style="bold red", markup=False, highlight=False,
-                        soft_wrap=True)
+    err_console().print(error_text(f"{message} (see {where} --help)"), soft_wrap=True)
     if as_json:
         print_json({"error": error.format_message(), "usage": True})
     raise typer.Exit(2)
@@ -232,7 +233,7 @@ def train(
     from nnctl import config as configs, resume as resumes, run
     from nnctl.core import training
     from nnctl.files import display_path
-    from nnctl.views.text import note_text
+    from nnctl.views.text import note_text, shown
     from nnctl.views.train import TrainingDisplay, architecture, summary
 
     cfg = configs.load_config(config, set_ or ())
@@ -261,8 +262,8 @@ def train(
             state = start.meta[resumes.STATE_KEY]
             lines.append(f"resuming {display_path(cfg.output)} after epoch {state['epoch']}"
                          + (f", step {state['step']}" if state["step"] else ""))
-        for line in lines:
-            console.print(line, markup=False, soft_wrap=True)
+        for line in lines:  # column names and notes come from the data: escaped (views.text.shown)
+            console.print(shown(line), markup=False, soft_wrap=True)
 
     with CtrlC() as ctrl_c, display:
         result = run.train(cfg, on_epoch=display.on_epoch, on_start=on_start, should_stop=ctrl_c, resume_from=start,
@@ -302,7 +303,7 @@ def predict(
     from nnctl import data as datafiles, predict as predictions
     from nnctl.checkpoint import checkpoint_path
     from nnctl.run import check_output_file
-    from nnctl.views.text import confusion_table, metrics_table, note_text
+    from nnctl.views.text import confusion_table, metrics_table, note_text, shown
 
     if output is not None:
         check_output_file(output, [data, checkpoint_path(checkpoint)])
@@ -323,6 +324,9 @@ def predict(
         datafiles.write_csv(output, result.columns, result.rows)
         count = len(result.rows)
         info.print(f"wrote {count} prediction{'s' if count != 1 else ''} to {output}", markup=False)
+    elif sys.stdout.isatty():  # for a person: a label or an ID from the file cannot drive the terminal
+        datafiles.write_csv_to(sys.stdout, [shown(c) for c in result.columns],
+                               [[shown(cell) if isinstance(cell, str) else cell for cell in row] for row in result.rows])
     else:
         datafiles.write_csv_to(sys.stdout, result.columns, result.rows)
     if result.metrics is not None:

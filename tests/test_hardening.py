@@ -267,3 +267,69 @@ def test_training_rows_that_all_weigh_zero_are_refused(tmp_path):
     line = _error(["train", CIRCLES, "--set", f"data.train={data}", "--set", "data.sample_weight=w"])
     assert line == (f"error: {data}: every training row weighs 0 (data.sample_weight (column 'w')): the loss would be "
                     "0/0 and nothing would be learned")
+
+
+ESC = "\x1b]0;owned\x07\x1b[31m"  # a terminal title and a colour change, as a hostile file would carry
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """A run trained on a file whose class labels and a column name carry terminal escape sequences."""
+    folder = tmp_path_factory.mktemp("hostile")
+    data = folder / "hostile.csv"
+    rows = "".join(f"{i / 10},{-i / 10},{'ok' if i % 2 else 'bad' + ESC}\n" for i in range(40))
+    data.write_text(f"x1,x2{ESC},label\n{rows}")
+    out = folder / "run"
+    done = runner.invoke(app, ["train", CIRCLES, "--set", f"data.train={data}", "--set", f"output={out}",
+                               "--set", "optimizer.epochs=2"])
+    assert done.exit_code == 0, done.output
+    assert "\x1b" not in done.stdout
+    return data, out
+
+
+@pytest.mark.parametrize("command", [["inspect", "{run}"], ["evaluate", "{run}", "{data}"], ["boundary", "{run}"],
+                                     ["predict", "{run}", "{data}", "-o", "{out}"], ["runs", "{folder}"]])
+def test_text_from_a_file_never_reaches_the_terminal_raw(hostile, tmp_path, command):
+    data, run = hostile
+    args = [a.format(run=run, data=data, out=tmp_path / "p.csv", folder=run.parent) for a in command]
+    done = runner.invoke(app, args, terminal_width=300)
+    assert done.exit_code == 0, done.output
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    if command[0] in ("inspect", "evaluate", "boundary"):
+        assert "bad\\x1b]0;owned\\x07\\x1b[31m" in done.stdout  # shown, escaped
+    if command[0] == "predict":  # the file written keeps the labels as they were
+        assert ("bad" + ESC) in (tmp_path / "p.csv").read_text()
+
+
+def test_an_error_quoting_a_cell_escapes_it(tmp_path):
+    data = tmp_path / "bad.csv"
+    data.write_text(f"x1,x2,label\n1,2{ESC},a\n3,4,b\n")
+    done = runner.invoke(app, ["train", CIRCLES, "--set", f"data.train={data}"])
+    assert done.exit_code == 1 and "\x1b" not in done.stderr and "\\x1b" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_predictions_to_a_terminal_are_escaped_and_to_a_pipe_as_written(hostile):
+    import pty
+
+    data, run = hostile
+    code = "import sys; sys.argv[0] = 'nnctl'; from nnctl.cli import main; main()"
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-c", code, "predict", str(run), str(data), "--keep", "label"],
+                               stdout=terminal, stderr=subprocess.DEVNULL)
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    process.wait(timeout=60)
+    os.close(controller)
+    assert b"\x1b" not in seen and b"bad\\x1b]0;owned\\x07\\x1b[31m" in seen
+    piped = subprocess.run([sys.executable, "-c", code, "predict", str(run), str(data), "--keep", "label"],
+                           capture_output=True, timeout=60)
+    assert ("bad" + ESC).encode() in piped.stdout  # a pipe gets the file's own bytes

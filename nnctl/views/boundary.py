@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from nnctl.views.text import shown
+
 REGION_STYLES = ["on blue", "on red", "on green", "on magenta", "on cyan", "on yellow"]
 POINT_STYLES = ["bold bright_white on blue", "bold bright_white on red", "bold bright_white on green",
                 "bold bright_white on magenta", "bold bright_white on cyan", "bold black on yellow"]
@@ -46,10 +48,10 @@ def boundary_text(grid) -> Text:
 def boundary_legend(grid) -> Text:
     parts = []
     for index, label in enumerate(grid.classes):
-        parts.append(f"class {label}: region '{REGION_CHARS[index % len(REGION_CHARS)]}' "
+        parts.append(f"class {shown(label)}: region '{REGION_CHARS[index % len(REGION_CHARS)]}' "
                      f"points '{POINT_CHARS[index % len(POINT_CHARS)]}'")
-    axes = (f"{grid.feature_names[0]} {grid.xs[0]:.2f} .. {grid.xs[-1]:.2f} across, "
-            f"{grid.feature_names[1]} {grid.ys[-1]:.2f} .. {grid.ys[0]:.2f} up")
+    axes = (f"{shown(grid.feature_names[0])} {grid.xs[0]:.2f} .. {grid.xs[-1]:.2f} across, "
+            f"{shown(grid.feature_names[1])} {grid.ys[-1]:.2f} .. {grid.ys[0]:.2f} up")
     return Text("; ".join(parts) + "\n" + axes)
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from rich.table import Table
-from rich.text import Text
+
+from nnctl.views.text import plain
 
 
 def describe_table(reports, title: str) -> Table:
@@ -14,7 +15,7 @@ def describe_table(reports, title: str) -> Table:
         if r.type == "numeric":
             values = f"{r.min:.4g} .. {r.max:.4g}, mean {r.mean:.4g}"
         else:  # a category may hold a line break: shown as \n, so that each row stays a row
-            values = ", ".join(f"{text} ({count})" for text, count in r.top).replace("\r", "\\r").replace("\n", "\\n")
-        use = (r.use + (f": {r.why}" if r.why else "")).replace("\r", "\\r").replace("\n", "\\n")
-        table.add_row(Text(r.name), r.type, str(r.missing), str(r.distinct), Text(values), Text(use))
+            values = ", ".join(f"{text} ({count})" for text, count in r.top)
+        use = r.use + (f": {r.why}" if r.why else "")
+        table.add_row(plain(r.name), r.type, str(r.missing), str(r.distinct), plain(values), plain(use))
     return table

@@ -20,7 +20,7 @@ from rich.text import Text
 from nnctl.core.losses import LOSSES
 from nnctl.core.optimizers import OPTIMIZERS
 from nnctl.explain import Explanation, SpreadRun, WeightComparison
-from nnctl.views.text import significant as fmt
+from nnctl.views.text import shown as escaped, significant as fmt
 
 MAX_SHOWN = 8  # rows and columns of a matrix shown before '…'
 
@@ -42,11 +42,11 @@ def matrix(title: str, M: np.ndarray, row_labels: Sequence[str], column_labels: 
                   min_width=len(title))  # the title on one line
     table.add_column("")
     for label in list(column_labels)[:columns]:
-        table.add_column(Text(str(label)), justify="right")
+        table.add_column(Text(escaped(label)), justify="right")
     if M.shape[1] > columns:
         table.add_column("…")
     for i in range(rows):
-        cells = [Text(str(row_labels[i]), style="dim"), *(Text(fmt(v)) for v in M[i, :columns])]
+        cells = [Text(escaped(row_labels[i]), style="dim"), *(Text(fmt(v)) for v in M[i, :columns])]
         table.add_row(*cells, *(["…"] if M.shape[1] > columns else []))
     if M.shape[0] > rows:
         table.add_row("…", *(["…"] * (columns + (M.shape[1] > columns))))
@@ -124,9 +124,9 @@ def explanation_view(e: Explanation, max_shown: int = MAX_SHOWN) -> Group:
     if e.classes is not None:
         labels = Table(title="targets y", title_justify="left", box=box.SIMPLE, pad_edge=False, show_edge=False)
         labels.add_column("")
-        labels.add_column(Text(target_labels[0]), justify="right")
+        labels.add_column(Text(escaped(target_labels[0])), justify="right")
         for row, index in zip(_rows(e), np.asarray(e.y).reshape(-1)):
-            labels.add_row(Text(row, style="dim"), Text(str(e.classes[int(index)])))
+            labels.add_row(Text(row, style="dim"), Text(escaped(e.classes[int(index)])))
         tables.append(labels)
     else:
         title = "targets y (z-scored)" if e.target_scaling else "targets y"

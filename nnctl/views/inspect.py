@@ -15,7 +15,7 @@ from rich.text import Text
 
 from nnctl.files import display_path
 from nnctl.inspection import SMALL, ArrayStats, Inspection
-from nnctl.views.text import significant
+from nnctl.views.text import shown, significant
 
 BIAS = "[1]"  # the bias unit: a constant 1, whose weights are the next layer's b
 MAX_UNITS = 6  # a wider layer shows its first MAX_UNITS - 2 units, "...", and its last
@@ -23,6 +23,7 @@ NAME_WIDTH = 12  # longer unit names are cut with "~"
 
 
 def _unit(name: str) -> str:
+    name = shown(name)
     return f"({name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + '~'})"
 
 
@@ -127,7 +128,7 @@ def _value(value: Any) -> str:
 
 def _plain(value: Any) -> Text:
     """A table cell that is shown as written: names from files are never read as Rich markup."""
-    return Text(value if isinstance(value, str) else _value(value))
+    return Text(shown(value if isinstance(value, str) else _value(value)))
 
 
 def _preprocessing_rows(pre: dict) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from nnctl.curves import Curves
-from nnctl.views.text import fixed, significant
+from nnctl.views.text import fixed, shown, significant
 
 MARKERS = "ox+*#@%&=~"  # one per series; in plain text the marker tells the series apart
 MEET = "•"  # a cell where several series meet: none hides another
@@ -109,7 +109,7 @@ def chart_legend(labels: Sequence[str], styles: Sequence[str | None] | None = No
         if index:
             text.append("   ")
         text.append(MARKERS[index % len(MARKERS)], style=style)
-        text.append(f" {label}")
+        text.append(f" {shown(label)}")
     if len(labels) > 1:
         text.append(f"   {MEET} where lines meet")
     return text
@@ -153,7 +153,7 @@ def curves_table(curves: Sequence[Curves]) -> Table:
                   title="runs", title_justify="left")
     for index, c in enumerate(curves):
         val = significant(float(c.val_loss[-1]), 4) if c.val_loss is not None else "-"
-        table.add_row(Text(c.name, style=_run_style(index)), str(len(c.epochs)), fixed(c.best_epoch, 0),
+        table.add_row(Text(shown(c.name), style=_run_style(index)), str(len(c.epochs)), fixed(c.best_epoch, 0),
                       significant(float(c.train_loss[-1])), val, f"{c.metric_label} {significant(float(c.metric[-1]))}")
     return table
 

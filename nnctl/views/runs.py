@@ -6,7 +6,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from nnctl.views.text import fixed
+from nnctl.views.text import fixed, plain
 
 SCORES = (("accuracy", "acc"), ("r2", "R^2"))  # the figure a run is scored by, and how the table names it
 
@@ -19,11 +19,11 @@ def runs_table(records, title: str) -> Table:
     table.add_column("stopped", no_wrap=True)
     for r in records:
         if r.problem:
-            table.add_row(Text(r.name), r.when[:16], "", "", "", "", "", "", Text(r.problem))
+            table.add_row(plain(r.name), r.when[:16], "", "", "", "", "", "", plain(r.problem))
             continue
         epochs = f"{_fmt_int(r.best_epoch)}/{_fmt_int(r.epochs_run)}"
         stopped = _stopped(r.stop_reason) + ("" if r.converged is not False else ", still improving")
-        table.add_row(Text(r.name), r.when[:16], r.network, LOSS_SHORT.get(r.loss, r.loss), epochs,
+        table.add_row(plain(r.name), r.when[:16], r.network, LOSS_SHORT.get(r.loss, r.loss), epochs,
                       fixed(r.figures.get("val_loss")), _score(r.figures, "val"), _score(r.figures, "test"),
                       Text(stopped))
     return table

@@ -18,9 +18,21 @@ def significant(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{float(value):.{digits}g}"
 
 
+CONTROLS = {**{code: f"\\x{code:02x}" for code in (*range(32), *range(127, 160))},
+            ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+
+
+def shown(value: Any) -> str:
+    """Text from a data file or a checkpoint as it may be shown: control characters written as
+    escapes (``\\x1b``, ``\\n``), so a class label or a column name cannot move the cursor, change
+    colours or the title of a terminal, or break a table's row in two."""
+    return str(value).translate(CONTROLS)
+
+
 def plain(value: Any) -> Text:
-    """A table cell shown as written: names from files are never read as Rich markup."""
-    return Text(str(value))
+    """A table cell shown as written: names from files are never read as Rich markup, and their
+    control characters are escaped (``shown``)."""
+    return Text(shown(value))
 
 
 def metrics_table(values: dict[str, float], title: str = "metrics") -> Table:
@@ -32,15 +44,17 @@ def metrics_table(values: dict[str, float], title: str = "metrics") -> Table:
 
 def confusion_table(matrix, classes: Sequence) -> Table:
     """Rows: true class; columns: predicted class."""
-    table = Table("true \\ predicted", *(str(c) for c in classes), title="confusion matrix", title_justify="left")
+    table = Table("true \\ predicted", title="confusion matrix", title_justify="left")
+    for c in classes:
+        table.add_column(plain(c))
     for label, row in zip(classes, matrix):
-        table.add_row(str(label), *(str(int(count)) for count in row))
+        table.add_row(plain(label), *(str(int(count)) for count in row))
     return table
 
 
 def error_text(message: str) -> Text:
-    return Text(f"error: {message}", style="bold red")
+    return Text(f"error: {shown(message)}", style="bold red")
 
 
 def note_text(message: str) -> Text:
-    return Text(f"note: {message}", style="yellow")
+    return Text(f"note: {shown(message)}", style="yellow")

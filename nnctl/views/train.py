@@ -19,7 +19,7 @@ from rich.table import Table
 from nnctl.core.model import Layer, layer_sizes, parameter_count
 from nnctl.core.training import EpochRecord
 from nnctl.files import display_path
-from nnctl.views.text import fixed
+from nnctl.views.text import fixed, plain
 
 MAX_TABLE_ROWS = 20
 
@@ -175,7 +175,7 @@ def summary(arch: str, best: dict[str, float], best_epoch: int, monitor: str,
     table = Table(show_header=False, title="run summary", title_justify="left", box=None, padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("network", arch)
+    table.add_row("network", plain(arch))
     table.add_row("best epoch", f"{best_epoch} (by {monitor}; the figures below)")
     for name, value in best.items():
         label = name.replace("_", " ")
