@@ -71,6 +71,8 @@ def _client(distributed, address: str, timeout: float):
         return distributed.Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as error:
         raise _no_answer(address, timeout, error) from None
+    except Exception as error:  # noqa: BLE001 - as in _check_a_scheduler_answers
+        raise _not_dask(address, error) from None
 
 
 def _check_a_scheduler_answers(distributed, address: str, timeout: float) -> None:
@@ -85,13 +87,27 @@ def _check_a_scheduler_answers(distributed, address: str, timeout: float) -> Non
         await comm.close()
 
     try:
+        _, location = distributed.comm.addressing.parse_address(address)
+        _, port = distributed.comm.addressing.parse_host_port(location)
+        if not 0 < port < 65536:
+            raise ValueError(f"port {port} is not between 1 and 65535")
+    except (ValueError, TypeError) as error:
+        raise ClusterError(f"--cluster {address!r}: not a scheduler address ({error}); "
+                           "give it as tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786") from None
+    try:
         with concurrent.futures.ThreadPoolExecutor(1) as thread:  # a loop of its own, whatever the caller runs
             thread.submit(asyncio.run, handshake()).result()
     except (OSError, TimeoutError) as error:
         raise _no_answer(address, timeout, error) from None
-    except (ValueError, TypeError) as error:
-        raise ClusterError(f"--cluster {address!r}: not a scheduler address ({error}); "
-                           "give it as tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786") from None
+    except Exception as error:  # noqa: BLE001 - whatever Dask raises on bytes that are not its protocol
+        raise _not_dask(address, error) from None
+
+
+def _not_dask(address: str, error: BaseException) -> ClusterError:
+    """Something answered, but not as a Dask scheduler (random bytes made Dask's reader fail with
+    MemoryError, a garbled frame with anything else): one line, whatever Dask raised."""
+    return ClusterError(f"--cluster {address}: what answers there is not a Dask scheduler ({type(error).__name__} "
+                        "while reading its first message); check the address and port")
 
 
 def _no_answer(address: str, timeout: float, error: BaseException) -> ClusterError:

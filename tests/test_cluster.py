@@ -386,3 +386,35 @@ def test_one_candidate_with_many_seeds_keeps_both_workers_busy(local_cluster, tm
     assert units == [4, 4]
     local = runner.invoke(app, [*args[:-1], str(tmp_path / "local"), "--jobs", "1"])
     assert local.exit_code == 0 and _figures(tmp_path / "s") == _figures(tmp_path / "local")
+
+
+@pytest.mark.parametrize("reply", [b"\xff" * 64, bytes(range(256)) * 4, b"HTTP/1.1 400 Bad Request\r\n\r\n"])
+def test_a_port_that_answers_with_bytes_that_are_not_dask_is_one_error(reply):
+    """Random bytes where Dask expects its frames once ended in MemoryError inside Dask."""
+    import threading
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+
+        def answer():
+            while True:
+                try:
+                    connection, _ = server.accept()
+                except OSError:
+                    return
+                with connection:
+                    try:
+                        connection.sendall(reply)
+                        time.sleep(0.2)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=answer, daemon=True).start()
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        with pytest.raises(cluster.ClusterError) as refused:
+            with cluster.connect(address, timeout=2.0):
+                pass
+    message = str(refused.value)
+    assert message.startswith(f"--cluster {address}: ") and "\n" not in message
+    assert ("is not a Dask scheduler" in message or "no Dask scheduler answered" in message), message
