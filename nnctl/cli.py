@@ -141,6 +141,13 @@ def _option_metavar(kind) -> str:
     return {"path": "PATH", "integer": "INTEGER", "int": "INTEGER", "float": "NUMBER"}.get(kind_name, "TEXT")
 
 
+def _a_number(value: float) -> float:
+    """A float option's value, refused when it is nan (which passes any range: nan < x is false)."""
+    if value != value:
+        raise typer.BadParameter("nan is not a number here")
+    return value
+
+
 app = typer.Typer(
     cls=NnctlGroup, no_args_is_help=True, add_completion=True, pretty_exceptions_show_locals=False,
     rich_markup_mode=None,  # plain Click help and usage errors: flags shown as flags, errors in three short lines
@@ -222,7 +229,7 @@ def train(
     force: bool = typer.Option(False, "--force", help="With --resume: go on even if the data or model section changed."),
     health: bool = typer.Option(False, "--health", help="Show gradient and weight norms, saturated or dead units "
                                 "and weight sparsity per layer (always in history.csv)."),
-    save_seconds: float = typer.Option(SAVE_SECONDS, "--save-seconds", min=0.0, max=86400.0,
+    save_seconds: float = typer.Option(SAVE_SECONDS, "--save-seconds", min=0.0, max=86400.0, callback=_a_number,
                                        help="Write the checkpoints at most this often during training "
                                        "(0: after every epoch); always at the end."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in the output directory (by default "
@@ -680,7 +687,8 @@ def data_make(
     kind: str = typer.Argument(..., help=f"One of: {', '.join(TOY_KINDS)}."),
     output: Path = typer.Option(..., "--output", "-o", help="The CSV file to write ('-' for stdout)."),
     n: int = typer.Option(400, "--n", min=1, max=MAX_TOY_ROWS, help="Number of rows."),
-    noise: float = typer.Option(0.1, "--noise", min=0.0, max=100.0, help="Standard deviation of the Gaussian jitter."),
+    noise: float = typer.Option(0.1, "--noise", min=0.0, max=100.0, callback=_a_number,
+                                help="Standard deviation of the Gaussian jitter."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the random generator."),
 ) -> None:
     """Write one of the classic toy data sets as CSV."""
