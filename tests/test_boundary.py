@@ -1,6 +1,5 @@
 """Decision boundaries: straight for a perceptron and one hidden unit, closed with three or more."""
 
-import builtins
 from pathlib import Path
 
 import numpy as np
@@ -111,16 +110,8 @@ def test_boundary_refuses_regression_and_other_feature_counts(tmp_path):
     assert "Traceback" not in out.output
 
 
-def test_png_without_matplotlib_says_how_to_install_it(circles_sweep, tmp_path, monkeypatch):
+def test_png_without_matplotlib_says_how_to_install_it(circles_sweep, tmp_path, no_matplotlib):
     _, result, _ = circles_sweep
-    real_import = builtins.__import__
-
-    def no_matplotlib(name, *args, **kwargs):
-        if name.startswith("matplotlib"):
-            raise ImportError("No module named 'matplotlib'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     out = runner.invoke(app, ["boundary", sweep.best_run(result.runs, "3", result.task).output,
                               "--png", str(tmp_path / "b.png")])
     assert out.exit_code == 1

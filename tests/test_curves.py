@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import csv
 import json
 from pathlib import Path
@@ -157,16 +156,8 @@ def test_png_is_written_with_matplotlib(runs, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["curves.png"]  # no temporary left behind
 
 
-def test_png_without_matplotlib_says_how_to_install_it(runs, tmp_path, monkeypatch):
-    real_import = builtins.__import__
-
-    def no_matplotlib(name, *args, **kwargs):
-        if name.startswith("matplotlib"):
-            raise ImportError("No module named 'matplotlib'")
-        return real_import(name, *args, **kwargs)
-
+def test_png_without_matplotlib_says_how_to_install_it(runs, tmp_path, no_matplotlib):
     curves = load_curves([runs / "c"])
-    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     with pytest.raises(NnctlError, match=r"needs matplotlib.*pip install 'nnctl\[plot\]'"):
         plot.curves_png(tmp_path / "curves.png", curves)
     assert not (tmp_path / "curves.png").exists()
@@ -228,19 +219,11 @@ def test_a_run_stopped_before_its_end_is_plotted_and_listed_from_the_history_it_
     assert "not finished" in table.output
 
 
-def test_sweep_hidden_png_without_matplotlib_is_refused_before_any_run(tmp_path, monkeypatch):
+def test_sweep_hidden_png_without_matplotlib_is_refused_before_any_run(tmp_path, no_matplotlib):
     from typer.testing import CliRunner
 
     from nnctl.cli import app
 
-    real_import = builtins.__import__
-
-    def no_matplotlib(name, *args, **kwargs):
-        if name.startswith("matplotlib"):
-            raise ImportError("No module named 'matplotlib'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     done = CliRunner().invoke(app, ["sweep-hidden", str(ROOT / "configs" / "circles.yaml"), "--sizes", "0,2",
                                     "-o", str(tmp_path / "sweep"), "--png", str(tmp_path / "b.png")])
     assert done.exit_code == 1
