@@ -43,7 +43,6 @@ from nnctl.prep.transforms import all_finite
 TASKS = ("classification", "regression")
 MAX_CLASSES_FREE = 10  # up to this many classes are never too many; above, at most one class per two rows
 MAX_NUMBER_CLASSES = 20  # numbers as labels: above this many, at most one class per ten rows (else: a quantity)
-MAX_NUMBER_CODES = 100  # and never more than this many: hundreds of whole numbers are a quantity (ages, prices)
 
 # Cells that spreadsheets and pandas write for "no value".  They are reported as
 # missing values rather than as text, in features and in class labels alike.
@@ -416,8 +415,10 @@ def labels_of(
         values = labels if values is None else values
         classes = tuple(sorted(set(values)))
         numbers = _all_numbers(labels)
+        decimals = numbers and any("." in label or "e" in label.lower() for label in labels)  # 12.0: a quantity
         if len(classes) > max(MAX_CLASSES_FREE, len(labels) / 2) or (numbers and (
-                len(classes) > max(MAX_NUMBER_CLASSES, len(labels) / 10) or len(classes) > MAX_NUMBER_CODES)):
+                len(classes) > max(MAX_NUMBER_CLASSES, len(labels) / 10)
+                or (decimals and len(classes) > MAX_NUMBER_CLASSES))):
             needs = f"loss: {loss_name}" if loss_name else "a classifier"
             hint = ("use loss: mse or mae to predict it as a number (if they are class codes, write them "
                     "as text, e.g. c17)" if numbers else "is it an identifier or a name?")

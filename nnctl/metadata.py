@@ -73,8 +73,8 @@ def _names(meta: dict, field: str, kinds: tuple[type, ...] = (str,), where: str 
 
 def _figures(meta: dict, field: str, where: str = "") -> None:
     value = meta.get(field)
-    if not (isinstance(value, dict) and all(isinstance(k, str) and (v is None or _is_number(v) or
-                                                                       (type(v) is float and math.isnan(v)))
+    # Figures may be inf or nan (an MSE in the target's units can overflow): they are only shown.
+    if not (isinstance(value, dict) and all(isinstance(k, str) and (v is None or type(v) in (int, float))
                                             for k, v in value.items())):
         raise _fail(where + field, "a mapping of names to numbers", value)
 
@@ -151,8 +151,8 @@ def check_state(state: Any, meta: dict[str, Any]) -> None:
     if best_epoch > epoch:
         raise ValueError(f"metadata training_state.best_epoch: {best_epoch} is after the epoch reached, {epoch}")
     rate = state.get("learning_rate")
-    if not (_is_number(rate) and rate > 0):
-        raise _fail(where + "learning_rate", "a number > 0", rate)
+    if not (_is_number(rate) and rate >= 0):  # a schedule may decay it to 0.0
+        raise _fail(where + "learning_rate", "a number >= 0", rate)
     best = state.get("best_value")
     if not (best is None or _is_number(best) or (type(best) is float and not math.isnan(best))):
         raise _fail(where + "best_value", "a number", best)
@@ -168,8 +168,9 @@ def check_state(state: Any, meta: dict[str, Any]) -> None:
     numbers = sorted(key for key, value in kept.items() if not isinstance(value, list))
     if sorted(state["optimizer_numbers"]) != numbers:
         raise _fail(where + "optimizer_numbers", f"the numbers {numbers} for {name}", state["optimizer_numbers"])
-    if "history_columns" in state:
-        _names(state, "history_columns", where=where)
+    if state.get("history_columns") != []:  # [] before the first epoch ends (Ctrl-C in epoch 1)
+        if "history_columns" in state:
+            _names(state, "history_columns", where=where)
     best_meta = state.get("best_meta")
     if best_meta is not None:
         if not isinstance(best_meta, dict):

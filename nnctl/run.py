@@ -117,7 +117,7 @@ def build_network(config: Config, data: PreparedData, init_rng: np.random.Genera
         )
     except MemoryError:  # the largest layer is drawn in float64, then cast
         largest = max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-        raise TrainingError(f"the network {' -> '.join(map(str, sizes))} has {count_parameters(sizes):,} parameters: "
+        raise ConfigError(f"the network {' -> '.join(map(str, sizes))} has {count_parameters(sizes):,} parameters: "
                             f"drawing its largest layer needs {8 * largest / 2**30:.1f} GiB, more memory than there is; "
                             f"fewer units in model.hidden{in_file(config, 'model.hidden')}") from None
 
@@ -135,8 +135,8 @@ def _check_memory(config: Config, sizes: list[int]) -> None:
     optimizer = OPTIMIZERS[config.optimizer.name]
     kept = sum(isinstance(value, list) for value in optimizer.init([np.zeros(1)]).values())  # arrays per weight array
     needed = parameters * itemsize * (4 + optimizer.scratch + kept) + 8 * largest
-    if needed > available:
-        raise TrainingError(f"the network {' -> '.join(map(str, sizes))} has {parameters:,} parameters: training "
+    if needed > available:  # a ConfigError: the config must change (a sweep stops on it, not calls it diverged)
+        raise ConfigError(f"the network {' -> '.join(map(str, sizes))} has {parameters:,} parameters: training "
                             f"it needs about {_size(needed)} (weights, gradients, optimizer state and "
                             f"checkpoints), more than the {_size(available)} available; fewer units in "
                             f"model.hidden{in_file(config, 'model.hidden')}")
@@ -159,6 +159,9 @@ def available_memory() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
         return None
+
+
+HISTORY_ALWAYS = 5_000  # epochs of history written with every save (about 75 ms a write)
 
 
 def settings_of(config: Config) -> Settings:
@@ -329,18 +332,18 @@ class _Recording:
         # then the checkpoints.  The first save also writes the config.
         # A resumed run's summary goes at its first save (the end writes the new one), so that a
         # run killed after it is not listed as the run that stopped before.  The history costs
-        # O(epochs) to write: once a write takes over 10 ms, it is written only when that cost is
-        # under a tenth of the time since the last (100,000 epochs: 1.5 s, every 15 s).
+        # O(epochs) to write: beyond HISTORY_ALWAYS rows it is written only when that cost is under a
+        # tenth of the time since the last (100,000 epochs: 1.5 s, every 15 s).
         if self.out is not None:
             if not self.started:
                 if self.resumed:
                     (self.out / SUMMARY_FILE).unlink(missing_ok=True)
                 else:
                     atomic_write(self.out / CONFIG_FILE,
-                                 lambda s: s.write(dump_config(self.config, relative_to=self.out).encode()))
+                                 lambda s: s.write(dump_config(self.config, relative_to=self.place.final).encode()))
                 self.started = True
             now = time.monotonic()
-            if self.history_cost < 0.01 or now - self.history_at >= 10 * self.history_cost:
+            if len(self.rows) <= HISTORY_ALWAYS or now - self.history_at >= 10 * self.history_cost:
                 atomic_write(self.out / HISTORY_FILE, lambda s: s.write(history_csv(self.rows).encode()))
                 self.history_at, self.history_cost = time.monotonic(), time.monotonic() - now
             self.best.save(self.out / BEST, self.data.scaler)
@@ -458,7 +461,7 @@ def claim_output(config: Config, overwrite: bool = False) -> tuple[Config, str |
 def _claim_output_directory(config: Config, fresh: bool) -> RunDirectory:
     """The run's directory, locked for it (a fresh run over an earlier one: a staging directory)."""
     try:
-        place = RunDirectory.claim(config.output, fresh, holds_run)
+        place = RunDirectory.claim(config.output, fresh, RUN_FILES)
     except OutputError as error:
         raise OutputError(f"{error} (output{in_file(config, 'output')})") from None
     remove_stale_temporaries(place.directory)  # under the lock: no other run's temporary is there
@@ -513,7 +516,8 @@ def write_run_files(config: Config, rows: list[dict], best_epoch: int, stop_reas
     as given (a finished run's, exact training figures and all), or made by ``run_summary``."""
     files = {"best": out / BEST, "last": out / LAST, "config": out / CONFIG_FILE,
              "history": out / HISTORY_FILE, "summary": out / SUMMARY_FILE}
-    atomic_write(files["config"], lambda s: s.write(dump_config(config, relative_to=out).encode()))
+    # Paths relative to where the run ends up (config.output), not to a staging directory inside it.
+    atomic_write(files["config"], lambda s: s.write(dump_config(config, relative_to=config.output).encode()))
     atomic_write(files["history"], lambda s: s.write(history_csv(rows).encode()))
     summary = summary or run_summary(rows, best_epoch, stop_reason, layers, seconds, test, converged, final)
     write_json(files["summary"], summary)

@@ -3,25 +3,25 @@
 ``RunDirectory.claim`` locks the directory a run writes (``.nnctl.lock``, an advisory
 ``flock`` the kernel drops when the process ends, even on SIGKILL): a second run into the
 same directory fails at once, naming the PID that holds it.  A fresh run into a directory
-that holds an earlier run writes into a hidden staging directory beside it,
-``.NAME.new-PID``, and swaps it in when it ends (``commit``), so a run killed midway
-leaves the earlier run whole; one that fails before its first checkpoint leaves nothing
-(``abandon``).  A resumed run writes in place: its files are its own.
+that holds an earlier run writes into a hidden staging directory inside it, ``.nnctl-new-PID``,
+and moves its files in when it ends (``commit``): the earlier run's files go first, into
+``.nnctl-old-PID``, removed after.  So a run killed midway leaves the earlier run whole, and
+only a run's own files ever move: anything else the directory holds (the data, the config, a
+user's notes) stays where it is.  A run that fails before its end leaves nothing (``abandon``).
+A resumed run writes in place: its files are its own.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 from pathlib import Path
-from typing import Callable
 
 from nnctl.errors import OutputError
 from nnctl.files import ensure_directory
 
 LOCK = ".nnctl.lock"
-STAGING = ".{name}.new-{pid}"  # beside the run directory, hidden; never read as a run
+STAGING, EARLIER = ".nnctl-new-{pid}", ".nnctl-old-{pid}"  # inside the run directory, hidden
 
 try:
     import fcntl
@@ -75,37 +75,35 @@ def _unlock(lock: tuple[int, Path] | None) -> None:
 class RunDirectory:
     """The directory a run writes, locked while it does (see the module's docstring)."""
 
-    def __init__(self, final: Path, directory: Path, locks: list):
-        self.final, self.directory, self._locks = final, directory, locks
+    def __init__(self, final: Path, directory: Path, locks: list, names: tuple[str, ...] = ()):
+        self.final, self.directory, self._locks, self.names = final, directory, locks, names
 
     @property
     def staged(self) -> bool:
         return self.directory != self.final
 
     @classmethod
-    def claim(cls, final: Path, fresh: bool, holds_run: Callable[[Path], bool]) -> "RunDirectory":
-        """Lock ``final`` (made if need be); a ``fresh`` run into a directory that ``holds_run``
-        gets a locked staging directory beside it."""
+    def claim(cls, final: Path, fresh: bool, names: tuple[str, ...]) -> "RunDirectory":
+        """Lock ``final`` (made if need be); a ``fresh`` run into a directory that holds some of a
+        run's files (``names``) gets a locked staging directory inside it."""
         final = ensure_directory(final)
         locks = [_lock(final)]
         try:
-            if not (fresh and holds_run(final)):
-                return cls(final, final, locks)
             _remove_abandoned(final)
-            staging = final.parent / STAGING.format(name=final.name, pid=os.getpid())
-            shutil.rmtree(staging, ignore_errors=True)  # this PID's, from a run long gone
-            locks.append(_lock(ensure_directory(staging)))
-            return cls(final, staging, locks)
+            if not (fresh and any(os.path.lexists(final / name) for name in names)):
+                return cls(final, final, locks, names)
+            staging = ensure_directory(final / STAGING.format(pid=os.getpid()))
+            return cls(final, staging, locks, names)
         except BaseException:
             for handle in locks:
                 _unlock(handle)
             raise
 
     def commit(self) -> None:
-        """Put a staged run where it belongs, the earlier run's files gone; then unlock."""
+        """Put a staged run's files where they belong, the earlier run's gone; then unlock."""
         try:
             if self.staged:
-                _swap_in(self.directory, self.final)
+                _move_in(self.directory, self.final, self.names)
         finally:
             self.directory = self.final  # in place, or where the error said: never removed by abandon
             self.release()
@@ -124,45 +122,30 @@ class RunDirectory:
             _unlock(handle)
 
 
-def _swap_in(staging: Path, final: Path) -> None:
-    """``final`` becomes what ``staging`` holds: exchanged in one step where the system can
-    (Linux renameat2), else by two renames; the earlier run is then removed."""
-    old = final.parent / f".{final.name}.old-{os.getpid()}"
-    shutil.rmtree(old, ignore_errors=True)
+def _move_in(staging: Path, final: Path, names: tuple[str, ...]) -> None:
+    """The earlier run's files aside (into ``EARLIER``), the new run's in, the earlier removed.
+    Renames within one directory tree: each is atomic; a kill between them leaves no file of
+    one run beside a file of the other."""
+    earlier = final / EARLIER.format(pid=os.getpid())
     try:
-        if _exchange(staging, final):
-            os.rename(staging, old)  # staging now holds the earlier run
-        else:
-            os.rename(final, old)
-            os.rename(staging, final)
+        shutil.rmtree(earlier, ignore_errors=True)
+        earlier.mkdir()
+        for name in names:
+            if os.path.lexists(final / name):
+                os.rename(final / name, earlier / name)
+        for name in names:
+            if (staging / name).exists():
+                os.rename(staging / name, final / name)
     except OSError as error:
         raise OutputError(f"{final}: cannot put the new run in place ({error.strerror or error}); it is in "
                           f"{staging}") from None
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two directories atomically (Linux's renameat2 with RENAME_EXCHANGE); False where unsupported."""
-    try:
-        import ctypes
-
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(earlier, ignore_errors=True)
 
 
 def _remove_abandoned(final: Path) -> None:
-    """Staging directories of runs into ``final`` that were killed (their lock is free)."""
-    for staging in final.parent.glob(STAGING.format(name=glob.escape(final.name), pid="*")):
-        if staging.is_symlink() or not staging.is_dir():
-            continue
-        try:
-            handle = _lock(staging)
-        except OutputError:
-            continue  # a run is still writing there
-        try:
-            shutil.rmtree(staging, ignore_errors=True)
-        finally:
-            _unlock(handle)
+    """Staging and earlier-run folders that runs killed in ``final`` left (called under its lock)."""
+    for pattern in (STAGING, EARLIER):
+        for left in final.glob(pattern.format(pid="*")):
+            if left.is_dir() and not left.is_symlink():
+                shutil.rmtree(left, ignore_errors=True)

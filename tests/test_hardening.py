@@ -333,3 +333,66 @@ def test_predictions_to_a_terminal_are_escaped_and_to_a_pipe_as_written(hostile)
     piped = subprocess.run([sys.executable, "-c", code, "predict", str(run), str(data), "--keep", "label"],
                            capture_output=True, timeout=60)
     assert ("bad" + ESC).encode() in piped.stdout  # a pipe gets the file's own bytes
+
+
+def test_a_column_named_like_a_slot_is_refused_before_training(tmp_path):
+    data = tmp_path / "dup.csv"
+    data.write_text("plan,plan=basic,label\n" + "".join(f"{'basic' if i % 2 else 'pro'},{i},{i % 2}\n"
+                                                          for i in range(12)))
+    line = _error(["train", CIRCLES, "--set", f"data.train={data}", "--set", f"output={tmp_path / 'run'}"])
+    assert "two inputs would be named 'plan=basic'" in line and not (tmp_path / "run" / "best.npz").exists()
+
+
+def test_what_nnctl_writes_it_reads_back_a_rate_decayed_to_zero_and_a_stop_in_epoch_one(tmp_path):
+    """Two checkpoints the metadata schema once refused though nnctl wrote them."""
+    from nnctl.checkpoint import load_checkpoint
+    from nnctl.config import load_config
+    from nnctl.run import train
+
+    out = tmp_path / "decayed"
+    train(load_config(ROOT / "configs" / "circles.yaml", [f"output={out}", "optimizer.epochs=3",
+                                                          "schedule.name=exponential", "schedule.factor=1e-300"]))
+    assert load_checkpoint(out / "last.npz").meta["training_state"]["learning_rate"] == 0.0
+    stopped = tmp_path / "stopped"
+    train(load_config(ROOT / "configs" / "circles.yaml", [f"output={stopped}", "optimizer.batch_size=8"]),
+          should_stop=lambda: True)  # Ctrl-C after the first step: no epoch finished
+    state = load_checkpoint(stopped / "last.npz").meta["training_state"]
+    assert state["epoch"] == 0 and state["step"] == 1 and state["history_columns"] == []
+
+
+def test_regression_targets_near_the_float64_limit_give_a_readable_checkpoint(tmp_path):
+    import numpy as np
+
+    from nnctl.checkpoint import load_checkpoint
+    from nnctl.prep.preprocessor import TargetScaling
+
+    y = np.array([[1.5e160], [-1.2e160], [3e159], [9e159]])
+    scaling = TargetScaling.fit(y)
+    assert np.isfinite(scaling.scale).all() and scaling.scale[0] == pytest.approx(np.std(y / 1e150) * 1e150)
+    plain = TargetScaling.fit(np.array([[1.0], [2.0], [4.0]]))
+    assert plain.mean == (7 / 3,) and plain.scale == (float(np.std([1.0, 2.0, 4.0])),)  # as before, bit for bit
+    data = tmp_path / "big.csv"
+    data.write_text("x,y\n" + "".join(f"{i},{v!r}\n" for i, v in enumerate(y[:, 0].tolist() * 5)))
+    out = tmp_path / "run"
+    done = runner.invoke(app, ["train", CIRCLES, "--set", f"data.train={data}", "--set", "data.target=y",
+                               "--set", "loss=mse", "--set", f"output={out}", "--set", "optimizer.epochs=2"])
+    assert done.exit_code == 0, done.output
+    assert load_checkpoint(out / "best.npz").preprocessor.target is not None
+
+
+def test_whole_number_class_codes_may_be_many_decimals_may_not(tmp_path):
+    """150 classes written as 0..149 over 3,000 rows train; the same values written 0.0..149.0 are a quantity."""
+    from nnctl.config import load_config
+    from nnctl.errors import DataError
+    from nnctl.prep.prepare import prepare_data
+    import numpy as np
+
+    for written, ok in (("{}", True), ("{}.0", False)):
+        data = tmp_path / f"codes{ok}.csv"
+        data.write_text("x1,x2,label\n" + "".join(f"{i},{-i}," + written.format(i % 150) + "\n" for i in range(3000)))
+        config = load_config(ROOT / "configs" / "circles.yaml", [f"data.train={data}"])
+        if ok:
+            assert prepare_data(config, np.random.default_rng(0)).dataset.classes == tuple(range(150))
+        else:
+            with pytest.raises(DataError, match="holds 150 distinct values in 3000 rows, too many to be classes"):
+                prepare_data(config, np.random.default_rng(0))

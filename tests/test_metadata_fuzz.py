@@ -153,7 +153,7 @@ def test_fields_that_do_not_change_predictions_may_change(run_dir, original, tmp
     (("feature_names",), ["x1", "x1"], "metadata feature_names: 'x1' is listed twice"),
     (("classes",), [0, 0], "metadata classes: 0 is listed twice"),
     (("epoch",), -1, "metadata epoch: must be a whole number >= 0, got -1"),
-    (("training_state", "learning_rate"), -0.5, "metadata training_state.learning_rate: must be a number > 0, got -0.5"),
+    (("training_state", "learning_rate"), -0.5, "metadata training_state.learning_rate: must be a number >= 0, got -0.5"),
     (("training_state", "epoch"), -3, "metadata training_state.epoch: must be a whole number >= 0, got -3"),
     (("training_state", "rng_state"), {"bit_generator": "PCG64"}, "metadata training_state.rng_state: must be a "
                                                                   "PCG64 generator's state"),

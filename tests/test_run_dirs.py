@@ -131,14 +131,14 @@ def test_overwrite_trains_beside_the_earlier_run_and_swaps_it_in_at_the_end(tmp_
 
     def look(record):
         if record.epoch == 2:  # after a save (save_seconds=0)
-            staging = tmp_path / f".run.new-{os.getpid()}"
+            staging = out / f".nnctl-new-{os.getpid()}"
             seen.append({name: (out / name).read_bytes() for name in earlier} == earlier)  # untouched
             seen.append(sorted(p.name for p in staging.iterdir()))
             seen.append(yaml.safe_load((staging / "config.yaml").read_text())["model"]["hidden"])
 
     config = load_config(ROOT / "configs" / "circles.yaml", [f"output={out}", "optimizer.epochs=3"])
     result = run.train(config, on_epoch=look, save_seconds=0)
-    assert seen == [True, [".nnctl.lock", "best.npz", "config.yaml", "history.csv", "last.npz"], [8]]
+    assert seen == [True, ["best.npz", "config.yaml", "history.csv", "last.npz"], [8]]
     assert json.loads((out / "summary.json").read_text())["layer_sizes"] == [2, 8, 2]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no staging or earlier run left
     assert result.files["best"] == out / "best.npz"
@@ -161,16 +161,18 @@ def test_a_run_that_fails_midway_leaves_the_earlier_run_whole(tmp_path):
         run.train(config, on_epoch=crash, save_seconds=0)
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".nnctl.lock"} == earlier
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".nnctl-")]
 
 
 def test_a_staging_directory_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
     out = tmp_path / "run"
     assert _train(out, "--set", "optimizer.epochs=2").exit_code == 0
-    left = tmp_path / ".run.new-999999"  # a killed run's: nobody holds its lock
+    left = out / ".nnctl-new-999999"  # a killed run's: nobody holds the directory's lock
     left.mkdir()
     (left / "best.npz").write_bytes(b"partial")
     assert _train(out, "--set", "optimizer.epochs=2", "--overwrite").exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".nnctl-")]
 
 
 def test_a_second_writer_into_a_run_directory_fails_at_once_naming_the_first(tmp_path):
@@ -180,10 +182,31 @@ def test_a_second_writer_into_a_run_directory_fails_at_once_naming_the_first(tmp
     from nnctl.rundir import RunDirectory
 
     out = tmp_path / "run"
-    first = RunDirectory.claim(out, fresh=True, holds_run=lambda d: False)
+    first = RunDirectory.claim(out, fresh=True, names=())
     try:
         with pytest.raises(OutputError, match=rf"{out}: another nnctl run is writing here \(PID {os.getpid()}\)"):
-            RunDirectory.claim(out, fresh=True, holds_run=lambda d: False)
+            RunDirectory.claim(out, fresh=True, names=())
     finally:
         first.release()
-    RunDirectory.claim(out, fresh=True, holds_run=lambda d: False).release()  # free again
+    RunDirectory.claim(out, fresh=True, names=()).release()  # free again
+
+
+def test_overwrite_moves_only_a_runs_files_and_keeps_everything_else(tmp_path, monkeypatch):
+    """A run directory that is also the project's folder (output: .): --overwrite replaces the run's
+    five files and leaves the data, the config and the user's files where they were."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(ROOT / "datasets" / "circles.csv", tmp_path / "circles.csv")
+    (tmp_path / "config.yaml").write_text("data: {train: circles.csv, target: label}\noptimizer: {epochs: 2}\n"
+                                          "output: .\n")
+    (tmp_path / "notes.txt").write_text("mine\n")
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "a.png").write_bytes(b"png")
+    assert runner.invoke(app, ["train", "config.yaml", "--overwrite"]).exit_code == 0
+    done = runner.invoke(app, ["train", "config.yaml", "--overwrite", "--set", "optimizer.epochs=3"])
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.npz", "circles.csv", "config.yaml", "history.csv",
+                                                          "last.npz", "notes.txt", "plots", "summary.json"]
+    assert (tmp_path / "notes.txt").read_text() == "mine\n" and (tmp_path / "plots" / "a.png").read_bytes() == b"png"
+    assert json.loads((tmp_path / "summary.json").read_text())["epochs_run"] == 3

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nnctl.prep.columns import DEFAULT_NA_VALUES, top_categories
-from nnctl.prep.transforms import all_finite, numeric_array
+from nnctl.prep.transforms import Scaler, all_finite, numeric_array
 
 IMPUTE = ("median", "mean", "zero", "drop")
 UNKNOWN_CATEGORY = ("ignore", "error")
@@ -84,8 +84,8 @@ class TargetScaling:
     def fit(cls, y: np.ndarray) -> TargetScaling:
         """Means and population standard deviations of ``y: (n, n_targets)`` (1.0 for a constant column)."""
         y = np.asarray(y, dtype=np.float64)
-        constant = np.ptp(y, axis=0) == 0
-        return cls(tuple(map(float, y.mean(axis=0))), tuple(map(float, np.where(constant, 1.0, y.std(axis=0)))))
+        scaler = Scaler.fit(y.reshape(len(y), -1))  # the same bits as y.mean/y.std; finite near float64's limit
+        return cls(tuple(map(float, scaler.mean)), tuple(map(float, scaler.scale)))
 
     def forward(self, y: np.ndarray) -> np.ndarray:
         return (np.asarray(y, dtype=np.float64) - np.array(self.mean)) / np.array(self.scale)
@@ -320,8 +320,15 @@ def fit_preprocessor(numbers: np.ndarray, numeric_names: Sequence[str], texts: M
         if all(value is None for value in seen):
             raise ValueError(f"column '{name}' is missing in every training row; add it to data.exclude")
         categorical.append(_vocabulary(name, seen, options.max_categories))
-    return Preprocessor(tuple(numeric), tuple(categorical), tuple(options.na_values), options.unknown_category,
+    made = Preprocessor(tuple(numeric), tuple(categorical), tuple(options.na_values), options.unknown_category,
                         target)
+    names = made.input_names
+    if len(set(names)) != len(names):  # e.g. a column named 'plan=basic' beside the slot of 'plan' for 'basic'
+        seen: set[str] = set()
+        twice = next(name for name in names if name in seen or seen.add(name))
+        raise ValueError(f"two inputs would be named {twice!r} (a column of that name, and a category's slot or a "
+                         "missing-value indicator); rename the column")
+    return made
 
 
 def _fill_values(numbers: np.ndarray, rows: np.ndarray | None, impute: str) -> tuple[np.ndarray, np.ndarray]:

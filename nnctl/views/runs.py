@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from rich import box
 from rich.table import Table
-from rich.text import Text
 
 from nnctl.views.text import fixed, plain
 
@@ -23,9 +22,9 @@ def runs_table(records, title: str) -> Table:
             continue
         epochs = f"{_fmt_int(r.best_epoch)}/{_fmt_int(r.epochs_run)}"
         stopped = _stopped(r.stop_reason) + ("" if r.converged is not False else ", still improving")
-        table.add_row(plain(r.name), r.when[:16], r.network, LOSS_SHORT.get(r.loss, r.loss), epochs,
+        table.add_row(plain(r.name), r.when[:16], plain(r.network), plain(LOSS_SHORT.get(r.loss, r.loss)), epochs,
                       fixed(r.figures.get("val_loss")), _score(r.figures, "val"), _score(r.figures, "test"),
-                      Text(stopped))
+                      plain(stopped))
     return table
 
 
