@@ -643,6 +643,25 @@ def plot_command(
         console.print(f"wrote {png}", markup=False)
 
 
+@app.command("export", cls=NnctlCommand)
+def export_command(
+    checkpoint: Path = typer.Argument(..., help="A checkpoint file, or a run directory (its best checkpoint)."),
+    output: Path = typer.Option(..., "--output", "-o", help="The file to write: NAME.onnx or NAME.safetensors."),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="onnx|safetensors",
+                                      help="The format (default: from the output's suffix)."),
+    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists."),
+) -> None:
+    """Write a checkpoint as ONNX (preprocessing included, for any ONNX runtime) or safetensors."""
+    from nnctl import export
+    from nnctl.checkpoint import checkpoint_path, load_checkpoint
+    from nnctl.run import check_output_file
+
+    kind = export.export_format(output, fmt)
+    check_output_file(output, [checkpoint_path(checkpoint)])
+    export.export(load_checkpoint(checkpoint), output, kind, force)
+    out_console().print(f"wrote {output} ({kind})", markup=False)
+
+
 @app.command("runs", cls=NnctlCommand)
 def runs_command(
     paths: Optional[List[Path]] = typer.Argument(None, metavar="PATH", help="Run directories, or directories of runs "

@@ -429,7 +429,7 @@ def holds_run(directory: Path) -> bool:
 def check_output_file(output: Path, inputs: Sequence[Path] = ()) -> None:
     """Refuse an output file that is an input of the same command, a checkpoint, or a file of a run."""
     if any(same_file(output, given) for given in inputs):
-        raise OutputError(f"{output}: is the input of this command; write the predictions to another file")
+        raise OutputError(f"{output}: is an input of this command; write to another file")
     if output.suffix == ".npz" and output.exists():
         raise OutputError(f"{output}: is a checkpoint; write to another file")
     if output.name in RUN_FILES and holds_run(output.parent):

@@ -14,7 +14,8 @@ from nnctl.cli import app
 
 runner = CliRunner()
 COMMANDS = [["train"], ["predict"], ["sweep"], ["sweep-hidden"], ["boundary"], ["gradcheck"], ["explain"],
-            ["inspect"], ["evaluate"], ["plot"], ["runs"], ["config", "show"], ["data", "make"], ["data", "describe"]]
+            ["inspect"], ["evaluate"], ["plot"], ["runs"], ["config", "show"], ["data", "make"], ["data", "describe"],
+            ["export"]]
 
 
 def _help(command: list[str]) -> str:

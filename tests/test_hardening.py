@@ -105,7 +105,7 @@ def test_predict_never_writes_over_its_own_input_or_a_checkpoint(tmp_path, train
     shutil.copy(ROOT / "datasets" / "circles.csv", data)
     before = data.read_bytes()
     line = _error(["predict", str(trained), str(data), "-o", str(data)])
-    assert line == f"error: {data}: is the input of this command; write the predictions to another file"
+    assert line == f"error: {data}: is an input of this command; write to another file"
     assert data.read_bytes() == before
     best = (trained / "best.npz").read_bytes()
     line = _error(["predict", str(trained), str(data), "-o", str(trained / "best.npz")])
