@@ -29,9 +29,10 @@ from nnctl.core.losses import LOSSES
 from nnctl.core.activations import LEAKY_RELU_SLOPE
 from nnctl.errors import NnctlError, OutputError
 from nnctl.files import atomic_write
-from nnctl.prep.preprocessor import MISSING_SLOT
 
 FORMATS = {".onnx": "onnx", ".safetensors": "safetensors"}
+OUTPUT_NAMES = ("label", "probabilities", "prediction")
+INT64 = np.iinfo(np.int64)
 OPSET, ML_OPSET = 13, 2
 INSTALL = {"onnx": "pip install 'nnctl[onnx]' (in a checkout of nnctl: pip install '.[onnx]')",
            "safetensors": "pip install 'nnctl[safetensors]' (in a checkout of nnctl: pip install '.[safetensors]')"}
@@ -113,7 +114,7 @@ class _Graph:
 
     def name(self, stem: str) -> str:
         self.count += 1
-        return f"{stem}_{self.count}"
+        return f"nnctl/{stem}_{self.count}"  # "/" keeps them apart from the column names a user gives
 
     def const(self, stem: str, value: np.ndarray) -> str:
         name = self.name(stem)
@@ -133,38 +134,47 @@ def onnx_model(ckpt: Checkpoint):
     from onnx import TensorProto, helper
 
     meta, pre = ckpt.meta, ckpt.preprocessor
+    clash = sorted(set(pre.raw_names) & set(OUTPUT_NAMES))
+    if clash:
+        raise NnctlError(f"column {clash[0]!r} has the name of an output of the ONNX model ({', '.join(OUTPUT_NAMES)}); "
+                         "rename the column and train again")
+    dtype = ckpt.layers[0].W.dtype
+    model_type = TensorProto.DOUBLE if dtype == np.float64 else TensorProto.FLOAT
     g = _Graph(onnx)
     inputs = []
-    all_numeric = not pre.categorical
-    if all_numeric:
+    if not pre.categorical:
         inputs.append(helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", len(pre.numeric)]))
-        numbers = "X"
+        numbers = g.op("Cast", ["X"], "numbers", to=TensorProto.DOUBLE)
     else:
         columns = []
         for column in pre.numeric:
             inputs.append(helper.make_tensor_value_info(column.name, TensorProto.FLOAT, ["N", 1]))
             columns.append(column.name)
-        numbers = g.op("Concat", columns, "numbers", axis=1) if len(columns) > 1 else (columns[0] if columns else None)
+        joined = g.op("Concat", columns, "columns", axis=1) if len(columns) > 1 else (columns[0] if columns else None)
+        numbers = None if joined is None else g.op("Cast", [joined], "numbers", to=TensorProto.DOUBLE)
+    # Filling, one-hot slots and standardisation in float64, as nnctl predict computes them; then
+    # the model's dtype.
     blocks = []
     if numbers is not None and pre.numeric:
-        fills = np.array([np.nan if c.fill is None else c.fill for c in pre.numeric], dtype=np.float32)
+        fills = np.array([np.nan if c.fill is None else c.fill for c in pre.numeric], dtype=np.float64)
         missing = g.op("IsNaN", [numbers], "missing")
         blocks.append(g.op("Where", [missing, g.const("fill", fills), numbers], "filled"))
         flagged = [j for j, c in enumerate(pre.numeric) if c.indicator]
         if flagged:
             picked = g.op("Gather", [missing, g.const("flagged", np.array(flagged, dtype=np.int64))], axis=1)
-            blocks.append(g.op("Cast", [picked], "indicators", to=TensorProto.FLOAT))
+            blocks.append(g.op("Cast", [picked], "indicators", to=TensorProto.DOUBLE))
     for column in pre.categorical:
         inputs.append(helper.make_tensor_value_info(column.name, TensorProto.STRING, ["N", 1]))
         blocks.append(_one_hot(g, column, pre.na_values, TensorProto))
     x = g.op("Concat", blocks, "inputs", axis=1) if len(blocks) > 1 else blocks[0]
-    x = g.op("Div", [g.op("Sub", [x, g.const("mean", ckpt.scaler.mean.astype(np.float32))]),
-                     g.const("scale", ckpt.scaler.scale.astype(np.float32))], "standardized")
+    x = g.op("Div", [g.op("Sub", [x, g.const("mean", ckpt.scaler.mean.astype(np.float64))]),
+                     g.const("scale", ckpt.scaler.scale.astype(np.float64))], "standardized")
+    x = g.op("Cast", [x], "standardized", to=model_type)
     for i, layer in enumerate(ckpt.layers):
-        z = g.op("Add", [g.op("MatMul", [x, g.const(f"W{i + 1}", layer.W.astype(np.float32))]),
-                         g.const(f"b{i + 1}", layer.b.astype(np.float32))], f"Z{i + 1}")
+        z = g.op("Add", [g.op("MatMul", [x, g.const(f"W{i + 1}", layer.W)]), g.const(f"b{i + 1}", layer.b)],
+                 f"Z{i + 1}")
         x = z if i == len(ckpt.layers) - 1 else _activation(g, layer.activation, z)
-    outputs = _outputs(g, ckpt, x, TensorProto)
+    outputs = _outputs(g, ckpt, x, TensorProto, model_type)
     graph = helper.make_graph(g.nodes, "nnctl", inputs, outputs, initializer=g.constants)
     model = helper.make_model(graph, producer_name="nnctl", producer_version=__version__,
                               opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("ai.onnx.ml", ML_OPSET)])
@@ -186,18 +196,21 @@ def _one_hot(g: _Graph, column, na_values, TensorProto) -> str:
     slots = list(column.slots)
     keys = list(column.categories)
     values = list(range(len(keys)))
-    if column.missing:
-        for spelling in na_values:
-            if spelling not in keys:
-                keys.append(spelling)
-                values.append(slots.index(MISSING_SLOT))
-    elsewhere = len(slots) - 1 if column.other else len(slots)  # OneHot leaves an index >= depth all zeros
+    nowhere = len(slots)  # OneHot leaves an index >= depth all zeros
+    # A missing cell: the '(missing)' slot (right after the categories: a category may itself be
+    # called "(missing)"), or no slot when training saw none (never '(other)': nnctl predict does so).
+    missing = len(column.categories) if column.missing else nowhere
+    for spelling in na_values:
+        if spelling not in keys:
+            keys.append(spelling)
+            values.append(missing)
+    elsewhere = len(slots) - 1 if column.other else nowhere
     flat = g.op("Reshape", [column.name, g.const("flat", np.array([-1], dtype=np.int64))])
     codes = g.op("LabelEncoder", [flat], "codes", domain="ai.onnx.ml", keys_strings=keys, values_int64s=values,
                  default_int64=elsewhere)
     hot = g.op("OneHot", [codes, g.const("depth", np.array(len(slots), dtype=np.int64)),
                           g.const("off_on", np.array([0.0, 1.0], dtype=np.float32))], "one_hot", axis=-1)
-    return hot
+    return g.op("Cast", [hot], "slots", to=TensorProto.DOUBLE)  # 0 and 1 exactly (runtimes one-hot in float32)
 
 
 def _activation(g: _Graph, name: str, z: str) -> str:
@@ -214,27 +227,28 @@ def _activation(g: _Graph, name: str, z: str) -> str:
     raise NnctlError(f"activation {name!r}: nnctl cannot write it to ONNX yet")
 
 
-def _outputs(g: _Graph, ckpt: Checkpoint, z: str, TensorProto) -> list:
+def _outputs(g: _Graph, ckpt: Checkpoint, z: str, TensorProto, model_type: int) -> list:
     helper = g.helper
     meta = ckpt.meta
     loss = LOSSES[meta["loss"]]
+    dtype = ckpt.layers[0].W.dtype
     n_out = ckpt.layers[-1].W.shape[1]
-    if meta["task"] == "regression":
-        prediction = z
+    if meta["task"] == "regression":  # in float64, as nnctl predict takes the outputs back to the target's units
+        prediction = g.op("Cast", [z], "outputs", to=TensorProto.DOUBLE)
         target = ckpt.preprocessor.target
         if target is not None:
-            prediction = g.op("Add", [g.op("Mul", [z, g.const("target_scale", np.array(target.scale, np.float32))]),
-                                      g.const("target_mean", np.array(target.mean, np.float32))])
+            prediction = g.op("Add", [g.op("Mul", [prediction, g.const("target_scale", np.array(target.scale))]),
+                                      g.const("target_mean", np.array(target.mean))])
         g.op("Identity", [prediction], name="prediction")
-        return [helper.make_tensor_value_info("prediction", TensorProto.FLOAT, ["N", n_out])]
+        return [helper.make_tensor_value_info("prediction", TensorProto.DOUBLE, ["N", n_out])]
     classes = meta["classes"]
     if n_out == 1:  # the sign of one unit: class 1 when z >= 0
-        index = g.op("Cast", [g.op("Squeeze", [g.op("GreaterOrEqual", [z, g.const("zero", np.zeros(1, np.float32))]),
+        index = g.op("Cast", [g.op("Squeeze", [g.op("GreaterOrEqual", [z, g.const("zero", np.zeros(1, dtype))]),
                                                g.const("axis", np.array([1], dtype=np.int64))])],
                      "index", to=TensorProto.INT64)
     else:
         index = g.op("ArgMax", [z], "index", axis=1, keepdims=0)
-    numbers = all(isinstance(c, int) for c in classes)
+    numbers = all(isinstance(c, int) and INT64.min <= c <= INT64.max for c in classes)  # else: labels as text
     label_type = TensorProto.INT64 if numbers else TensorProto.STRING
     labels = {"values_int64s": [int(c) for c in classes]} if numbers else {"values_strings": [str(c) for c in classes]}
     defaults = {"default_int64": -1} if numbers else {"default_string": ""}
@@ -244,9 +258,9 @@ def _outputs(g: _Graph, ckpt: Checkpoint, z: str, TensorProto) -> list:
         g.op("Softmax", [z], name="probabilities", axis=1)
     elif loss.output_activation == "sigmoid":
         p = g.op("Sigmoid", [z], "p")
-        g.op("Concat", [g.op("Sub", [g.const("one", np.ones(1, np.float32)), p]), p], name="probabilities", axis=1)
+        g.op("Concat", [g.op("Sub", [g.const("one", np.ones(1, dtype)), p]), p], name="probabilities", axis=1)
     else:  # hinge: scores, not probabilities
         g.op("Identity", [z], name="probabilities")
     width = len(classes) if loss.output_activation in ("softmax", "sigmoid") else n_out
     return [helper.make_tensor_value_info("label", label_type, ["N"]),
-            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", width])]
+            helper.make_tensor_value_info("probabilities", model_type, ["N", width])]

@@ -214,3 +214,65 @@ def test_the_readme_script_predicts_the_labels_nnctl_predict_gives(tmp_path, mon
     expected = [row[0] for row in predict_file(tmp_path / "runs" / "circles", ROOT / "datasets" / "circles.csv").rows]
     assert namespace["label"].tolist() == expected
     assert shown.getvalue().startswith(str(namespace["label"][:5]))
+
+
+def _export_and_compare(tmp_path, train_csv: str, predict_csv: str, overrides: list[str], rtol=1e-5):
+    """Train on ``train_csv`` with circles.yaml and the overrides, export, and compare onnxruntime with
+    nnctl predict on ``predict_csv``; returns (onnx outputs, predict rows)."""
+    (tmp_path / "train.csv").write_text(train_csv)
+    (tmp_path / "rows.csv").write_text(predict_csv)
+    out = tmp_path / "run"
+    train(load_config(ROOT / "configs" / "circles.yaml", [f"data.train={tmp_path / 'train.csv'}", f"output={out}",
+                                                          "optimizer.epochs=20", *overrides]))
+    assert runner.invoke(app, ["export", str(out), "-o", str(tmp_path / "m.onnx")]).exit_code == 0
+    checkpoint = load_checkpoint(out / "best.npz")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    outputs = dict(zip([o.name for o in session.get_outputs()],
+                       session.run(None, _feed(session, tmp_path / "rows.csv", checkpoint))))
+    probabilities = checkpoint.meta["loss"] in LOSSES_WITH_PROBABILITIES
+    expected = predict_file(out, tmp_path / "rows.csv", probabilities if checkpoint.meta["task"] == "classification"
+                            else False, ())
+    return outputs, expected.rows
+
+
+def test_a_category_called_missing_and_missing_cells_keep_their_own_slots(tmp_path):
+    colors = ["(missing)", "red", "blue", "", "green", "NA"]
+    rows = "".join(f"{i / 10},{colors[i % 6]},{'yes' if (i * 7) % 3 else 'no'}\n" for i in range(60))
+    outputs, expected = _export_and_compare(tmp_path, "x1,color,label\n" + rows, "x1,color,label\n" + rows,
+                                            ["data.target=label"])
+    assert outputs["label"].tolist() == [r[0] for r in expected]
+    np.testing.assert_allclose(outputs["probabilities"], np.array([r[1:] for r in expected], float), atol=1e-5)
+
+
+def test_a_missing_cell_fills_no_slot_when_training_saw_none(tmp_path):
+    colors = ["red", "blue", "green", "pink", "teal"]
+    train_rows = "".join(f"{i / 10},{colors[i % 5]},{'yes' if i % 3 else 'no'}\n" for i in range(60))
+    predict_rows = "".join(f"{i / 10},{c},yes\n" for i, c in enumerate(["", "NA", "?", "red", "mauve"]))
+    outputs, expected = _export_and_compare(tmp_path, "x1,color,label\n" + train_rows, "x1,color,label\n" + predict_rows,
+                                            ["data.max_categories=3"])
+    assert outputs["label"].tolist() == [r[0] for r in expected]
+    np.testing.assert_allclose(outputs["probabilities"], np.array([r[1:] for r in expected], float), atol=1e-5)
+
+
+def test_a_float64_model_is_a_float64_graph(tmp_path):
+    rows = "".join(f"{i / 7},{(i % 5) / 3},{9998790.72 + i * 13.5}\n" for i in range(80))
+    outputs, expected = _export_and_compare(tmp_path, "x1,x2,y\n" + rows, "x1,x2,y\n" + rows,
+                                            ["data.target=y", "loss=mse", "model.dtype=float64"])
+    assert outputs["prediction"].dtype == np.float64
+    # the inputs are float32 (x1 = i / 7 keeps 7 digits), the rest float64: ~1e-12 apart, not 1e-7 (float32)
+    np.testing.assert_allclose(outputs["prediction"], np.array(expected, float), rtol=1e-10)
+
+
+def test_labels_beyond_int64_come_out_as_text_and_an_output_name_as_column_is_refused(tmp_path):
+    rows = "".join(f"{i / 10},{-i / 10},{10000000000000000000 if i % 2 else -3}\n" for i in range(40))
+    outputs, expected = _export_and_compare(tmp_path, "x1,x2,label\n" + rows, "x1,x2,label\n" + rows, [])
+    assert outputs["label"].tolist() == [str(r[0]) for r in expected]
+    clash = tmp_path / "clash"
+    clash.mkdir()
+    (clash / "t.csv").write_text("x1,probabilities,label\n" + "".join(f"{i},{i % 3 and 'a' or 'b'},{i % 2}\n"
+                                                                      for i in range(30)))
+    train(load_config(ROOT / "configs" / "circles.yaml", [f"data.train={clash / 't.csv'}", f"output={clash / 'run'}",
+                                                          "optimizer.epochs=2"]))
+    done = runner.invoke(app, ["export", str(clash / "run"), "-o", str(clash / "m.onnx")])
+    assert done.stderr == ("error: column 'probabilities' has the name of an output of the ONNX model (label, "
+                           "probabilities, prediction); rename the column and train again\n")
