@@ -643,6 +643,34 @@ def plot_command(
         console.print(f"wrote {png}", markup=False)
 
 
+@app.command("importance", cls=NnctlCommand)
+def importance_command(
+    checkpoint: Path = typer.Argument(..., help="A checkpoint file, or a run directory (its best checkpoint)."),
+    data: Path = typer.Argument(..., help="CSV file with the feature and target columns (e.g. the validation rows)."),
+    repeats: int = typer.Option(5, "--repeats", min=1, max=1000, help="Shuffles per column."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the shuffles."),
+    png: Optional[Path] = typer.Option(None, "--png", help="Also draw the bars as an image (needs the 'plot' extra)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Permutation importance: how much the metric drops when each input column is shuffled."""
+    from nnctl import importance, plot
+    from nnctl.views.importance import importance_caption, importance_table
+
+    if png:
+        plot.check_image(png)
+    found = importance.permutation_importance(checkpoint, data, repeats, seed)
+    if png:
+        plot.importance_png(png, found)
+    if as_json:
+        print_json({**importance.importance_document(found), **({"png": str(png)} if png else {})})
+        return
+    console = out_console()
+    console.print(importance_table(found))
+    console.print(importance_caption())
+    if png:
+        console.print(f"wrote {png}", markup=False)
+
+
 @app.command("export", cls=NnctlCommand)
 def export_command(
     checkpoint: Path = typer.Argument(..., help="A checkpoint file, or a run directory (its best checkpoint)."),

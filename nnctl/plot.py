@@ -154,3 +154,21 @@ def curves_figure(curves: Sequence[object]):
     metric_axis.set_ylabel(" / ".join(labels))
     figure.tight_layout()
     return figure
+
+
+def importance_png(path: str | Path, found) -> None:
+    """Permutation importance (importance.Importance) as horizontal bars with error bars, written atomically."""
+    image_format(path)
+    plt = _pyplot()
+    columns = list(reversed(found.columns))  # the most important on top
+    figure, axes = plt.subplots(figsize=(8, max(2.5, 0.35 * len(columns) + 1)))
+    axes.barh([c.column for c in columns], [c.mean for c in columns], xerr=[c.std for c in columns],
+              color="tab:green", ecolor="black", capsize=3)
+    axes.axvline(0, color="grey", linewidth=0.8)
+    metric = "accuracy" if found.metric == "accuracy" else "R^2"
+    axes.set_xlabel(f"drop of {metric} when the column is shuffled (mean +- std over {found.repeats} shuffles)")
+    axes.set_title(f"permutation importance on {Path(found.data).name} ({metric} {found.baseline:.3f} unshuffled)")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=image_format(path), dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    atomic_write(Path(path), lambda stream: stream.write(buffer.getvalue()))

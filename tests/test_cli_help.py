@@ -15,7 +15,7 @@ from nnctl.cli import app
 runner = CliRunner()
 COMMANDS = [["train"], ["predict"], ["sweep"], ["sweep-hidden"], ["boundary"], ["gradcheck"], ["explain"],
             ["inspect"], ["evaluate"], ["plot"], ["runs"], ["config", "show"], ["data", "make"], ["data", "describe"],
-            ["export"]]
+            ["export"], ["importance"]]
 
 
 def _help(command: list[str]) -> str:
