@@ -234,6 +234,8 @@ def train(
                                        "(0: after every epoch); always at the end."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in the output directory (by default "
                                    "a new run goes to the next free name, output-2, -3, ...)."),
+    no_baselines: bool = typer.Option(False, "--no-baselines", help="Do not score the majority-class (mean) guess "
+                                      "and the linear model beside the network (also: training.baselines: false)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train the network a config describes and write checkpoints to its run directory."""
@@ -285,6 +287,19 @@ def train(
     console.print(f"stopped: {result.history.stop_reason}", markup=False, soft_wrap=True)
     if result.convergence_note:
         console.print(note_text(result.convergence_note), soft_wrap=True)
+    if cfg.training.baselines and not no_baselines and not result.history.interrupted and result.best_row:
+        from nnctl.baselines import baselines
+        from nnctl.files import write_json
+        from nnctl.views.train import baselines_lines
+
+        on = "val" if result.data.X_val is not None else "train"
+        figure = result.best_row[f"{on}_{'accuracy' if task == 'classification' else 'r2'}"]
+        found = baselines(cfg, result.data, float(figure))
+        for line in baselines_lines(found):
+            console.print(line, markup=False, soft_wrap=True)
+        result.summary["baselines"] = found.to_dict()
+        if "summary" in result.files:
+            write_json(result.files["summary"], result.summary)
     if as_json:
         print_json({**result.summary, "interrupted": result.history.interrupted, "run_dir": str(cfg.output),
                     "files": {name: str(path) for name, path in result.files.items()},

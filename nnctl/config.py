@@ -124,6 +124,8 @@ class TrainingConfig:
     evaluate_train: str = "auto"                # the epoch's training figures: batches (the mean of its batch
                                                 # losses and metrics, no extra pass) or full (a pass over all rows);
                                                 # auto: batches, but full when a training figure picks the best epoch
+    baselines: bool = True                      # nnctl train also scores a majority-class (mean) guess and the
+                                                # linear model of the same loss, and says if the hidden layers pay
 
 
 @dataclass(frozen=True)
@@ -340,6 +342,7 @@ _RULES: dict[str, _Rule] = {
     "early_stopping.target": _Rule("a number or null", lambda v, _: v if v is None else _finite(v)
                                    if _finite(v) is not None else _INVALID),
     "training.evaluate_train": _choice(lambda: EVALUATE_TRAIN),
+    "training.baselines": _FLAG,
     "seed": _whole("a whole number >= 0", 0),
     "output": _Rule("a path to a directory", _path),
 }

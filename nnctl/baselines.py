@@ -1,0 +1,95 @@
+"""Is the network worth it: its figure beside a constant guess and the linear model of the same loss.
+
+The lecture's first lesson is a comparison: a perceptron draws a line, a hidden layer bends it,
+and the hidden layer is kept only when it earns its place.  For a run, on its validation rows
+(its training rows when it has none):
+
+* the constant guess: the majority class of the training rows (accuracy), or their mean target
+  (R^2, which is then about 0);
+* the linear model: the same config with ``model.hidden: []``, trained on the same rows for at
+  most LINEAR_EPOCHS epochs (logistic or multinomial logistic regression for the cross-entropy
+  losses, a linear SVM for hinge, linear regression for mse);
+* the verdict: the network's figure over the linear model's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from nnctl.config import Config
+from nnctl.core import metrics as metric_fns
+from nnctl.errors import TrainingError
+from nnctl.prep.prepare import PreparedData
+
+LINEAR_EPOCHS = 100  # a few cheap epochs: the linear model converges fast on standardised inputs
+EARNED = 0.01  # the network must beat the linear model by this much (accuracy or R^2) to earn its layers,
+EARNED_ROWS = 2  # and, for accuracy, by more than this many rows of those scored (fewer is chance)
+
+
+@dataclass(frozen=True)
+class Baselines:
+    on: str  # "validation" or "training": the rows scored
+    metric: str  # "accuracy" or "r2"
+    constant_name: str  # "majority class" or "mean target"
+    constant: float
+    linear: float | None  # None when the network has no hidden layer (it is the linear model), or it diverged
+    linear_epochs: int
+    network: float
+    hidden: bool = True  # the network has hidden layers
+    rows: int = 0  # the rows scored
+
+    @property
+    def margin(self) -> float:
+        """The gain below which the hidden layers did not earn their place."""
+        return max(EARNED, EARNED_ROWS / self.rows) if self.metric == "accuracy" and self.rows else EARNED
+
+    @property
+    def gain(self) -> float | None:
+        return None if self.linear is None else self.network - self.linear
+
+    def verdict(self) -> str:
+        name = "accuracy" if self.metric == "accuracy" else "R^2"
+        if not self.hidden:
+            return (f"this network has no hidden layer: it is the linear model ({self.network - self.constant:+.3f} "
+                    f"{name} over the {self.constant_name})")
+        if self.linear is None:
+            return "the linear model's loss stopped being finite at this learning rate: no comparison"
+        if self.gain >= self.margin:
+            return f"the hidden layers earned their place: {self.gain:+.3f} {name} over the linear model"
+        return (f"no better than the linear model ({self.gain:+.3f} {name}, less than {self.margin:.3f}): "
+                "consider model.hidden: [] (fewer parameters, the same answers)")
+
+    def to_dict(self) -> dict:
+        return {"on": self.on, "metric": self.metric, self.constant_name.replace(" ", "_"): self.constant,
+                "linear_model": self.linear, "linear_epochs": self.linear_epochs, "network": self.network,
+                "verdict": self.verdict()}
+
+
+def baselines(config: Config, data: PreparedData, network: float) -> Baselines:
+    """The constant guess and the linear model on the rows the network's ``network`` figure is from."""
+    from nnctl import run  # the linear model is trained as any run is (run imports nothing of this module)
+
+    classification = data.dataset.classes is not None
+    on = "validation" if data.X_val is not None else "training"
+    y = data.y_val if data.X_val is not None else data.y_train
+    if classification:
+        majority = int(np.argmax(np.bincount(data.y_train, minlength=len(data.dataset.classes))))
+        constant = float(metric_fns.accuracy(y, np.full(len(y), majority)))
+    else:
+        mean = np.asarray(data.y_train, dtype=np.float64).mean(axis=0)
+        constant = float(metric_fns.regression_metrics(y, np.broadcast_to(mean, np.shape(y)))["r2"])
+    epochs = min(config.optimizer.epochs, LINEAR_EPOCHS)
+    linear = None
+    if config.model.hidden:
+        linear_config = replace(config, model=replace(config.model, hidden=(), activation="sigmoid"),
+                                optimizer=replace(config.optimizer, epochs=epochs))
+        try:
+            result = run.train(linear_config, data=data, write_files=False)
+            key = f"{'val' if on == 'validation' else 'train'}_{'accuracy' if classification else 'r2'}"
+            linear = float(result.best_row[key])
+        except TrainingError:
+            linear = None
+    return Baselines(on, "accuracy" if classification else "r2", "majority class" if classification else "mean target",
+                     constant, linear, epochs, network, bool(config.model.hidden), len(y))

@@ -1,0 +1,62 @@
+"""nnctl train scores a constant guess and the linear model of the same loss beside the network,
+and says whether the hidden layers earned their place (issue 18, point 1, for train)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nnctl.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def _train(tmp_path, config: str, *extra: str):
+    out = tmp_path / "run"
+    done = runner.invoke(app, ["train", str(ROOT / "configs" / config), "--set", f"output={out}", *extra, "--json"])
+    assert done.exit_code == 0, done.output
+    return json.loads(done.stdout), json.loads((out / "summary.json").read_text())
+
+
+def test_on_circles_the_linear_model_is_near_chance_and_the_network_near_one(tmp_path):
+    document, summary = _train(tmp_path, "circles.yaml")
+    found = document["baselines"]
+    assert found == summary["baselines"]
+    assert found["on"] == "validation" and found["metric"] == "accuracy"
+    assert found["majority_class"] == pytest.approx(0.5, abs=0.1) and found["linear_model"] < 0.7
+    assert found["network"] > 0.95 and found["network"] == pytest.approx(summary["best"]["val_accuracy"])
+    assert found["verdict"] == (f"the hidden layers earned their place: "
+                                f"{found['network'] - found['linear_model']:+.3f} accuracy over the linear model")
+
+
+def test_on_a_straight_line_the_hidden_layer_earns_nothing(tmp_path):
+    document, _ = _train(tmp_path, "neuron.yaml", "--set", "model.hidden=[8]")
+    found = document["baselines"]
+    assert found["network"] - found["linear_model"] < 2 / 80  # at most a row of the 80 validation rows
+    assert found["verdict"].startswith("no better than the linear model (") and "consider model.hidden: []" in found["verdict"]
+
+
+def test_regression_is_scored_by_r2_against_the_mean(tmp_path):
+    document, _ = _train(tmp_path, "regression.yaml")
+    found = document["baselines"]
+    assert found["metric"] == "r2" and abs(found["mean_target"]) < 0.1 and found["linear_model"] < found["network"]
+
+
+def test_a_perceptron_is_the_linear_model(tmp_path):
+    document, _ = _train(tmp_path, "circles-perceptron.yaml")
+    found = document["baselines"]
+    assert found["linear_model"] is None and found["verdict"].startswith("this network has no hidden layer")
+
+
+def test_the_text_shows_both_figures_and_the_flag_or_key_turns_them_off(tmp_path):
+    out = tmp_path / "shown"
+    done = runner.invoke(app, ["train", str(ROOT / "configs" / "circles.yaml"), "--set", f"output={out}"])
+    lines = [line for line in done.stdout.splitlines() if line.startswith("baselines")]
+    assert len(lines) == 1 and "majority class" in lines[0] and "linear model" in lines[0]
+    for extra in (["--no-baselines"], ["--set", "training.baselines=false"]):
+        document, summary = _train(tmp_path, "circles.yaml", "--overwrite", *extra)
+        assert "baselines" not in document and "baselines" not in summary
