@@ -67,10 +67,55 @@ class Baselines:
                 "verdict": self.verdict()}
 
 
-def baselines(config: Config, data: PreparedData, network: float) -> Baselines:
-    """The constant guess and the linear model on the rows the network's ``network`` figure is from."""
+def on_rows(ckpt, X: np.ndarray, y: np.ndarray, network: float) -> Baselines:
+    """The baselines on other rows (``nnctl evaluate``): the constant and the linear model learned from
+    the checkpoint's own training rows (its config read again: the same split, the same preparation),
+    scored on ``X`` (the model's inputs before standardisation) and ``y``.  A NnctlError when the
+    training file cannot be read any more."""
+    from nnctl import run
+    from nnctl.config import config_from_dict
+    from nnctl.core.losses import LOSSES
+    from nnctl.core.model import logits
+    from nnctl.prep.prepare import prepare_data
+
+    meta = ckpt.meta
+    config = config_from_dict(meta["config"])
+    data = prepare_data(config, run.generators(config)[0])
+    classification = meta["task"] == "classification"
+    loss = LOSSES[meta["loss"]]
+    if classification:
+        majority = int(np.argmax(np.bincount(data.y_train, minlength=len(meta["classes"]))))
+        constant = float(metric_fns.accuracy(y, np.full(len(y), majority)))
+    else:
+        mean = np.asarray(data.y_train, dtype=np.float64).mean(axis=0, keepdims=True)
+        guess = np.broadcast_to(ckpt.preprocessor.outputs(mean), np.shape(y))
+        constant = float(metric_fns.regression_metrics(y, guess)["r2"])
+    epochs = min(config.optimizer.epochs, LINEAR_EPOCHS)
+    linear = None
+    if config.model.hidden:
+        try:
+            layers = _linear_model(config, data, epochs).checkpoints[0].layers
+        except TrainingError:
+            layers = None
+        if layers is not None:
+            Z = logits(layers, ckpt.scaler.transform(X).astype(layers[0].W.dtype))
+            linear = (float(metric_fns.accuracy(y, loss.decide(Z))) if classification
+                      else float(metric_fns.regression_metrics(y, ckpt.preprocessor.outputs(Z))["r2"]))
+    return Baselines("evaluated", "accuracy" if classification else "r2",
+                     "majority class" if classification else "mean target", constant, linear, epochs, network,
+                     bool(config.model.hidden), len(y))
+
+
+def _linear_model(config: Config, data: PreparedData, epochs: int):
     from nnctl import run  # the linear model is trained as any run is (run imports nothing of this module)
 
+    linear_config = replace(config, model=replace(config.model, hidden=(), activation="sigmoid"),
+                            optimizer=replace(config.optimizer, epochs=epochs))
+    return run.train(linear_config, data=data, write_files=False)
+
+
+def baselines(config: Config, data: PreparedData, network: float) -> Baselines:
+    """The constant guess and the linear model on the rows the network's ``network`` figure is from."""
     classification = data.dataset.classes is not None
     on = "validation" if data.X_val is not None else "training"
     y = data.y_val if data.X_val is not None else data.y_train
@@ -83,10 +128,8 @@ def baselines(config: Config, data: PreparedData, network: float) -> Baselines:
     epochs = min(config.optimizer.epochs, LINEAR_EPOCHS)
     linear = None
     if config.model.hidden:
-        linear_config = replace(config, model=replace(config.model, hidden=(), activation="sigmoid"),
-                                optimizer=replace(config.optimizer, epochs=epochs))
         try:
-            result = run.train(linear_config, data=data, write_files=False)
+            result = _linear_model(config, data, epochs)
             key = f"{'val' if on == 'validation' else 'train'}_{'accuracy' if classification else 'r2'}"
             linear = float(result.best_row[key])
         except TrainingError:

@@ -290,7 +290,7 @@ def train(
     if cfg.training.baselines and not no_baselines and not result.history.interrupted and result.best_row:
         from nnctl.baselines import baselines
         from nnctl.files import write_json
-        from nnctl.views.train import baselines_lines
+        from nnctl.views.text import baselines_lines
 
         on = "val" if result.data.X_val is not None else "train"
         figure = result.best_row[f"{on}_{'accuracy' if task == 'classification' else 'r2'}"]
@@ -619,13 +619,15 @@ def inspect_command(
 def evaluate(
     checkpoint: Path = typer.Argument(..., help="A checkpoint file, or a run directory (its best checkpoint)."),
     data: Path = typer.Argument(..., help="CSV file with the feature and target columns."),
+    no_baselines: bool = typer.Option(False, "--no-baselines", help="Do not score the majority-class (mean) guess "
+                                      "and the linear model, learned from the run's training rows, beside it."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Score a checkpoint on labelled rows: accuracy, confusion, precision/recall/F1, or MSE, MAE, R^2."""
     from nnctl import evaluation
     from nnctl.views.evaluate import evaluation_view
 
-    scored = evaluation.evaluate_file(checkpoint, data)
+    scored = evaluation.evaluate_file(checkpoint, data, not no_baselines)
     if as_json:
         print_json(evaluation.evaluation_to_dict(scored))
     else:

@@ -33,7 +33,7 @@ from nnctl.core import metrics as metric_fns
 from nnctl.core.losses import LOSSES
 from nnctl.data import read_table
 from nnctl.prep.rows import model_rows
-from nnctl.errors import DataError
+from nnctl.errors import DataError, NnctlError
 from nnctl.predict import apply_checkpoint
 
 
@@ -70,10 +70,12 @@ class Evaluation:
     per_target: list[TargetScores] = field(default_factory=list)
     ignored_columns: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
+    baselines: Any = None  # baselines.Baselines on these rows, when asked for and the training file is there
 
 
-def evaluate_file(checkpoint: str | Path, data: str | Path) -> Evaluation:
-    """Apply the checkpoint to the rows of ``data`` and score it against the target column(s)."""
+def evaluate_file(checkpoint: str | Path, data: str | Path, with_baselines: bool = False) -> Evaluation:
+    """Apply the checkpoint to the rows of ``data`` and score it against the target column(s);
+    ``with_baselines``: also the majority-class (mean) guess and the linear model on these rows."""
     ckpt = load_checkpoint(checkpoint)
     meta = ckpt.meta
     classes, targets = meta.get("classes"), list(meta["target_names"])
@@ -92,6 +94,16 @@ def evaluate_file(checkpoint: str | Path, data: str | Path) -> Evaluation:
     else:
         result = _regression(ckpt.preprocessor.outputs(Z).astype(np.float64), y, targets, common)
     result.notes[:0] = found.notes
+    training = (meta.get("config") or {}).get("training") or {}
+    if with_baselines and training.get("baselines", True):
+        from nnctl.baselines import on_rows
+
+        figure = result.metrics["accuracy" if meta["task"] == "classification" else "r2"]
+        try:
+            result.baselines = on_rows(ckpt, found.scored(found.X), y, float(figure))
+        except NnctlError as error:
+            result.notes.append(f"no baselines: they are learned from the run's training rows, which cannot be "
+                                f"read ({error})")
     return result
 
 
@@ -148,6 +160,8 @@ def evaluation_to_dict(evaluation: Evaluation) -> dict[str, Any]:
         document["per_class"] = [asdict(scores) for scores in e.per_class]
     else:
         document["per_target"] = [asdict(scores) for scores in e.per_target]
+    if e.baselines is not None:
+        document["baselines"] = e.baselines.to_dict()
     document["ignored_columns"] = list(e.ignored_columns)
     document["notes"] = list(e.notes)
     return document

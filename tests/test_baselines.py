@@ -60,3 +60,28 @@ def test_the_text_shows_both_figures_and_the_flag_or_key_turns_them_off(tmp_path
     for extra in (["--no-baselines"], ["--set", "training.baselines=false"]):
         document, summary = _train(tmp_path, "circles.yaml", "--overwrite", *extra)
         assert "baselines" not in document and "baselines" not in summary
+
+
+def test_evaluate_scores_the_baselines_on_its_rows_from_the_runs_training_rows(tmp_path):
+    import shutil
+
+    data = tmp_path / "circles.csv"
+    shutil.copy(ROOT / "datasets" / "circles.csv", data)
+    out = tmp_path / "run"
+    assert runner.invoke(app, ["train", str(ROOT / "configs" / "circles.yaml"), "--set", f"data.train={data}",
+                               "--set", f"output={out}", "--no-baselines"]).exit_code == 0
+    document = json.loads(runner.invoke(app, ["evaluate", str(out), str(data), "--json"]).stdout)
+    found = document["baselines"]
+    assert found["on"] == "evaluated" and found["network"] == document["metrics"]["accuracy"]
+    assert found["majority_class"] == pytest.approx(0.5) and found["linear_model"] < 0.7
+    assert found["verdict"].startswith("the hidden layers earned their place: +")
+    shown = runner.invoke(app, ["evaluate", str(out), str(data)], terminal_width=200).stdout
+    assert "baselines (accuracy on the evaluated rows): majority class 0.5000, linear model" in shown
+    assert "baselines" not in json.loads(runner.invoke(app, ["evaluate", str(out), str(data), "--json",
+                                                              "--no-baselines"]).stdout)
+    moved = tmp_path / "elsewhere.csv"
+    data.rename(moved)  # the training file is gone: the scores stay, the baselines say why they are missing
+    document = json.loads(runner.invoke(app, ["evaluate", str(out), str(moved), "--json"]).stdout)
+    assert "baselines" not in document
+    assert document["notes"][-1].startswith("no baselines: they are learned from the run's training rows, which "
+                                            "cannot be read (")

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from nnctl.evaluation import Evaluation
 from nnctl.files import display_path
-from nnctl.views.text import confusion_table, metrics_table, note_text, plain
+from nnctl.views.text import baselines_lines, confusion_table, metrics_table, note_text, plain
 
 def evaluation_header(ev: Evaluation) -> Text:
     epoch = f" (epoch {ev.epoch})" if ev.epoch is not None else ""
@@ -51,5 +51,7 @@ def evaluation_view(ev: Evaluation) -> Group:
         parts += [confusion_table(ev.confusion, ev.classes), per_class_table(ev)]
     elif len(ev.per_target) > 1:
         parts.append(per_target_table(ev))
+    if ev.baselines is not None:
+        parts += [Text(line) for line in baselines_lines(ev.baselines)]
     parts += [note_text(note) for note in ev.notes]
     return Group(*parts)

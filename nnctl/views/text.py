@@ -58,3 +58,14 @@ def error_text(message: str) -> Text:
 
 def note_text(message: str) -> Text:
     return Text(f"note: {shown(message)}", style="yellow")
+
+
+def baselines_lines(found) -> list[str]:
+    """The network's figure beside the constant guess and the linear model (baselines.Baselines), and the verdict."""
+    name = "accuracy" if found.metric == "accuracy" else "R^2"
+    parts = [f"{found.constant_name} {found.constant:.4f}"]
+    if found.hidden:
+        linear = "-" if found.linear is None else f"{found.linear:.4f}"
+        parts.append(f"linear model {linear} (model.hidden: [], {found.linear_epochs} epochs)")
+    parts.append(f"this network {found.network:.4f}")
+    return [f"baselines ({name} on the {found.on} rows): {', '.join(parts)}", found.verdict()]

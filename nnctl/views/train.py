@@ -186,13 +186,3 @@ def summary(arch: str, best: dict[str, float], best_epoch: int, monitor: str,
         table.add_row(f"{name} file", display_path(path))
     return table
 
-
-def baselines_lines(found) -> list[str]:
-    """The network's figure beside the constant guess and the linear model (baselines.Baselines), and the verdict."""
-    name = "accuracy" if found.metric == "accuracy" else "R^2"
-    parts = [f"{found.constant_name} {found.constant:.4f}"]
-    if found.hidden:
-        linear = "-" if found.linear is None else f"{found.linear:.4f}"
-        parts.append(f"linear model {linear} (model.hidden: [], {found.linear_epochs} epochs)")
-    parts.append(f"this network {found.network:.4f}")
-    return [f"baselines ({name} on the {found.on} rows): {', '.join(parts)}", found.verdict()]
