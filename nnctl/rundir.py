@@ -68,7 +68,7 @@ def _unlock(lock: tuple[int, Path] | None) -> None:
         try:
             path.unlink(missing_ok=True)  # while still held: nobody else holds a lock on it now
         except OSError:
-            pass  # the directory went (a staging directory swapped away): nothing to tidy
+            pass  # the directory is gone: nothing to tidy
         os.close(handle)  # closing the descriptor drops the flock
 
 
