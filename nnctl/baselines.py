@@ -109,7 +109,7 @@ def on_rows(ckpt, X: np.ndarray, y: np.ndarray, network: float) -> Baselines:
 def _linear_model(config: Config, data: PreparedData, epochs: int):
     from nnctl import run  # the linear model is trained as any run is (run imports nothing of this module)
 
-    linear_config = replace(config, model=replace(config.model, hidden=(), activation="sigmoid"),
+    linear_config = replace(config, model=replace(config.model, hidden=(), activation="sigmoid", dropout=0.0),
                             optimizer=replace(config.optimizer, epochs=epochs))
     return run.train(linear_config, data=data, write_files=False)
 

@@ -263,10 +263,13 @@ def train(
         nonlocal inputs
         inputs = None if data.preprocessor.is_identity else data.preprocessor.summary()
         n_val = 0 if data.X_val is None else len(data.X_val)
-        lines = [f"network: {architecture(layers, cfg.model.hidden_activations, inputs)}",
+        lines = [f"network: {architecture(layers, cfg.model.hidden_activations, inputs, cfg.model.hidden_dropout)}",
                  f"rows: {len(data.X_train)} training, {n_val} validation"
                  + (f", {len(data.X_test)} test (scored once, at the end)" if data.X_test is not None else "")]
         lines = ([f"note: {moved}"] if moved else []) + lines + [f"note: {note}" for note in data.notes]
+        if any(cfg.model.hidden_dropout) and run.uses_batch_figures(cfg):
+            lines.append("note: with dropout, each epoch's train figures are those of the thinned networks its "
+                         "batches trained (units dropped); the validation figures and the summary use every unit")
         if start is not None:
             state = start.meta[resumes.STATE_KEY]
             lines.append(f"resuming {display_path(cfg.output)} after epoch {state['epoch']}"
@@ -278,7 +281,7 @@ def train(
         result = run.train(cfg, on_epoch=display.on_epoch, on_start=on_start, should_stop=ctrl_c, resume_from=start,
                            save_seconds=save_seconds)
     console.print(summary(
-        architecture(result.layers, cfg.model.hidden_activations, inputs),
+        architecture(result.layers, cfg.model.hidden_activations, inputs, cfg.model.hidden_dropout),
         {**{k: v for k, v in result.best_row.items() if k.startswith(("train_", "val_"))},
          **(result.summary.get("test") or {})},
         result.best_row.get("epoch", 0), training.monitor_name(run.settings_of(cfg), result.data.X_val is not None),

@@ -73,6 +73,8 @@ class ModelConfig:
     activation: str | tuple[str, ...] = "sigmoid"  # one name for all hidden layers, or one per layer
     init: str = "auto"                          # weight initializer, a key of INITIALIZERS
     dtype: str = "float32"                      # parameter and data precision
+    dropout: float | tuple[float, ...] = 0.0    # share p of hidden units dropped in each training step: one
+                                                # rate for all hidden layers, or one per layer; 0 = none
 
     @property
     def hidden_activations(self) -> tuple[str, ...]:
@@ -80,6 +82,13 @@ class ModelConfig:
         if isinstance(self.activation, str):
             return (self.activation,) * len(self.hidden)
         return self.activation
+
+    @property
+    def hidden_dropout(self) -> tuple[float, ...]:
+        """One dropout rate per hidden layer."""
+        if isinstance(self.dropout, tuple):
+            return self.dropout
+        return (self.dropout,) * len(self.hidden)
 
 
 @dataclass(frozen=True)
@@ -276,6 +285,15 @@ def _layer_sizes(v: Any, _: Path) -> Any:
     return _INVALID
 
 
+def _dropout(v: Any, _: Path) -> Any:
+    rate = lambda n: (number := _finite(n)) is not None and 0 <= number < 1  # noqa: E731
+    if rate(v):
+        return float(v)
+    if isinstance(v, (list, tuple)) and all(rate(n) for n in v):
+        return tuple(float(n) for n in v)
+    return _INVALID
+
+
 def _activation(v: Any, _: Path) -> Any:
     names = _ACTIVATION_NAMES()
     if isinstance(v, str):
@@ -317,6 +335,8 @@ _RULES: dict[str, _Rule] = {
     "model.activation": _Rule("one of {names}, or a list of them (one per hidden layer)",
                               _activation, _ACTIVATION_NAMES),
     "model.init": _choice(_names("nnctl.core.model", "INITIALIZERS")),
+    "model.dropout": _Rule("a number >= 0 and < 1 (the share of hidden units dropped), or a list of them "
+                           "(one per hidden layer)", _dropout),
     "model.dtype": _choice(lambda: DTYPES),
     "loss": _choice(_names("nnctl.core.losses", "LOSSES")),
     "regularization.l1": _real("a number >= 0", lambda v: v >= 0),
@@ -632,6 +652,14 @@ def _cross_check(checker: _Checker, raw: Mapping, sections: dict, values: dict) 
         names = f"{len(hidden)} name" + ("" if len(hidden) == 1 else "s")
         checker.problem("model.activation", f"must be one name or a list of {names} (one per layer "
                         f"of model.hidden {list(hidden)}), got {list(activation)}")
+    dropout = model.get("dropout")
+    if isinstance(dropout, tuple) and isinstance(hidden, tuple) and len(dropout) != len(hidden):
+        rates = f"{len(hidden)} rate" + ("" if len(hidden) == 1 else "s")
+        checker.problem("model.dropout", f"must be one number or a list of {rates} (one per layer "
+                        f"of model.hidden {list(hidden)}), got {_show(list(dropout))}")
+    elif isinstance(dropout, float) and dropout > 0 and hidden == ():
+        checker.problem("model.dropout", f"drops hidden units, and model.hidden [] has none: "
+                        f"remove it or add a hidden layer, got {_show(dropout)}")
     target, loss = data.get("target"), values.get("loss", Config.loss)
     if not isinstance(target, tuple):
         return

@@ -6,12 +6,13 @@ training rows and goes through one step of gradient descent in the order of the 
 
     A_0 = X                                   the inputs; a bias unit (a constant 1) beside them
     Z_l = A_(l-1) W_l + b_l,  A_l = f(Z_l)    forward, layer by layer; the last f is the output activation
+    A_l = f(Z_l) * M_l                        with dropout: the step's masks, drawn from the config's seed
     L = data loss + penalty                   loss.value, regularizers.penalty
     dZ_L = dL/dZ_L                            loss.delta: the output delta
-    dZ_(l-1) = (dZ_l W_l^T) * f'(Z_(l-1))     the chain rule, back through the layers
+    dZ_(l-1) = (dZ_l W_l^T) * f'(Z_(l-1))     the chain rule, back through the layers (* M_(l-1) with dropout)
     dW_l = A_(l-1)^T dZ_l + penalty gradient,  db_l = sum over rows of dZ_l
     theta <- optimizer step(theta, dtheta)    the configured optimizer, fresh state, first epoch's rate
-    L after the step
+    L after the step                          the same rows (and masks)
 
 Every number comes from the core's own functions: ``model.forward`` and ``model.backward``,
 the very pair the training step runs (``core/workspace.py`` gives them preallocated buffers;
@@ -36,7 +37,9 @@ import numpy as np
 from nnctl import run
 from nnctl.prep.prepare import prepare_data
 from nnctl.config import Config
-from nnctl.core.activations import OUTPUT_ACTIVATIONS
+from nnctl.core.activations import ACTIVATIONS, OUTPUT_ACTIVATIONS
+from nnctl.core.dropout import active as dropout_active
+from nnctl.core.dropout import fixed_masks
 from nnctl.core.model import Layer, backward, forward, initializer_name, logits, new_buffers
 from nnctl.core.optimizers import OPTIMIZERS, Hyper
 from nnctl.core.regularizers import penalty, penalty_gradient
@@ -60,8 +63,11 @@ class ForwardStep:
     b: Array  # (fan_out,): the weights of the bias unit
     Z: Array  # (rows, fan_out) weighted sums; for the last layer, the logits
     activation: str  # the hidden activation, or for the last layer the output activation
-    A: Array  # f(Z): (rows, fan_out); for the last layer, the network's output
+    A: Array  # f(Z): (rows, fan_out); for the last layer, the network's output; with dropout, f(Z) * M
     output: bool  # True for the last layer
+    mask: Array | None = None  # the dropout mask M (0 or 1 / (1 - p)) of a hidden layer that drops units
+    dropout: float = 0.0  # its p
+    f_Z: Array | None = None  # f(Z) before the mask, when there is one
 
 
 @dataclass(frozen=True)
@@ -169,19 +175,27 @@ def explain(config: Config, rows: int = 2) -> Explanation:
     settings = run.settings_of(config)
     l1, l2 = settings.l1, settings.l2
 
+    # dropout: the step's masks, drawn once from the config's seed (a training step draws fresh ones)
+    rates = settings.dropout if dropout_active(settings.dropout) else ()
+    masks = (fixed_masks(rates, [layer.W.shape[1] for layer in layers[:-1]], len(X), config.seed, X.dtype)
+             if rates else None)
+
     # forward: inputs[l] = A_l fed into layer l + 1, sums[l] = Z_(l+1)
-    inputs, sums = forward(layers, X)
+    inputs, sums = forward(layers, X, masks=masks)
     outputs = inputs[1:] + [OUTPUT_ACTIVATIONS[layers[-1].activation](sums[-1])]
-    steps = [ForwardStep(l + 1, inputs[l], layer.W.copy(), layer.b.copy(), sums[l], layer.activation, outputs[l],
-                         l == len(layers) - 1)
-             for l, layer in enumerate(layers)]
+    steps = []
+    for l, layer in enumerate(layers):
+        mask = masks[l] if masks is not None and l < len(masks) else None
+        f_Z = None if mask is None else ACTIVATIONS[layer.activation].forward(sums[l].copy())
+        steps.append(ForwardStep(l + 1, inputs[l], layer.W.copy(), layer.b.copy(), sums[l], layer.activation,
+                                 outputs[l], l == len(layers) - 1, mask, rates[l] if mask is not None else 0.0, f_Z))
     before = _loss_parts(loss.value(sums[-1], T, weights), layers, l1, l2)
 
     # backward: the output delta, then the chain rule through model.backward, which leaves each
     # hidden layer's dZ in its buffers, then the gradients
     output_delta = loss.delta(sums[-1], T, weights)
     buffers = new_buffers(layers, len(X))
-    found = backward(layers, inputs, sums, output_delta, buffers)
+    found = backward(layers, inputs, sums, output_delta, buffers, masks)
     deltas = [*buffers.dA, output_delta]
     grads = []
     back = []
@@ -198,7 +212,7 @@ def explain(config: Config, rows: int = 2) -> Explanation:
     optimizer.update(params, grads, optimizer.init(params), settings.learning_rate, settings.hyper)
     updates = [UpdateStep(l + 1, old.W, new.W - old.W, new.W, old.b, new.b - old.b, new.b)
                for l, (old, new) in enumerate(zip(layers, after))]
-    later = _loss_parts(loss.value(logits(after, X), T, weights), after, l1, l2)
+    later = _loss_parts(loss.value(forward(after, X, masks=masks)[1][-1], T, weights), after, l1, l2)
 
     dataset = batch.data.dataset
     single_neuron = len(layers) == 1 and layers[0].W.shape[1] == 1

@@ -23,6 +23,11 @@ agree to FLOOR * tolerance = 1e-10 in absolute terms.  An array passes when its 
 relative error is at most ``tolerance`` (1e-6 by default; float64 with eps = 1e-5 usually gives
 1e-9 or better, a wrong derivative 1e-2 or worse).
 
+Dropout: with ``model.dropout``, each hidden layer's outputs are multiplied by a mask (0 for a
+dropped unit, 1 / (1 - p) for a kept one: core/dropout.py).  The check draws one set of masks for
+its rows, seeded by the config's seed, and holds it fixed: both the analytic and the numerical
+gradient are of L with those masks, so the mask's place in the chain rule is checked too.
+
 Kinks: relu and leaky_relu at z = 0, the mae loss at z = t, the hinge loss at its margin, and
 the L1 penalty at w = 0 have no derivative.  When a value sits within eps of its kink the two
 sides of the difference quotient see different slopes, and that entry can fail although
@@ -38,8 +43,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnctl.config import Config
+from nnctl.core.dropout import active as dropout_active
+from nnctl.core.dropout import fixed_masks
 from nnctl.core.losses import Loss
-from nnctl.core.model import Layer, forward, layer_sizes, logits
+from nnctl.core.model import Layer, forward, layer_sizes
 from nnctl.core.regularizers import penalty
 from nnctl.core.training import gradients, parameters
 from nnctl.batch import first_rows
@@ -91,6 +98,8 @@ class GradcheckResult:
     floor: float
     max_params: int  # the most entries checked per array
     near_kinks: int  # values within KINK_DISTANCE of a kink (see the module docstring)
+    dropout: tuple[float, ...] = ()  # p per hidden layer, when the check held dropout masks fixed
+    dropped: int = 0  # hidden outputs the fixed masks drop
 
     @property
     def passed(self) -> bool:
@@ -118,11 +127,15 @@ def gradcheck(config: Config, rows: int = 8, max_params: int = 2000, tolerance: 
     layers, loss = batch.layers, batch.loss
     l1, l2 = config.regularization.l1, config.regularization.l2
 
-    def objective() -> float:
-        return (loss.value(logits(layers, batch.X), batch.T, batch.weights)
-                + penalty([layer.W for layer in layers], l1, l2))
+    rates = config.model.hidden_dropout if dropout_active(config.model.hidden_dropout) else ()
+    masks = (fixed_masks(rates, [layer.W.shape[1] for layer in layers[:-1]], len(batch.X), config.seed,
+                         layers[0].W.dtype) if rates else None)
 
-    analytic = gradients(layers, loss, batch.X, batch.T, l1, l2, batch.weights)
+    def objective() -> float:
+        Z = forward(layers, batch.X, masks=masks)[1][-1]
+        return loss.value(Z, batch.T, batch.weights) + penalty([layer.W for layer in layers], l1, l2)
+
+    analytic = gradients(layers, loss, batch.X, batch.T, l1, l2, batch.weights, masks)
     rng = np.random.default_rng(config.seed)
     checks = []
     for position, (theta, a) in enumerate(zip(parameters(layers), analytic)):
@@ -153,14 +166,17 @@ def gradcheck(config: Config, rows: int = 8, max_params: int = 2000, tolerance: 
     return GradcheckResult(
         arrays=checks, layer_sizes=layer_sizes(layers), activations=[layer.activation for layer in layers],
         loss=config.loss, l1=l1, l2=l2, rows=len(batch.X), objective=objective(), eps=EPS, tolerance=tolerance,
-        floor=FLOOR, max_params=max_params, near_kinks=near_kinks(layers, loss, batch.X, batch.T, l1),
+        floor=FLOOR, max_params=max_params, near_kinks=near_kinks(layers, loss, batch.X, batch.T, l1, masks),
+        dropout=tuple(rates), dropped=sum(int(np.sum(mask == 0)) for mask in masks or () if mask is not None),
     )
 
 
-def near_kinks(layers: list[Layer], loss: Loss, X: Array, T: Array, l1: float) -> int:
+
+def near_kinks(layers: list[Layer], loss: Loss, X: Array, T: Array, l1: float,
+               masks: list[Array | None] | None = None) -> int:
     """How many values lie within KINK_DISTANCE of a point without a derivative: relu-like
     pre-activations at 0, weights at 0 under L1, mae residuals at 0, hinge margins at 0."""
-    _, sums = forward(layers, X)
+    _, sums = forward(layers, X, masks=masks)
     close = 0
     for layer, Z in zip(layers[:-1], sums[:-1]):
         if layer.activation in ("relu", "leaky_relu"):

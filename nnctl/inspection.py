@@ -53,6 +53,7 @@ class LayerInfo:
     weights: ArrayStats  # W: (inputs, outputs)
     biases: ArrayStats  # b: (outputs,), the bias unit's weights
     dtype: str
+    dropout: float = 0.0  # share of this hidden layer's outputs dropped in each training step (never at prediction)
 
     @property
     def parameters(self) -> int:
@@ -113,13 +114,25 @@ def output_units(loss_name: str, classes: list | None, target_names: list[str], 
     return [str(label) for label in classes]
 
 
+def dropout_rates(config: Any, hidden_layers: int) -> list[float]:
+    """p per hidden layer from a checkpoint's stored config (``model.dropout``: one rate or one per
+    layer; none in a config from before dropout)."""
+    model = config.get("model") if isinstance(config, dict) else None
+    rate = model.get("dropout", 0.0) if isinstance(model, dict) else 0.0
+    if isinstance(rate, list) and len(rate) == hidden_layers and all(isinstance(p, (int, float)) for p in rate):
+        return [float(p) for p in rate]
+    return [float(rate) if isinstance(rate, (int, float)) and not isinstance(rate, bool) else 0.0] * hidden_layers
+
+
 def inspect_checkpoint(path: str | Path) -> Inspection:
     """Read a checkpoint file (or a run directory's best checkpoint) and describe it."""
     ckpt = load_checkpoint(path)
     meta = ckpt.meta
+    rates = dropout_rates(meta.get("config"), len(ckpt.layers) - 1) + [0.0]
     layers = [
         LayerInfo(index=i + 1, inputs=layer.W.shape[0], outputs=layer.W.shape[1], activation=layer.activation,
-                  weights=array_stats(layer.W), biases=array_stats(layer.b), dtype=layer.W.dtype.name)
+                  weights=array_stats(layer.W), biases=array_stats(layer.b), dtype=layer.W.dtype.name,
+                  dropout=rates[i])
         for i, layer in enumerate(ckpt.layers)
     ]
     state = meta.get(STATE_KEY)

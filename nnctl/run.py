@@ -173,7 +173,7 @@ def settings_of(config: Config) -> Settings:
         schedule=Schedule(name=s.name, factor=s.factor, every=s.every, patience=s.patience,
                           min_delta=s.min_delta, min_learning_rate=s.min_learning_rate),
         monitor=e.monitor, patience=e.patience, min_delta=e.min_delta, target=e.target,
-        evaluate_train=config.training.evaluate_train,
+        evaluate_train=config.training.evaluate_train, dropout=config.model.hidden_dropout,
     )
 
 

@@ -88,14 +88,20 @@ class Candidate:
 
 
 def with_hidden(config: Config, hidden: tuple[int, ...]) -> Config:
-    """The config with other hidden layers (and one activation name for all of them)."""
+    """The config with other hidden layers (and one activation name and dropout rate for all of them)."""
     activation = config.model.activation
     if isinstance(activation, tuple):
         if len(set(activation)) > 1:
             raise ConfigError("model.activation: sweep-hidden changes the number of hidden layers, so it needs "
                               f"one activation for all of them, got {list(activation)}")
         activation = activation[0] if activation else "sigmoid"
-    return replace(config, model=replace(config.model, hidden=hidden, activation=activation))
+    dropout = config.model.dropout
+    if isinstance(dropout, tuple):
+        if len(set(dropout)) > 1:
+            raise ConfigError("model.dropout: sweep-hidden changes the number of hidden layers, so it needs "
+                              f"one rate for all of them, got {list(dropout)}")
+        dropout = dropout[0] if dropout else 0.0
+    return replace(config, model=replace(config.model, hidden=hidden, activation=activation, dropout=dropout))
 
 
 def hidden_candidates(config: Config, sizes: Sequence[tuple[int, ...]]) -> list[Candidate]:

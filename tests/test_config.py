@@ -341,7 +341,8 @@ def test_config_to_dict_writes_every_key_in_order(tmp_path):
                              "na_values": ["", "NA", "N/A", "NaN", "nan", "null", "None", "?"], "impute": "median",
                              "missing_indicators": False, "max_categories": 50, "unknown_category": "ignore",
                              "standardize_target": "auto"}
-    assert plain["model"] == {"hidden": [8], "activation": "sigmoid", "init": "auto", "dtype": "float32"}
+    assert plain["model"] == {"hidden": [8], "activation": "sigmoid", "init": "auto", "dtype": "float32",
+                             "dropout": 0.0}
     assert plain["optimizer"] == {"name": "sgd", "learning_rate": 0.1, "batch_size": 32, "epochs": 100,
                                   "shuffle": True, "momentum": 0.9, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
     assert plain["schedule"] == {"name": "constant", "factor": 0.5, "every": 10, "patience": 10, "min_delta": 0.0,

@@ -27,8 +27,9 @@ def test_a_hidden_layer_solves_circles_and_a_perceptron_does_not(tmp_path):
     assert [layer.W.shape for layer in perceptron.layers] == [(2, 2)]
 
 
-# The mixed table is noisy on purpose (customers, not geometry): what a good fit reaches there.
-GOOD_ENOUGH = {"mixed": ("accuracy", 0.85), "mixed-spend": ("r2", 0.78)}
+# The mixed table is noisy on purpose (customers, not geometry), and so are the noisy moons of
+# dropout.yaml (points wander across the boundary): what a good fit reaches there.
+GOOD_ENOUGH = {"mixed": ("accuracy", 0.85), "mixed-spend": ("r2", 0.78), "dropout": ("accuracy", 0.88)}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
@@ -50,7 +51,7 @@ def test_every_shipped_config_trains_to_a_good_fit(path, tmp_path):
 def test_datasets_are_what_their_readme_commands_make(tmp_path):
     readme = (ROOT / "datasets" / "README.md").read_text()
     commands = re.findall(r"^nnctl (data make .+)$", readme, flags=re.MULTILINE)
-    assert len(commands) == 9
+    assert len(commands) == 10
     runner = CliRunner()
     for command in commands:
         args = command.split()

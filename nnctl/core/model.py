@@ -153,16 +153,19 @@ def new_buffers(layers: Sequence[Layer], rows: int, lead: tuple[int, ...] = (), 
                    fprime=[np.empty(shape(layer), dtype) for layer in hidden])
 
 
-def forward(layers: Sequence[Layer], X: Array, buffers: Buffers | None = None) -> tuple[list[Array], list[Array]]:
+def forward(layers: Sequence[Layer], X: Array, buffers: Buffers | None = None,
+            masks: Sequence[Array | None] | None = None) -> tuple[list[Array], list[Array]]:
     """Run the batch through the network, keeping what backward needs.
 
         A_0 = X
         Z_l = A_{l-1} W_l + b_l          (one matrix product per layer, then the bias unit's weights)
         A_l = f_l(Z_l)                   (hidden layers; the last Z is the logits)
+        A_l = f_l(Z_l) * M_l             (while training with dropout: see dropout.py)
 
     Returns ``(inputs, sums)``: ``inputs[l]`` is A_l fed into layer l + 1
     (``inputs[0] = X``) and ``sums[l]`` is layer l + 1's Z; ``sums[-1]`` are
-    the logits.  With ``buffers``, Z and A are written into them.
+    the logits.  With ``buffers``, Z and A are written into them.  ``masks``
+    holds a dropout mask per hidden layer (None: that layer drops nothing).
     """
     inputs, sums = [X], []
     last = len(layers) - 1
@@ -171,7 +174,10 @@ def forward(layers: Sequence[Layer], X: Array, buffers: Buffers | None = None) -
         Z += layer.b[..., None, :]  # + b_l, on every row
         sums.append(Z)
         if l < last:
-            inputs.append(ACTIVATIONS[layer.activation].forward(Z, out=None if buffers is None else buffers.A[l]))
+            A = ACTIVATIONS[layer.activation].forward(Z, out=None if buffers is None else buffers.A[l])
+            if masks is not None and masks[l] is not None:
+                A = np.multiply(A, masks[l], out=None if A is Z else A)  # f(Z) * M (identity's A is Z itself)
+            inputs.append(A)
     return inputs, sums
 
 
@@ -187,7 +193,7 @@ def predict_output(layers: Sequence[Layer], X: Array) -> Array:
 
 def backward(
     layers: Sequence[Layer], inputs: Sequence[Array], sums: Sequence[Array], delta_out: Array,
-    buffers: Buffers | None = None,
+    buffers: Buffers | None = None, masks: Sequence[Array | None] | None = None,
 ) -> list[tuple[Array, Array]]:
     """Gradients (dW_l, db_l) of the data loss for every layer, by the chain rule.
 
@@ -197,6 +203,7 @@ def backward(
         db_l = sum over samples of dZ_l     (the bias unit's input is 1)
         dA_{l-1} = dZ_l W_l^T
         dZ_{l-1} = dA_{l-1} * f'_{l-1}(Z_{l-1})
+        dZ_{l-1} = dA_{l-1} * M_{l-1} * f'_{l-1}(Z_{l-1})     (with the dropout masks forward used)
 
     The input layer's gradient dA_0 is never needed and never computed.  With
     ``buffers``, dW and db (when it has them), dA and f'(Z) are written into them,
@@ -212,7 +219,11 @@ def backward(
         if l > 0:
             dA = np.matmul(dZ, layers[l].W.swapaxes(-1, -2), out=None if buffers is None else buffers.dA[l - 1])
             below = ACTIVATIONS[layers[l - 1].activation]
+            A = inputs[l]
+            if masks is not None and masks[l - 1] is not None:
+                dA *= masks[l - 1]  # a dropped unit passes no gradient; a kept one, scaled as its output was
+                A = below.forward(sums[l - 1])  # f(Z) before the mask, for f'(Z) (inputs[l] holds f(Z) * M)
             if below.name != "identity":  # f' = 1: nothing to scale
-                dA *= below.derivative(sums[l - 1], inputs[l], out=None if buffers is None else buffers.fprime[l - 1])
+                dA *= below.derivative(sums[l - 1], A, out=None if buffers is None else buffers.fprime[l - 1])
             dZ = dA  # dZ_{l-1} = dA_{l-1} * f'(Z_{l-1}), in place
     return grads

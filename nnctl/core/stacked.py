@@ -30,6 +30,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from nnctl.core import metrics as metric_fns
+from nnctl.core.dropout import epoch_key
 from nnctl.core.health import health_figures
 from nnctl.core.losses import Loss
 from nnctl.core.model import Buffers, Layer
@@ -167,12 +168,14 @@ def _run_steps(stack: _Stack, optimizer, rngs: list[np.random.Generator], histor
     job = stack.job
     n, settings = len(job.X), job.settings
     orders = np.stack([rngs[i].permutation(n) if settings.shuffle else np.arange(n) for i in stack.active])
+    keys = {i: epoch_key(rngs[i]) for i in stack.active} if job.workspace.dropout else None  # as fit draws them
     eta, tally = stack.learning_rates(), job.tally(orders)
     with np.errstate(over="ignore", invalid="ignore"):
         for step in range(job.n_batches):
             space, start = job.workspace, step * job.batch_size
-            buffers = space.gradients(job.loss, *job.gather(orders[:, start:start + job.batch_size]),
-                                      settings.l1, settings.l2)
+            rows = orders[:, start:start + job.batch_size]
+            masks = None if keys is None else space.draw_masks([keys[i] for i in stack.active], step, rows.shape[-1])
+            buffers = space.gradients(job.loss, *job.gather(rows), settings.l1, settings.l2, masks)
             broken = ~space.finite(space.output_bias_gradient())  # it sums the output delta: the loss broke
             if broken.any():
                 orders, eta = _leave(stack, broken, histories, epoch, step, orders, eta, tally)

@@ -3,6 +3,7 @@
     initialise the weights at random (model.init_network)
     repeat for each epoch:
         shuffle the rows; for each mini-batch:
+            (with dropout, draw the step's masks of the hidden units: dropout.py)
             forward pass -> logits Z_L                          (model.forward)
             loss delta dL/dZ_L -> chain rule back through the layers   (model.backward)
             (both in buffers allocated once per fit: workspace.py)
@@ -10,7 +11,7 @@
             move every parameter by the optimizer's rule and the learning rate
         the epoch's training loss and metrics: the row-weighted mean over its batches, from
         the logits each step already computed (as Keras, Lightning and scikit-learn report
-        them), or a pass over all the training rows (``evaluate_train="full"``, and by
+        them; with dropout, those of the thinned network each step trained), or a pass over all the training rows (``evaluate_train="full"``, and by
         default when a training figure picks the best epoch: ``train_figures_source``)
         the loss and metrics on the validation rows, from a pass over them
         keep the best epoch; adjust the learning rate; stop early if asked to
@@ -33,6 +34,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from nnctl.core import metrics as metric_fns
+from nnctl.core.dropout import epoch_key
 from nnctl.core.health import COUNTED, activation_counts, add_counts, health_figures, step_counts
 from nnctl.core.losses import LOSSES, Loss
 from nnctl.core.model import Buffers, Layer, forward
@@ -68,6 +70,7 @@ class Settings:
     target_scale: tuple[float, ...] | None = None  # regression trained on (y - mean) / scale: errors reported times scale
     evaluate_train: str = "auto"  # the epoch's training figures: "batches" (from its steps), "full" (a pass), or
     # "auto": batches, unless a training figure picks the best epoch (see train_figures_source)
+    dropout: tuple[float, ...] = ()  # p per hidden layer: the share of its units dropped in each step (dropout.py)
 
 
 @dataclass(frozen=True)
@@ -275,16 +278,17 @@ class Tally:
 
 
 def gradients(layers: Sequence[Layer], loss: Loss, X: Array, T: Array, l1: float, l2: float,
-              weights: Array | None = None) -> list[Array]:
+              weights: Array | None = None, masks: Sequence[Array | None] | None = None) -> list[Array]:
     """dL/dtheta for every parameter, flat in the order (W_0, b_0, W_1, b_1, ...).
 
-    L is the (weighted) mean data loss over the batch plus the weight penalty.
-    Computed by the training step itself (``Workspace.gradients``) on a copy of
-    the parameters, so a gradient check checks what training uses.
+    L is the (weighted) mean data loss over the batch plus the weight penalty, with
+    the hidden layers' dropout ``masks`` applied when given.  Computed by the training
+    step itself (``Workspace.gradients``) on a copy of the parameters, so a gradient
+    check checks what training uses.
     """
     X = np.asarray(X, dtype=layers[0].W.dtype)
     space = Workspace([[Layer(layer.W, layer.b, layer.activation) for layer in layers]], len(X))
-    space.gradients(loss, X, np.asarray(T, dtype=X.dtype), weights, l1, l2)
+    space.gradients(loss, X, np.asarray(T, dtype=X.dtype), weights, l1, l2, masks)
     return [array.copy() for array in space.unpack(space.grad)]
 
 
@@ -323,7 +327,8 @@ class Job:
 
     def prepare(self, nets: list[list[Layer]], stack: bool = False) -> None:
         """Pack the networks' parameters and allocate the buffers of a step, once per fit."""
-        self.workspace = Workspace(nets, self.batch_size, stack, OPTIMIZERS[self.settings.optimizer].scratch)
+        self.workspace = Workspace(nets, self.batch_size, stack, OPTIMIZERS[self.settings.optimizer].scratch,
+                                   self.settings.dropout)
         self.batch_views = {}
         lead = self.workspace.lead + (self.batch_size,)
         self.batch = (np.empty(lead + self.X.shape[1:], self.X.dtype), np.empty(lead + self.T.shape[1:], self.T.dtype),
@@ -424,12 +429,14 @@ def _fit(job: Job, layers: list[Layer], rng: np.random.Generator, state: Trainin
         epoch, started = state.epoch + 1, time.perf_counter()
         rng.bit_generator.state = state.rng_state  # a no-op unless going on from a saved state
         order = rng.permutation(len(job.X)) if settings.shuffle else np.arange(len(job.X))
+        key = epoch_key(rng) if space.dropout else None  # the epoch's dropout masks come from it
         tally = job.tally(order)
         # A diverging run overflows somewhere; that is caught at the step, so NumPy need not warn first.
         with np.errstate(over="ignore", invalid="ignore"):
             for step in range(state.step, job.n_batches):
                 rows = order[step * job.batch_size:(step + 1) * job.batch_size]
-                buffers = space.gradients(loss, *job.gather(rows), settings.l1, settings.l2)  # forward, backward
+                masks = None if key is None else space.draw_masks(key, step, len(rows))
+                buffers = space.gradients(loss, *job.gather(rows), settings.l1, settings.l2, masks)  # forward, backward
                 if not space.finite(space.output_bias_gradient()):  # it sums the output delta: the loss broke
                     mark_diverged(history, epoch, step + 1)
                     return history

@@ -26,6 +26,8 @@ from typing import Sequence
 
 import numpy as np
 
+from nnctl.core.dropout import active as dropout_active
+from nnctl.core.dropout import new_masks, step_masks
 from nnctl.core.losses import Loss
 from nnctl.core.model import Buffers, Layer, backward, forward, new_buffers
 from nnctl.core.regularizers import penalty_gradient
@@ -41,7 +43,8 @@ class Workspace:
     update.  Without ``stack`` there is one network and no leading axis.
     """
 
-    def __init__(self, nets: Sequence[list[Layer]], batch_size: int, stack: bool = False, scratch: int = 2):
+    def __init__(self, nets: Sequence[list[Layer]], batch_size: int, stack: bool = False, scratch: int = 2,
+                 dropout: Sequence[float] = ()):
         if not stack and len(nets) != 1:
             raise ValueError("several networks need stack=True")
         first = nets[0]
@@ -67,6 +70,10 @@ class Workspace:
         self.layers = [Layer(W, b, name) for W, b, name in zip(self.W, self.b, self.activations)]  # views of theta
         self.buffers = replace(new_buffers(self.layers, batch_size, self.lead), dW=self.dW, db=self.db)
         self._views_by_rows: dict[int, Buffers] = {}  # views of the buffers for a batch of m rows, by m
+        # dropout masks of a step, for the hidden layers that drop units (dropout.py)
+        self.dropout = tuple(dropout) if dropout_active(dropout) else ()
+        widths = [fan_out for _, fan_out in self.shapes[:-1]]
+        self.masks = new_masks(self.dropout, widths, self.lead + (batch_size,), self.dtype)
 
     def _layer_views(self, flat: Array) -> tuple[list[Array], list[Array]]:
         """(weights, biases) of every layer as views of a flat vector (or stack of them)."""
@@ -105,16 +112,28 @@ class Workspace:
         weights, biases = self._layer_views(flat)
         return [array for pair in zip(weights, biases) for array in pair]
 
-    def gradients(self, loss: Loss, X: Array, T: Array, weights: Array | None, l1: float, l2: float) -> Buffers:
-        """g <- dL/dtheta for the batch ``X: (..., m, n_inputs)`` with targets T.
+    def draw_masks(self, keys: int | Sequence[int], step: int, m: int) -> list[Array | None]:
+        """The dropout masks of a step of m rows: from the epoch's key (one per network of a
+        stack), as ``dropout.step_masks`` draws them."""
+        rows = [None if mask is None else mask[..., :m, :] for mask in self.masks]
+        if not self.lead:
+            return step_masks(self.dropout, keys, step, rows)
+        for index, key in enumerate(keys):
+            step_masks(self.dropout, key, step, [None if mask is None else mask[index] for mask in rows])
+        return rows
+
+    def gradients(self, loss: Loss, X: Array, T: Array, weights: Array | None, l1: float, l2: float,
+                  masks: Sequence[Array | None] | None = None) -> Buffers:
+        """g <- dL/dtheta for the batch ``X: (..., m, n_inputs)`` with targets T (and the
+        hidden layers' dropout ``masks``, while training with dropout).
 
         L is the (weighted) mean data loss over the m rows plus the weight penalty.
         Returns the step's buffers (Z, A, dA and f'(Z) of every layer, valid until the next
         step): the epoch's training figures are taken from them.
         """
         buffers = self._buffers(X.shape[-2])
-        inputs, sums = forward(self.layers, X, buffers)
-        backward(self.layers, inputs, sums, loss.delta(sums[-1], T, weights), buffers)
+        inputs, sums = forward(self.layers, X, buffers, masks)
+        backward(self.layers, inputs, sums, loss.delta(sums[-1], T, weights), buffers, masks)
         if l1 or l2:
             if self.work[1][0] is None:
                 self.work[1][0] = np.empty_like(self.theta)

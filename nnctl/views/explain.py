@@ -148,9 +148,19 @@ def explanation_view(e: Explanation, max_shown: int = MAX_SHOWN) -> Group:
                             max_shown))
         parts.append(_side(*shown))
         what = "output activation (fixed by the loss)" if step.output else "activations"
-        section(f"{name}: {what}", f"A{l} = {step.activation}(Z{l})")
-        parts.append(matrix(f"A{l}" + (" = output" if step.output else ""), step.A, _rows(e),
-                            _units(e, l), max_shown))
+        if step.mask is None:
+            section(f"{name}: {what}", f"A{l} = {step.activation}(Z{l})")
+            parts.append(matrix(f"A{l}" + (" = output" if step.output else ""), step.A, _rows(e),
+                                _units(e, l), max_shown))
+            continue
+        p = fmt(step.dropout)
+        section(f"{name}: {what}, with dropout {p}",
+                f"A{l} = {step.activation}(Z{l}) * M{l};  M{l} = 0 for a dropped unit (a share {p}), "
+                f"1 / (1 - {p}) = {fmt(1 / (1 - step.dropout))} for a kept one, so E[A{l}] = "
+                f"{step.activation}(Z{l}); each training step draws a new M{l}, predictions use none")
+        parts.append(_side(matrix(f"{step.activation}(Z{l})", step.f_Z, _rows(e), _units(e, l), max_shown),
+                           matrix(f"M{l}", step.mask, _rows(e), _units(e, l), max_shown),
+                           matrix(f"A{l}", step.A, _rows(e), _units(e, l), max_shown)))
 
     section("loss", "L = data loss + l1 sum |W| + l2 sum W^2")
     loss = LOSSES[e.loss_name]
@@ -168,10 +178,14 @@ def explanation_view(e: Explanation, max_shown: int = MAX_SHOWN) -> Group:
     parts.append(matrix(f"dZ{L}", e.output_delta, _rows(e), _units(e, L), max_shown))
 
     if L > 1:
-        section("deltas by the chain rule", "dZl = (dZ(l+1) W(l+1)^T) * f'(Zl), from the output layer down")
+        dropped = " (* Ml where layer l drops units: a dropped unit passes no gradient)" if any(
+            step.mask is not None for step in e.forward) else ""
+        section("deltas by the chain rule", f"dZl = (dZ(l+1) W(l+1)^T) * f'(Zl){dropped}, from the output layer down")
         for step in reversed(e.backward[:-1]):
             l = step.layer
-            parts.append(Text(f"dZ{l} = (dZ{l + 1} W{l + 1}^T) * {e.forward[l - 1].activation}'(Z{l})", style="cyan"))
+            mask = f" * M{l}" if e.forward[l - 1].mask is not None else ""
+            parts.append(Text(f"dZ{l} = (dZ{l + 1} W{l + 1}^T){mask} * {e.forward[l - 1].activation}'(Z{l})",
+                              style="cyan"))
             parts.append(matrix(f"dZ{l}", step.dZ, _rows(e), _units(e, l), max_shown))
 
     penalty_equation = " + penalty gradient (l1 sign(W) + 2 l2 W; none on b)" if (e.l1 or e.l2) else ""
@@ -196,7 +210,8 @@ def explanation_view(e: Explanation, max_shown: int = MAX_SHOWN) -> Group:
             _with_bias(e, l, step.W_after, step.b_after, f"[b{l}; W{l}] after", max_shown),
         ))
 
-    section("loss after the step", "the same rows, the new weights")
+    masked = any(step.mask is not None for step in e.forward)
+    section("loss after the step", "the same rows" + (" and dropout masks" if masked else "") + ", the new weights")
     change = e.loss_after.total - e.loss.total
     parts.append(Text(f"L = {fmt(e.loss_after.data)} + {fmt(e.loss_after.penalty)} = {fmt(e.loss_after.total)}"
                       f"  (before: {fmt(e.loss.total)}; change {fmt(change)})"))
@@ -286,7 +301,8 @@ def explanation_to_dict(e: Explanation) -> dict[str, Any]:
         "inputs_with_bias": _array(e.inputs_with_bias), "y": _array(e.y), "T": _array(e.T),
         "row_weights": _array(e.row_weights),
         "forward": [{"layer": s.layer, "activation": s.activation, "output": s.output, "W": _array(s.W),
-                     "b": _array(s.b), "Z": _array(s.Z), "A": _array(s.A)} for s in e.forward],
+                     "b": _array(s.b), "Z": _array(s.Z), "A": _array(s.A), "dropout": s.dropout,
+                     "mask": _array(s.mask), "f_Z": _array(s.f_Z)} for s in e.forward],
         "loss_name": e.loss_name, "l1": e.l1, "l2": e.l2, "loss": loss(e.loss),
         "output_delta": _array(e.output_delta),
         "backward": [{"layer": s.layer, "dZ": _array(s.dZ), "dW_data": _array(s.dW_data),

@@ -41,6 +41,9 @@ def gradcheck_view(result: GradcheckResult) -> Group:
         Text(f"numerical gradient (L(theta + eps) - L(theta - eps)) / (2 eps), eps = {result.eps:g}; "
              f"relative error |a - n| / max(|a|, |n|, {result.floor:g}); pass: <= {result.tolerance:g}"),
     ]
+    if result.dropout:
+        lines.append(Text(f"dropout {_names(fmt(p) for p in result.dropout)} (per hidden layer): one set of masks, "
+                          f"seeded, held fixed in both gradients; it drops {result.dropped} hidden outputs"))
     if result.sampled:
         lines.append(Text(f"arrays larger than {result.max_params} entries: a seeded sample of {result.max_params}"))
     verdict = [Text(f"all {len(result.arrays)} arrays pass ({result.checked} entries)", style="bold green")
@@ -62,6 +65,7 @@ def gradcheck_to_dict(result: GradcheckResult) -> dict[str, Any]:
         "rows": result.rows, "objective": result.objective,
         "eps": result.eps, "tolerance": result.tolerance, "floor": result.floor,
         "max_params": result.max_params, "checked": result.checked, "near_kinks": result.near_kinks,
+        "dropout": list(result.dropout), "dropped": result.dropped,
         "arrays": [{"layer": c.layer, "kind": c.kind, "name": c.name, "shape": list(c.shape), "size": c.size,
                     "checked": c.checked, "max_abs_error": c.max_abs_error, "max_rel_error": c.max_rel_error,
                     "worst": list(c.worst), "passed": c.passed} for c in result.arrays],

@@ -37,9 +37,10 @@ def _columns(ins: Inspection, max_units: int) -> list[tuple[str, str, list[str]]
     """(title, subtitle, cells) of each layer of units, input to output."""
     sizes = ins.layer_sizes
     columns = [("input", f"{sizes[0]} + bias", _shown(ins.feature_names, max_units) + [BIAS])]
-    for l, (size, activation) in enumerate(zip(sizes[1:-1], ins.activations[:-1]), start=1):
+    for l, (size, activation, layer) in enumerate(zip(sizes[1:-1], ins.activations[:-1], ins.layers), start=1):
         units = [f"h{j}" for j in range(1, size + 1)]
-        columns.append((f"hidden {l}", f"{size} {activation} + bias", _shown(units, max_units) + [BIAS]))
+        dropped = f", dropout {significant(layer.dropout)}" if layer.dropout else ""
+        columns.append((f"hidden {l}", f"{size} {activation} + bias{dropped}", _shown(units, max_units) + [BIAS]))
     columns.append(("output", f"{sizes[-1]} {ins.activations[-1]}", _shown(ins.output_units, max_units)))
     return columns
 
@@ -81,9 +82,13 @@ def architecture_text(ins: Inspection, max_units: int = MAX_UNITS) -> Text:
     return text
 
 
-def architecture_legend() -> Text:
-    return Text(f"{BIAS} is the bias unit, a constant 1; its weights are the next layer's b, so a layer of n inputs "
-                f"and m outputs holds (n + 1) x m parameters", style="dim")
+def architecture_legend(ins: Inspection | None = None) -> Text:
+    text = (f"{BIAS} is the bias unit, a constant 1; its weights are the next layer's b, so a layer of n inputs "
+            f"and m outputs holds (n + 1) x m parameters")
+    if ins is not None and any(layer.dropout for layer in ins.layers):
+        text += ("; dropout p: in each training step a share p of the layer's outputs is set to 0 and the rest "
+                 "scaled by 1 / (1 - p); predictions use every unit")
+    return Text(text, style="dim")
 
 
 def _share(value: float) -> str:
@@ -91,14 +96,18 @@ def _share(value: float) -> str:
 
 
 def parameters_table(ins: Inspection) -> Table:
-    """Per layer: inputs + bias -> outputs, activation, weights, biases and parameters."""
-    table = Table("layer", "inputs + bias -> outputs", "activation", "weights W", "biases b", "parameters",
+    """Per layer: inputs + bias -> outputs, activation, (dropout,) weights, biases and parameters."""
+    dropout = any(layer.dropout for layer in ins.layers)
+    table = Table("layer", "inputs + bias -> outputs", "activation", *(["dropout (training)"] if dropout else []),
+                  "weights W", "biases b", "parameters",
                   title="parameters: (inputs + 1) x outputs per layer", title_justify="left")
     for layer in ins.layers:
-        table.add_row(str(layer.index), f"{layer.inputs} + 1 -> {layer.outputs}", layer.activation,
+        output = layer.index == len(ins.layers)  # the output layer drops nothing
+        rate = ["-" if output else significant(layer.dropout)] if dropout else []
+        table.add_row(str(layer.index), f"{layer.inputs} + 1 -> {layer.outputs}", layer.activation, *rate,
                       f"{layer.inputs}x{layer.outputs} = {layer.inputs * layer.outputs}", str(layer.outputs),
                       str(layer.parameters))
-    table.add_row("total", "", "", "", "", str(ins.parameters), style="bold")
+    table.add_row("total", "", "", *([""] if dropout else []), "", "", str(ins.parameters), style="bold")
     return table
 
 
@@ -195,5 +204,5 @@ def config_table(ins: Inspection) -> Table:
 
 def inspection_view(ins: Inspection, max_units: int = MAX_UNITS) -> Group:
     """Everything ``nnctl inspect`` shows, top to bottom."""
-    return Group(architecture_text(ins, max_units), architecture_legend(), Text(""), parameters_table(ins),
+    return Group(architecture_text(ins, max_units), architecture_legend(ins), Text(""), parameters_table(ins),
                  weight_stats_table(ins), metadata_table(ins), Text(""), config_table(ins))

@@ -14,8 +14,9 @@ def fixed(value: float | None, digits: int = 4) -> str:
 
 
 def significant(value: float | None, digits: int = 4) -> str:
-    """A number with ``digits`` significant digits ('0.7006', '-1.25e-05', '3'); '-' when there is none."""
-    return "-" if value is None else f"{float(value):.{digits}g}"
+    """A number with ``digits`` significant digits ('0.7006', '-1.25e-05', '3'); '-' when there is none.
+    A negative zero (a dropped unit's -0.25 * 0) reads 0."""
+    return "-" if value is None else f"{float(value) + 0.0:.{digits}g}"
 
 
 CONTROLS = {**{code: f"\\x{code:02x}" for code in (*range(32), *range(127, 160))},

@@ -19,7 +19,7 @@ from rich.table import Table
 from nnctl.core.model import Layer, layer_sizes, parameter_count
 from nnctl.core.training import EpochRecord
 from nnctl.files import display_path
-from nnctl.views.text import fixed, plain
+from nnctl.views.text import fixed, plain, significant
 
 MAX_TABLE_ROWS = 20
 
@@ -151,12 +151,16 @@ class TrainingDisplay:
                                soft_wrap=True, markup=False, highlight=False)
 
 
-def architecture(layers: Sequence[Layer], hidden_activations: Sequence[str], inputs: str | None = None) -> str:
+def architecture(layers: Sequence[Layer], hidden_activations: Sequence[str], inputs: str | None = None,
+                 dropout: Sequence[float] = ()) -> str:
     """e.g. '2 inputs + bias -> 8 sigmoid + bias -> 2 outputs (softmax); 42 parameters'; ``inputs``
-    says what the inputs were made of: '4 numeric + island (3) + sex (3) = 10 inputs'."""
+    says what the inputs were made of: '4 numeric + island (3) + sex (3) = 10 inputs'; a hidden
+    layer that drops units while training says so: '16 relu (dropout 0.2) + bias'."""
     sizes = layer_sizes(layers)
+    rates = list(dropout) + [0.0] * (len(sizes) - 2 - len(dropout))
     parts = [f"{inputs or f'{sizes[0]} inputs'} + bias"]
-    parts += [f"{size} {act} + bias" for size, act in zip(sizes[1:-1], hidden_activations)]
+    parts += [f"{size} {act}{f' (dropout {significant(p)})' if p else ''} + bias"
+              for size, act, p in zip(sizes[1:-1], hidden_activations, rates)]
     parts.append(f"{sizes[-1]} output{'s' if sizes[-1] > 1 else ''} ({layers[-1].activation})")
     same_as = f": {SAME_AS[layers[-1].activation]}" if len(layers) == 1 and layers[-1].activation in SAME_AS else ""
     return " -> ".join(parts) + f"; {parameter_count(layers)} parameters{same_as}"
