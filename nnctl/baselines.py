@@ -2,7 +2,7 @@
 
 The lecture's first lesson is a comparison: a perceptron draws a line, a hidden layer bends it,
 and the hidden layer is kept only when it earns its place.  For a run, on its validation rows
-(its training rows when it has none):
+(its training rows when it has none), and again on its test rows (data.test) when it has them:
 
 * the constant guess: the majority class of the training rows (accuracy), or their mean target
   (R^2, which is then about 0);
@@ -114,25 +114,38 @@ def _linear_model(config: Config, data: PreparedData, epochs: int):
     return run.train(linear_config, data=data, write_files=False)
 
 
-def baselines(config: Config, data: PreparedData, network: float) -> Baselines:
-    """The constant guess and the linear model on the rows the network's ``network`` figure is from."""
+def baselines(config: Config, data: PreparedData, network: float, test_network: float | None = None
+              ) -> list[Baselines]:
+    """The constant guess and the linear model on the rows the network's ``network`` figure is from
+    (validation, or training without them); then, when the run has data.test rows and their figure
+    ``test_network``, the same two on the test rows (the same constant and linear model, each
+    scored once on them, as the network was)."""
     classification = data.dataset.classes is not None
+    metric = "accuracy" if classification else "r2"
     on = "validation" if data.X_val is not None else "training"
     y = data.y_val if data.X_val is not None else data.y_train
-    if classification:
-        majority = int(np.argmax(np.bincount(data.y_train, minlength=len(data.dataset.classes))))
-        constant = float(metric_fns.accuracy(y, np.full(len(y), majority)))
-    else:
-        mean = np.asarray(data.y_train, dtype=np.float64).mean(axis=0)
-        constant = float(metric_fns.regression_metrics(y, np.broadcast_to(mean, np.shape(y)))["r2"])
     epochs = min(config.optimizer.epochs, LINEAR_EPOCHS)
     linear = None
     if config.model.hidden:
         try:
-            result = _linear_model(config, data, epochs)
-            key = f"{'val' if on == 'validation' else 'train'}_{'accuracy' if classification else 'r2'}"
-            linear = float(result.best_row[key])
+            linear = _linear_model(config, data, epochs)
         except TrainingError:
             linear = None
-    return Baselines(on, "accuracy" if classification else "r2", "majority class" if classification else "mean target",
-                     constant, linear, epochs, network, bool(config.model.hidden), len(y))
+    kind = ("majority class" if classification else "mean target"), bool(config.model.hidden)
+    found = [Baselines(on, metric, kind[0], _constant(data, y), None if linear is None else
+                       float(linear.best_row[f"{'val' if on == 'validation' else 'train'}_{metric}"]),
+                       epochs, network, kind[1], len(y))]
+    if data.X_test is not None and data.y_test is not None and test_network is not None:
+        found.append(Baselines("test", metric, kind[0], _constant(data, data.y_test), None if linear is None else
+                               float(linear.summary["test"][f"test_{metric}"]), epochs, test_network, kind[1],
+                               len(data.y_test)))
+    return found
+
+
+def _constant(data: PreparedData, y: np.ndarray) -> float:
+    """The majority class of the training rows (its accuracy on ``y``), or their mean target (its R^2)."""
+    if data.dataset.classes is not None:
+        majority = int(np.argmax(np.bincount(data.y_train, minlength=len(data.dataset.classes))))
+        return float(metric_fns.accuracy(y, np.full(len(y), majority)))
+    mean = np.asarray(data.y_train, dtype=np.float64).mean(axis=0)
+    return float(metric_fns.regression_metrics(y, np.broadcast_to(mean, np.shape(y)))["r2"])

@@ -296,11 +296,12 @@ def train(
         from nnctl.views.text import baselines_lines
 
         on = "val" if result.data.X_val is not None else "train"
-        figure = result.best_row[f"{on}_{'accuracy' if task == 'classification' else 'r2'}"]
-        found = baselines(cfg, result.data, float(figure))
-        for line in baselines_lines(found):
+        metric = "accuracy" if task == "classification" else "r2"
+        test = (result.summary.get("test") or {}).get(f"test_{metric}")
+        found = baselines(cfg, result.data, float(result.best_row[f"{on}_{metric}"]), test)
+        for line in [line for each in found for line in baselines_lines(each)]:
             console.print(line, markup=False, soft_wrap=True)
-        result.summary["baselines"] = found.to_dict()
+        result.summary["baselines"] = {**found[0].to_dict(), **({"test": found[1].to_dict()} if found[1:] else {})}
         if "summary" in result.files:
             write_json(result.files["summary"], result.summary)
     if as_json:

@@ -52,6 +52,27 @@ def test_a_perceptron_is_the_linear_model(tmp_path):
     assert found["linear_model"] is None and found["verdict"].startswith("this network has no hidden layer")
 
 
+def test_with_a_test_set_the_baselines_are_scored_on_its_rows_too(tmp_path):
+    document, summary = _train(tmp_path, "mixed.yaml", "--set", f"data.test={ROOT / 'datasets' / 'mixed-test.csv'}")
+    found = document["baselines"]["test"]
+    assert found == summary["baselines"]["test"] and found["on"] == "test" and found["metric"] == "accuracy"
+    assert found["network"] == summary["test"]["test_accuracy"]
+    # the majority class of the training rows ('no'), scored on the 500 test rows
+    bought = [line.split(",")[-1] for line in (ROOT / "datasets" / "mixed-test.csv").read_text().splitlines()[1:]]
+    assert found["majority_class"] == pytest.approx(bought.count("no") / len(bought))
+    assert found["linear_model"] > found["majority_class"] + 0.05  # the linear model learned something
+    gain = found["network"] - found["linear_model"]
+    assert found["verdict"] == (f"the hidden layers earned their place: {gain:+.3f} accuracy over the linear model"
+                                if gain >= 0.01 else f"no better than the linear model ({gain:+.3f} accuracy, less "
+                                "than 0.010): consider model.hidden: [] (fewer parameters, the same answers)")
+    shown = runner.invoke(app, ["train", str(ROOT / "configs" / "mixed.yaml"), "--overwrite", "--set",
+                                f"output={tmp_path / 'run'}", "--set", f"data.test={ROOT / 'datasets' / 'mixed-test.csv'}"])
+    lines = [line for line in shown.stdout.splitlines() if line.startswith("baselines")]
+    assert [line.split(":")[0] for line in lines] == ["baselines (accuracy on the validation rows)",
+                                                       "baselines (accuracy on the test rows)"]
+    assert f"this network {found['network']:.4f}" in lines[1]
+
+
 def test_the_text_shows_both_figures_and_the_flag_or_key_turns_them_off(tmp_path):
     out = tmp_path / "shown"
     done = runner.invoke(app, ["train", str(ROOT / "configs" / "circles.yaml"), "--set", f"output={out}"])

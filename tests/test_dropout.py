@@ -260,3 +260,41 @@ def test_a_resumed_run_with_dropout_equals_one_go(tmp_path):
     for p, q in zip(a.layers, b.layers):
         assert np.array_equal(p.W, q.W) and np.array_equal(p.b, q.b)
 
+
+
+# --- shown where the network is shown ------------------------------------------------------------
+
+def test_train_inspect_and_explain_show_the_rates(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from nnctl.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "run"
+    config = str(ROOT / "configs" / "circles.yaml")
+    sets = ["--set", "model.hidden=[6,4]", "--set", "model.dropout=[0.5,0]", "--set", "optimizer.epochs=3",
+            "--set", f"output={out}"]
+    trained = runner.invoke(app, ["train", config, *sets, "--no-baselines"])
+    assert trained.exit_code == 0, trained.output
+    assert "2 inputs + bias -> 6 sigmoid (dropout 0.5) + bias -> 4 sigmoid + bias -> 2 outputs (softmax)" in trained.stdout
+    assert "note: with dropout, each epoch's train figures are those of the thinned networks" in trained.stdout
+
+    document = json.loads(runner.invoke(app, ["inspect", str(out), "--json"]).stdout)
+    assert [layer["dropout"] for layer in document["layers"]] == [0.5, 0.0, 0.0]
+    shown = runner.invoke(app, ["inspect", str(out)], env={"COLUMNS": "200"}).stdout
+    assert "6 sigmoid + bias, dropout 0.5" in shown and "dropout (training)" in shown
+    assert "predictions use every unit" in shown
+
+    explained = json.loads(runner.invoke(app, ["explain", config, *sets[:-2], "--json"]).stdout)
+    first, second = explained["forward"][0], explained["forward"][1]
+    mask, f_Z, A = (np.array(first[key]) for key in ("mask", "f_Z", "A"))
+    assert set(np.unique(mask).tolist()) <= {0.0, 2.0} and first["dropout"] == 0.5
+    np.testing.assert_allclose(A, f_Z * mask)  # A1 = f(Z1) * M1
+    assert second["mask"] is None  # p = 0: nothing dropped there
+    dZ1 = np.array(explained["backward"][0]["dZ"])
+    assert np.all(dZ1[mask == 0] == 0)  # a dropped unit passes no gradient
+    text = runner.invoke(app, ["explain", config, *sets[:-2]], env={"COLUMNS": "250"}).stdout
+    assert "A1 = sigmoid(Z1) * M1;  M1 = 0 for a dropped unit (a share 0.5), 1 / (1 - 0.5) = 2 for a kept one" in text
+    assert "dZ1 = (dZ2 W2^T) * M1 * sigmoid'(Z1)" in text
