@@ -298,3 +298,21 @@ def test_train_inspect_and_explain_show_the_rates(tmp_path):
     text = runner.invoke(app, ["explain", config, *sets[:-2]], env={"COLUMNS": "250"}).stdout
     assert "A1 = sigmoid(Z1) * M1;  M1 = 0 for a dropped unit (a share 0.5), 1 / (1 - 0.5) = 2 for a kept one" in text
     assert "dZ1 = (dZ2 W2^T) * M1 * sigmoid'(Z1)" in text
+
+
+def test_a_sweeps_stacked_seeds_with_dropout_are_the_runs_train_gives(tmp_path):
+    from dataclasses import replace
+
+    from nnctl.prep import prepare
+
+    base = load_config(ROOT / "configs" / "dropout.yaml", ["optimizer.epochs=15", "model.hidden=[32,16]",
+                                                           "model.dropout=[0.5,0.2]", "training.baselines=false"])
+    configs = [replace(base, seed=seed, output=tmp_path / f"s{seed}") for seed in range(3)]
+    data = prepare.prepare_data(configs[0], run.generators(configs[0])[0])
+    stacked = run.train_seeds(configs, data, write_files=False)
+    for config, together in zip(configs, stacked):
+        alone = run.train(config, data=data, write_files=False)
+        for a, b in zip(alone.layers, together.layers):
+            assert np.array_equal(a.W, b.W) and np.array_equal(a.b, b.b)
+        assert [r["val_loss"] for r in alone.rows] == [r["val_loss"] for r in together.rows]
+    assert not np.array_equal(stacked[0].layers[0].W, stacked[1].layers[0].W)
