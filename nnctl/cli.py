@@ -258,6 +258,7 @@ def train(
     display = TrainingDisplay(console, cfg.optimizer.epochs, task, cfg.data.validation != 0, every, health,
                               standardized, run.uses_batch_figures(cfg))
     inputs = None
+    notes = run.config_notes(cfg)
 
     def on_start(layers, data):
         nonlocal inputs
@@ -266,10 +267,7 @@ def train(
         lines = [f"network: {architecture(layers, cfg.model.hidden_activations, inputs, cfg.model.hidden_dropout)}",
                  f"rows: {len(data.X_train)} training, {n_val} validation"
                  + (f", {len(data.X_test)} test (scored once, at the end)" if data.X_test is not None else "")]
-        lines = ([f"note: {moved}"] if moved else []) + lines + [f"note: {note}" for note in data.notes]
-        if any(cfg.model.hidden_dropout) and run.uses_batch_figures(cfg):
-            lines.append("note: with dropout, each epoch's train figures are those of the thinned networks its "
-                         "batches trained (units dropped); the validation figures and the summary use every unit")
+        lines = ([f"note: {moved}"] if moved else []) + lines + [f"note: {note}" for note in data.notes + notes]
         if start is not None:
             state = start.meta[resumes.STATE_KEY]
             lines.append(f"resuming {display_path(cfg.output)} after epoch {state['epoch']}"
@@ -307,7 +305,7 @@ def train(
     if as_json:
         print_json({**result.summary, "interrupted": result.history.interrupted, "run_dir": str(cfg.output),
                     "files": {name: str(path) for name, path in result.files.items()},
-                    "inputs": result.data.preprocessor.summary(), "notes": [moved] * bool(moved) + list(result.data.notes)})
+                    "inputs": result.data.preprocessor.summary(), "notes": [moved] * bool(moved) + list(result.data.notes) + notes})
     if result.history.interrupted:
         again = f"nnctl train {config}" + "".join(f" --set {s}" for s in set_ or ()) + f" --resume {display_path(cfg.output)}"
         err_console().print(f"to go on: {again}", markup=False, soft_wrap=True)

@@ -264,6 +264,7 @@ _ALIASES = {"lr": "learning_rate", "eta": "learning_rate", "n_epochs": "epochs",
             "alpha": "l2", "weight_decay": "l2", "random_state": "seed", "optimiser": "optimizer",
             "solver": "name", "y": "target", "label": "target", "x": "features"}
 
+MAX_DROPOUT = 0.99  # a layer keeps one unit in a hundred at least (p near 1 rounds to 1 in float32: nothing kept)
 MAX_HIDDEN_UNITS = 65_536  # per layer: a typo like 99999999 must not try to fill the memory
 
 
@@ -286,7 +287,7 @@ def _layer_sizes(v: Any, _: Path) -> Any:
 
 
 def _dropout(v: Any, _: Path) -> Any:
-    rate = lambda n: (number := _finite(n)) is not None and 0 <= number < 1  # noqa: E731
+    rate = lambda n: (number := _finite(n)) is not None and 0 <= number <= MAX_DROPOUT  # noqa: E731
     if rate(v):
         return float(v)
     if isinstance(v, (list, tuple)) and all(rate(n) for n in v):
@@ -335,8 +336,8 @@ _RULES: dict[str, _Rule] = {
     "model.activation": _Rule("one of {names}, or a list of them (one per hidden layer)",
                               _activation, _ACTIVATION_NAMES),
     "model.init": _choice(_names("nnctl.core.model", "INITIALIZERS")),
-    "model.dropout": _Rule("a number >= 0 and < 1 (the share of hidden units dropped), or a list of them "
-                           "(one per hidden layer)", _dropout),
+    "model.dropout": _Rule(f"a number from 0 to {MAX_DROPOUT} (the share of hidden units dropped), or a list of "
+                           "them (one per hidden layer)", _dropout),
     "model.dtype": _choice(lambda: DTYPES),
     "loss": _choice(_names("nnctl.core.losses", "LOSSES")),
     "regularization.l1": _real("a number >= 0", lambda v: v >= 0),
@@ -657,9 +658,6 @@ def _cross_check(checker: _Checker, raw: Mapping, sections: dict, values: dict) 
         rates = f"{len(hidden)} rate" + ("" if len(hidden) == 1 else "s")
         checker.problem("model.dropout", f"must be one number or a list of {rates} (one per layer "
                         f"of model.hidden {list(hidden)}), got {_show(list(dropout))}")
-    elif isinstance(dropout, float) and dropout > 0 and hidden == ():
-        checker.problem("model.dropout", f"drops hidden units, and model.hidden [] has none: "
-                        f"remove it or add a hidden layer, got {_show(dropout)}")
     target, loss = data.get("target"), values.get("loss", Config.loss)
     if not isinstance(target, tuple):
         return

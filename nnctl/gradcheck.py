@@ -26,7 +26,9 @@ relative error is at most ``tolerance`` (1e-6 by default; float64 with eps = 1e-
 Dropout: with ``model.dropout``, each hidden layer's outputs are multiplied by a mask (0 for a
 dropped unit, 1 / (1 - p) for a kept one: core/dropout.py).  The check draws one set of masks for
 its rows, seeded by the config's seed, and holds it fixed: both the analytic and the numerical
-gradient are of L with those masks, so the mask's place in the chain rule is checked too.
+gradient are of L with those masks, so the mask's place in the chain rule is checked too.  A row
+whose kept units of a layer all output 0 keeps one more that does not: else the next layer's sums
+for that row would be its biases alone, which start at exactly 0, on relu's kink.
 
 Kinks: relu and leaky_relu at z = 0, the mae loss at z = t, the hinge loss at its margin, and
 the L1 penalty at w = 0 have no derivative.  When a value sits within eps of its kink the two
@@ -44,6 +46,7 @@ import numpy as np
 
 from nnctl.config import Config
 from nnctl.core.dropout import active as dropout_active
+from nnctl.core.activations import ACTIVATIONS
 from nnctl.core.dropout import fixed_masks
 from nnctl.core.losses import Loss
 from nnctl.core.model import Layer, forward, layer_sizes
@@ -128,8 +131,8 @@ def gradcheck(config: Config, rows: int = 8, max_params: int = 2000, tolerance: 
     l1, l2 = config.regularization.l1, config.regularization.l2
 
     rates = config.model.hidden_dropout if dropout_active(config.model.hidden_dropout) else ()
-    masks = (fixed_masks(rates, [layer.W.shape[1] for layer in layers[:-1]], len(batch.X), config.seed,
-                         layers[0].W.dtype) if rates else None)
+    masks = (_keep_one(layers, batch.X, fixed_masks(rates, [layer.W.shape[1] for layer in layers[:-1]], len(batch.X),
+                                                    config.seed, layers[0].W.dtype), rates) if rates else None)
 
     def objective() -> float:
         Z = forward(layers, batch.X, masks=masks)[1][-1]
@@ -170,6 +173,22 @@ def gradcheck(config: Config, rows: int = 8, max_params: int = 2000, tolerance: 
         dropout=tuple(rates), dropped=sum(int(np.sum(mask == 0)) for mask in masks or () if mask is not None),
     )
 
+
+
+def _keep_one(layers: list[Layer], X: Array, masks: list[Array | None], rates: tuple[float, ...]
+              ) -> list[Array | None]:
+    """The masks with one more unit kept in every row whose kept units all output 0 (while a unit
+    it dropped does not): that row would feed the next layer nothing, leaving its sums at the biases."""
+    for l, (mask, p) in enumerate(zip(masks, rates)):
+        if mask is None:
+            continue
+        _, sums = forward(layers, X, masks=masks)
+        output = ACTIVATIONS[layers[l].activation].forward(sums[l].copy())  # f(Z_l) before the mask
+        for row in np.flatnonzero(~np.any(output * mask != 0, axis=1)):
+            alive = np.flatnonzero(output[row] != 0)
+            if alive.size:
+                mask[row, alive[0]] = 1.0 / (1.0 - p)
+    return masks
 
 
 def near_kinks(layers: list[Layer], loss: Loss, X: Array, T: Array, l1: float,

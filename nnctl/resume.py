@@ -138,9 +138,13 @@ def load_resumable(run_dir: str | Path, config: Config, force: bool) -> Checkpoi
 
 
 def with_earlier_defaults(saved: dict, meta: dict) -> dict:
-    """A saved config with the data keys that came after it, as its run behaved: the preparation
-    keys at their defaults (on the all-numeric files it could read, they change nothing), and a
-    regression run's targets trained as they were, not z-scored."""
+    """A saved config with the keys that came after it, as its run behaved: the model keys
+    (model.dropout) and the data preparation keys at their defaults (which change nothing: no
+    dropout; on the all-numeric files it could read, no preparation), and a regression run's
+    targets trained as they were, not z-scored."""
+    model = saved.get("model")
+    if isinstance(model, dict):
+        saved = {**saved, "model": {**config_to_dict(_DEFAULTS)["model"], **model}}
     data = saved.get("data")
     if not isinstance(data, dict) or "standardize_target" in data:
         return saved

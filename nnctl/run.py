@@ -177,6 +177,19 @@ def settings_of(config: Config) -> Settings:
     )
 
 
+def config_notes(config: Config) -> list[str]:
+    """What a run of this config should say about its settings before it starts."""
+    notes = []
+    dropout = config.model.dropout
+    if not config.model.hidden and dropout:
+        notes.append(f"model.dropout {dropout} drops nothing: dropout switches off hidden units, and model.hidden "
+                     "is []")
+    elif any(config.model.hidden_dropout) and uses_batch_figures(config):
+        notes.append("with dropout, each epoch's train figures are those of the thinned networks its batches "
+                     "trained (units dropped); the validation figures and the summary use every unit")
+    return notes
+
+
 def uses_batch_figures(config: Config) -> bool:
     """Whether a run of this config reports each epoch's training figures as means over its batches
     (``training.train_figures_source``), rather than from a pass over every training row."""

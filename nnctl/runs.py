@@ -22,6 +22,7 @@ import yaml
 from nnctl.core.training import LOWER_IS_BETTER
 from nnctl.errors import NnctlError
 from nnctl.files import display_path
+from nnctl.inspection import dropout_rates
 
 SUMMARY, CONFIG, HISTORY = "summary.json", "config.yaml", "history.csv"
 UNFINISHED = "not finished: still running, or stopped before its end (nnctl train CONFIG --resume RUN_DIR goes on)"
@@ -35,7 +36,7 @@ class RunRecord:
     path: Path
     name: str  # the directory, relative to where the search started
     when: str  # when summary.json was written, local time, to the second
-    network: str  # layer sizes, e.g. '2-8-2'
+    network: str  # layer sizes, e.g. '2-8-2', and the dropout rates when there are any: '2-128-128-2 dropout 0.5'
     loss: str
     stop_reason: str
     best_epoch: int | None
@@ -103,6 +104,9 @@ def read_run(path: Path, name: str) -> RunRecord:
                    if isinstance(value, (int, float)) and not isinstance(value, bool)}
         sizes = summary.get("layer_sizes")
         network = "-".join(map(str, sizes)) if isinstance(sizes, list) else ""
+        rates = dropout_rates(config, len(sizes) - 2) if isinstance(sizes, list) and len(sizes) > 2 else []
+        if any(rates):
+            network += f" dropout {','.join(f'{p:g}' for p in (rates[:1] if len(set(rates)) == 1 else rates))}"
         converged = summary.get("converged")
         return RunRecord(path, name, when, network, str(config.get("loss", "")), str(summary.get("stop_reason", "")),
                          _int(summary.get("best_epoch")), _int(summary.get("epochs_run")),

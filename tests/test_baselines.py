@@ -61,16 +61,38 @@ def test_with_a_test_set_the_baselines_are_scored_on_its_rows_too(tmp_path):
     bought = [line.split(",")[-1] for line in (ROOT / "datasets" / "mixed-test.csv").read_text().splitlines()[1:]]
     assert found["majority_class"] == pytest.approx(bought.count("no") / len(bought))
     assert found["linear_model"] > found["majority_class"] + 0.05  # the linear model learned something
-    gain = found["network"] - found["linear_model"]
-    assert found["verdict"] == (f"the hidden layers earned their place: {gain:+.3f} accuracy over the linear model"
-                                if gain >= 0.01 else f"no better than the linear model ({gain:+.3f} accuracy, less "
-                                "than 0.010): consider model.hidden: [] (fewer parameters, the same answers)")
+    # the linear model's test figure is the one nnctl evaluate learns again from the run and scores on the file
+    evaluated = runner.invoke(app, ["evaluate", str(tmp_path / "run"), str(ROOT / "datasets" / "mixed-test.csv"),
+                                    "--json"])
+    assert json.loads(evaluated.stdout)["baselines"]["linear_model"] == found["linear_model"]
+    assert found["linear_model"] != document["baselines"]["linear_model"]  # not the validation figure
+    gain, over = found["network"] - found["linear_model"], found["network"] - found["majority_class"]
+    assert found["verdict"] == f"on the test rows: {gain:+.3f} accuracy over the linear model, {over:+.3f} over " \
+                               "the majority class"  # figures only: no advice from the test rows
     shown = runner.invoke(app, ["train", str(ROOT / "configs" / "mixed.yaml"), "--overwrite", "--set",
                                 f"output={tmp_path / 'run'}", "--set", f"data.test={ROOT / 'datasets' / 'mixed-test.csv'}"])
     lines = [line for line in shown.stdout.splitlines() if line.startswith("baselines")]
     assert [line.split(":")[0] for line in lines] == ["baselines (accuracy on the validation rows)",
                                                        "baselines (accuracy on the test rows)"]
     assert f"this network {found['network']:.4f}" in lines[1]
+
+
+def test_a_network_no_better_than_the_majority_class_is_told_so(tmp_path):
+    document, _ = _train(tmp_path, "circles.yaml", "--set", "optimizer.learning_rate=1e-9", "--set", "optimizer.epochs=1")
+    found = document["baselines"]
+    assert found["network"] == found["majority_class"] == 0.5
+    assert found["verdict"] == ("no better than the majority class (+0.000 accuracy): the network learned nothing "
+                                "that guess does not give (see optimizer.learning_rate and optimizer.epochs)")
+
+
+def test_a_gain_of_exactly_two_rows_counts():
+    from nnctl.baselines import Baselines
+
+    found = Baselines("validation", "accuracy", "majority class", 9 / 28, 9 / 28, 100, 11 / 28, rows=28)
+    assert 11 / 28 - 9 / 28 < 2 / 28  # in floats
+    assert found.verdict() == "the hidden layers earned their place: +0.071 accuracy over the linear model"
+    one_row = Baselines("validation", "accuracy", "majority class", 9 / 28, 10 / 28, 100, 11 / 28, rows=28)
+    assert one_row.verdict().startswith("no better than the linear model (+0.036 accuracy, less than 0.071)")
 
 
 def test_the_text_shows_both_figures_and_the_flag_or_key_turns_them_off(tmp_path):

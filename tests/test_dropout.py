@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,12 @@ def test_gradcheck_holds_a_mask_fixed_and_passes(tmp_path):
         result = gradcheck(config, rows=8)
         assert result.passed and result.dropout == (0.5, 0.2) and result.near_kinks == 0
         assert 0 < result.dropped < 8 * 11  # some of the 8 x (6 + 5) hidden outputs, not all
+    # relu: a row whose kept units all output 0 would leave the next layer's sums at its biases, 0 at
+    # the start, on relu's kink; the check keeps one more unit there
+    config = load_config(ROOT / "configs" / "circles.yaml",
+                         ["model.hidden=[7,5]", "model.activation=relu", "model.dropout=[0.5,0.3]"])
+    result = gradcheck(config, rows=8)
+    assert result.passed, [(c.name, c.max_rel_error) for c in result.arrays]
 
 
 # --- training ----------------------------------------------------------------------------------
@@ -177,16 +184,38 @@ def test_stacked_seeds_with_dropout_equal_separate_fits_bit_for_bit():
             [(r.train, r.validation) for r in stacked_history.records]
 
 
-def test_evaluation_and_prediction_drop_nothing(tmp_path):
-    config = load_config(ROOT / "configs" / "circles.yaml",
-                         ["model.dropout=0.5", "optimizer.epochs=5", f"output={tmp_path / 'run'}"])
+def test_nothing_but_a_training_step_drops_units(tmp_path, monkeypatch):
+    import nnctl.core.workspace
+    from typer.testing import CliRunner
+
+    from nnctl.cli import app
+
+    out = tmp_path / "run"
+    config = load_config(ROOT / "configs" / "circles.yaml", ["model.dropout=0.5", "optimizer.epochs=5",
+                                                             f"output={out}"])
     result = run.train(config)
-    ckpt = load_checkpoint(tmp_path / "run" / "best.npz")
-    X_val = result.data.X_val.astype(np.float32)
-    first, second = logits(ckpt.layers, X_val), logits(ckpt.layers, X_val)
-    assert np.array_equal(first, second)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a mask was drawn")
+
+    monkeypatch.setattr(nnctl.core.workspace, "step_masks", refuse)  # what a training step draws with
+    with pytest.raises(AssertionError, match="a mask was drawn"):
+        run.train(config, write_files=False)  # (the patch holds)
+    runner, data = CliRunner(), str(ROOT / "datasets" / "circles.csv")
+    predicted = runner.invoke(app, ["predict", str(out), data, "--proba", "-o", str(tmp_path / "p.csv")])
+    assert predicted.exit_code == 0, predicted.output
+    ckpt = load_checkpoint(out / "best.npz")
+    rows = np.loadtxt(data, delimiter=",", skiprows=1)
+    expected = LOSSES[config.loss].decide(logits(ckpt.layers, ckpt.scaler.transform(rows[:, :2]).astype(np.float32)))
+    written = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1, usecols=0)  # predicted_label, p0, p1
+    assert np.array_equal(written.astype(int), np.array(ckpt.meta["classes"])[expected])
+    for command in (["evaluate", str(out), data], ["importance", str(out), data, "--repeats", "1"],
+                    ["boundary", str(out), data]):
+        done = runner.invoke(app, command)
+        assert done.exit_code == 0, (command, done.output)
     # the validation figures are those of the whole network: recomputed here without masks
-    accuracy = float(np.mean(LOSSES[config.loss].decide(first) == result.data.y_val))
+    X_val = result.data.X_val.astype(np.float32)
+    accuracy = float(np.mean(LOSSES[config.loss].decide(logits(result.layers, X_val)) == result.data.y_val))
     assert accuracy == pytest.approx(result.best_row["val_accuracy"])
 
 
@@ -217,10 +246,13 @@ def _config(tmp_path: Path, model: dict) -> dict:
 @pytest.mark.parametrize("model, message", [
     ({"hidden": [8, 4], "dropout": [0.2]},
      "model.dropout: must be one number or a list of 2 rates (one per layer of model.hidden [8, 4]), got [0.2]"),
-    ({"hidden": [], "dropout": 0.3}, "model.dropout: drops hidden units, and model.hidden [] has none"),
-    ({"dropout": 1.0}, "model.dropout: must be a number >= 0 and < 1 (the share of hidden units dropped)"),
-    ({"dropout": "half"}, "model.dropout: must be a number >= 0 and < 1"),
-    ({"dropout": [0.1, True]}, "model.dropout: must be a number >= 0 and < 1"),
+    ({"hidden": [], "dropout": [0.3]},
+     "model.dropout: must be one number or a list of 0 rates (one per layer of model.hidden []), got [0.3]"),
+    ({"dropout": 1.0}, "model.dropout: must be a number from 0 to 0.99 (the share of hidden units dropped)"),
+    ({"dropout": 0.99999999999}, "model.dropout: must be a number from 0 to 0.99"),
+    ({"dropout": -0.1}, "model.dropout: must be a number from 0 to 0.99"),
+    ({"dropout": "half"}, "model.dropout: must be a number from 0 to 0.99"),
+    ({"dropout": [0.1, True]}, "model.dropout: must be a number from 0 to 0.99"),
 ])
 def test_bad_dropout_is_one_clear_line(tmp_path, model, message):
     with pytest.raises(ConfigError) as error:
@@ -233,6 +265,20 @@ def test_one_rate_is_every_hidden_layers_and_a_list_is_one_per_layer(tmp_path):
     assert config_from_dict(_config(tmp_path, {"hidden": [8, 4], "dropout": [0.5, 0]})).model.hidden_dropout == \
         (0.5, 0.0)
     assert config_from_dict(_config(tmp_path, {"hidden": []})).model.hidden_dropout == ()
+
+
+def test_one_rate_without_hidden_layers_drops_nothing_and_says_so(tmp_path):
+    from typer.testing import CliRunner
+
+    from nnctl.cli import app
+
+    config = config_from_dict(_config(tmp_path, {"hidden": [], "dropout": 0.3}))
+    assert config.model.hidden_dropout == () and run.settings_of(config).dropout == ()
+    done = CliRunner().invoke(app, ["train", str(ROOT / "configs" / "circles-perceptron.yaml"), "--set",
+                                    "model.dropout=0.3", "--set", f"output={tmp_path / 'p'}", "--json"])
+    assert done.exit_code == 0, done.output
+    assert "model.dropout 0.3 drops nothing: dropout switches off hidden units, and model.hidden is []" in \
+        json.loads(done.stdout)["notes"]
 
 
 def test_sweep_hidden_keeps_one_rate_and_refuses_differing_ones(tmp_path):
@@ -316,3 +362,28 @@ def test_a_sweeps_stacked_seeds_with_dropout_are_the_runs_train_gives(tmp_path):
             assert np.array_equal(a.W, b.W) and np.array_equal(a.b, b.b)
         assert [r["val_loss"] for r in alone.rows] == [r["val_loss"] for r in together.rows]
     assert not np.array_equal(stacked[0].layers[0].W, stacked[1].layers[0].W)
+
+
+def test_a_run_from_before_dropout_resumes_and_is_inspected(tmp_path):
+    from typer.testing import CliRunner
+
+    from nnctl.cli import app
+    from test_checkpoint import _rewrite
+
+    runner = CliRunner()
+    config, out = str(ROOT / "configs" / "moons.yaml"), tmp_path / "run"
+    assert runner.invoke(app, ["train", config, "--set", f"output={out}", "--set", "optimizer.epochs=2",
+                               "--no-baselines"]).exit_code == 0
+
+    def earlier(arrays, meta):
+        del meta["config"]["model"]["dropout"]
+
+    old = _rewrite(out / "best.npz", tmp_path / "old.npz", earlier)
+    _rewrite(out / "last.npz", tmp_path / "old-last.npz", earlier).replace(out / "last.npz")
+    resumed = runner.invoke(app, ["train", config, "--set", f"output={out}", "--set", "optimizer.epochs=3",
+                                  "--resume", str(out), "--no-baselines"])
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((out / "summary.json").read_text())["epochs_run"] == 3
+    inspected = json.loads(runner.invoke(app, ["inspect", str(old), "--json"]).stdout)
+    assert [layer["dropout"] for layer in inspected["layers"]] == [0.0, 0.0, 0.0]
+    assert "dropout" not in inspected["config"]["model"]
