@@ -11,6 +11,7 @@ from nnctl.core.model import init_network
 from nnctl.core.regularizers import penalty
 from nnctl.core.training import gradients, parameters
 from nnctl.core.model import logits
+from numerical import numerical_gradients, worst_relative_error
 
 PENALTIES = {"none": (0.0, 0.0), "l1": (0.01, 0.0), "l2": (0.0, 0.01)}
 EPS = 1e-5  # central differences: truncation ~EPS^2, round-off ~1e-16 / EPS, both ~1e-11
@@ -83,17 +84,7 @@ def test_backprop_matches_finite_differences(activation, case, reg):
         pytest.fail("could not draw a network away from the kinks")
 
     analytic = gradients(layers, loss, X, T, l1, l2)
-    worst = 0.0
-    for param, grad in zip(parameters(layers), analytic):
-        for index in np.ndindex(param.shape):
-            saved = param[index]
-            param[index] = saved + EPS
-            up = _objective(layers, loss, X, T, l1, l2)
-            param[index] = saved - EPS
-            down = _objective(layers, loss, X, T, l1, l2)
-            param[index] = saved
-            numeric = (up - down) / (2 * EPS)
-            scale = max(abs(numeric), abs(grad[index]), FLOOR)
-            worst = max(worst, abs(numeric - grad[index]) / scale)
+    numerical = numerical_gradients(lambda: _objective(layers, loss, X, T, l1, l2), parameters(layers), EPS)
+    worst = worst_relative_error(analytic, numerical, FLOOR)
     assert worst <= 1e-6, f"max relative error {worst:.2e}"
     assert any(np.abs(g).max() > 1e-3 for g in analytic), "gradients are all (near) zero: the check proves nothing"
