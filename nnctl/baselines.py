@@ -26,6 +26,7 @@ from nnctl.prep.prepare import PreparedData
 LINEAR_EPOCHS = 100  # a few cheap epochs: the linear model converges fast on standardised inputs
 EARNED = 0.01  # the network must beat the linear model by this much (accuracy or R^2) to earn its layers,
 EARNED_ROWS = 2  # and, for accuracy, by at least this many rows of those scored (fewer is chance)
+HELD_OUT = ("test", "evaluated")  # rows whose baselines come without a verdict (see Baselines.verdict)
 
 
 @dataclass(frozen=True)
@@ -50,30 +51,33 @@ class Baselines:
         return None if self.linear is None else self.network - self.linear
 
     def verdict(self) -> str:
-        """Whether the hidden layers earned their place, from the validation (or training) rows; on
-        test rows only the differences, with no advice: a choice made on the test rows would make
-        their figures a validation score."""
+        """Whether the hidden layers earned their place, from the validation (or training) rows.  On
+        held-out rows (data.test, or the file ``nnctl evaluate`` scores) only the differences, with no
+        advice: a choice made on them would make their figures one more validation score."""
         name = "accuracy" if self.metric == "accuracy" else "R^2"
         over_constant = self.network - self.constant
-        if self.on == "test":
+        if self.on in HELD_OUT:
             linear = "" if self.gain is None else f"{self.gain:+.3f} {name} over the linear model, "
-            return f"on the test rows: {linear}{over_constant:+.3f} over the {self.constant_name}"
+            return f"on the {self.on} rows: {linear}{over_constant:+.3f} over the {self.constant_name}"
         if not self.hidden:
             return f"this network has no hidden layer: it is the linear model ({over_constant:+.3f} " \
                    f"{name} over the {self.constant_name})"
-        if not self._beats(over_constant):
-            return (f"no better than the {self.constant_name} ({over_constant:+.3f} {name}): the network learned "
-                    "nothing that guess does not give (see optimizer.learning_rate and optimizer.epochs)")
         if self.linear is None:
             return "the linear model's loss stopped being finite at this learning rate: no comparison"
-        if self._beats(self.gain):
-            return f"the hidden layers earned their place: {self.gain:+.3f} {name} over the linear model"
-        return (f"no better than the linear model ({self.gain:+.3f} {name}, less than {self.margin:.3f}): "
-                "consider model.hidden: [] (fewer parameters, the same answers)")
+        if not self._beats(self.gain):
+            return (f"no better than the linear model ({self._short(self.gain)}): consider model.hidden: [] "
+                    "(fewer parameters, the same answers)")
+        if not self._beats(over_constant):  # the linear model did worse still
+            return f"no better than the {self.constant_name} ({self._short(over_constant)})"
+        return f"the hidden layers earned their place: {self.gain:+.3f} {name} over the linear model"
 
     def _beats(self, gain: float) -> bool:
         """A gain of at least the margin (two rows of 28 count, though 11/28 - 9/28 < 2/28 in floats)."""
         return gain >= self.margin - 1e-9
+
+    def _short(self, gain: float) -> str:
+        """'+0.00995 accuracy, less than 0.01': enough digits that the two never read alike."""
+        return f"{gain:+.3g} {'accuracy' if self.metric == 'accuracy' else 'R^2'}, less than {self.margin:.3g}"
 
     def to_dict(self) -> dict:
         return {"on": self.on, "metric": self.metric, self.constant_name.replace(" ", "_"): self.constant,

@@ -649,6 +649,8 @@ def plot_command(
     from nnctl import curves, plot, runs as runlist
     from nnctl.views.plot import curves_view
 
+    if png:
+        plot.check_image(png)  # the extra and the file's suffix, before anything is drawn
     found = curves.load_curves([path for path, _ in runlist.select_runs(run_dirs)])
     if as_json:
         if png:

@@ -657,7 +657,8 @@ def _cross_check(checker: _Checker, raw: Mapping, sections: dict, values: dict) 
     if isinstance(dropout, tuple) and isinstance(hidden, tuple) and len(dropout) != len(hidden):
         rates = f"{len(hidden)} rate" + ("" if len(hidden) == 1 else "s")
         checker.problem("model.dropout", f"must be one number or a list of {rates} (one per layer "
-                        f"of model.hidden {list(hidden)}), got {_show(list(dropout))}")
+                        f"of model.hidden {list(hidden)}), got {_show(list(dropout))}" if hidden else
+                        f"must be one number: model.hidden [] has no layer to give a rate, got {_show(list(dropout))}")
     target, loss = data.get("target"), values.get("loss", Config.loss)
     if not isinstance(target, tuple):
         return

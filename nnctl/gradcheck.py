@@ -103,6 +103,7 @@ class GradcheckResult:
     near_kinks: int  # values within KINK_DISTANCE of a kink (see the module docstring)
     dropout: tuple[float, ...] = ()  # p per hidden layer, when the check held dropout masks fixed
     dropped: int = 0  # hidden outputs the fixed masks drop
+    kept_back: int = 0  # units kept in rows whose kept units all output 0 (see the module docstring)
 
     @property
     def passed(self) -> bool:
@@ -131,8 +132,11 @@ def gradcheck(config: Config, rows: int = 8, max_params: int = 2000, tolerance: 
     l1, l2 = config.regularization.l1, config.regularization.l2
 
     rates = config.model.hidden_dropout if dropout_active(config.model.hidden_dropout) else ()
-    masks = (_keep_one(layers, batch.X, fixed_masks(rates, [layer.W.shape[1] for layer in layers[:-1]], len(batch.X),
-                                                    config.seed, layers[0].W.dtype), rates) if rates else None)
+    masks, kept_back = None, 0
+    if rates:
+        masks = fixed_masks(rates, [layer.W.shape[1] for layer in layers[:-1]], len(batch.X), config.seed,
+                            layers[0].W.dtype)
+        kept_back = _keep_one(layers, batch.X, masks, rates)
 
     def objective() -> float:
         Z = forward(layers, batch.X, masks=masks)[1][-1]
@@ -171,14 +175,16 @@ def gradcheck(config: Config, rows: int = 8, max_params: int = 2000, tolerance: 
         loss=config.loss, l1=l1, l2=l2, rows=len(batch.X), objective=objective(), eps=EPS, tolerance=tolerance,
         floor=FLOOR, max_params=max_params, near_kinks=near_kinks(layers, loss, batch.X, batch.T, l1, masks),
         dropout=tuple(rates), dropped=sum(int(np.sum(mask == 0)) for mask in masks or () if mask is not None),
+        kept_back=kept_back,
     )
 
 
 
-def _keep_one(layers: list[Layer], X: Array, masks: list[Array | None], rates: tuple[float, ...]
-              ) -> list[Array | None]:
-    """The masks with one more unit kept in every row whose kept units all output 0 (while a unit
-    it dropped does not): that row would feed the next layer nothing, leaving its sums at the biases."""
+def _keep_one(layers: list[Layer], X: Array, masks: list[Array | None], rates: tuple[float, ...]) -> int:
+    """Keep one more unit in every row whose kept units all output 0 (while a unit it dropped does
+    not): that row would feed the next layer nothing, leaving its sums at the biases.  Changes the
+    masks in place; returns how many units it kept so."""
+    kept = 0
     for l, (mask, p) in enumerate(zip(masks, rates)):
         if mask is None:
             continue
@@ -188,7 +194,8 @@ def _keep_one(layers: list[Layer], X: Array, masks: list[Array | None], rates: t
             alive = np.flatnonzero(output[row] != 0)
             if alive.size:
                 mask[row, alive[0]] = 1.0 / (1.0 - p)
-    return masks
+                kept += 1
+    return kept
 
 
 def near_kinks(layers: list[Layer], loss: Loss, X: Array, T: Array, l1: float,

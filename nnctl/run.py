@@ -572,7 +572,7 @@ def convergence_note(rows: list[dict], stop_reason: str, monitor: str) -> str | 
         return None
     best = int(np.argmin(values) if lower_is_better(monitor) else np.argmax(values))
     window = convergence_window(len(values))
-    return (f"{monitor} was still improving in the last {window} epochs (best {values[best]:.4g} at epoch "
+    return (f"{monitor} was still improving in the last {window} epoch{'s' if window > 1 else ''} (best {values[best]:.4g} at epoch "
             f"{rows[best]['epoch']} of {rows[-1]['epoch']}): the run may not have converged; more "
             "optimizer.epochs or a larger optimizer.learning_rate may do better")
 

@@ -77,12 +77,21 @@ def test_with_a_test_set_the_baselines_are_scored_on_its_rows_too(tmp_path):
     assert f"this network {found['network']:.4f}" in lines[1]
 
 
-def test_a_network_no_better_than_the_majority_class_is_told_so(tmp_path):
-    document, _ = _train(tmp_path, "circles.yaml", "--set", "optimizer.learning_rate=1e-9", "--set", "optimizer.epochs=1")
-    found = document["baselines"]
-    assert found["network"] == found["majority_class"] == 0.5
-    assert found["verdict"] == ("no better than the majority class (+0.000 accuracy): the network learned nothing "
-                                "that guess does not give (see optimizer.learning_rate and optimizer.epochs)")
+def test_the_verdict_weighs_the_linear_model_then_the_constant():
+    from nnctl.baselines import Baselines
+
+    # 76 rows: a gain must be two rows (0.0263) at least
+    beaten = Baselines("validation", "accuracy", "majority class", 0.93, 0.96, 100, 0.947, rows=76)
+    assert beaten.verdict() == ("no better than the linear model (-0.013 accuracy, less than 0.0263): "
+                                "consider model.hidden: [] (fewer parameters, the same answers)")
+    worse_linear = Baselines("validation", "accuracy", "majority class", 0.93, 0.80, 100, 0.935, rows=76)
+    assert worse_linear.verdict() == "no better than the majority class (+0.005 accuracy, less than 0.0263)"
+    earned = Baselines("validation", "accuracy", "majority class", 0.5, 0.6, 100, 0.9875, rows=80)
+    assert earned.verdict() == "the hidden layers earned their place: +0.388 accuracy over the linear model"
+    # held-out rows: the differences only
+    for on in ("test", "evaluated"):
+        held_out = Baselines(on, "r2", "mean target", -0.01, 0.832, 100, 0.864, rows=500)
+        assert held_out.verdict() == f"on the {on} rows: +0.032 R^2 over the linear model, +0.874 over the mean target"
 
 
 def test_a_gain_of_exactly_two_rows_counts():
@@ -92,7 +101,10 @@ def test_a_gain_of_exactly_two_rows_counts():
     assert 11 / 28 - 9 / 28 < 2 / 28  # in floats
     assert found.verdict() == "the hidden layers earned their place: +0.071 accuracy over the linear model"
     one_row = Baselines("validation", "accuracy", "majority class", 9 / 28, 10 / 28, 100, 11 / 28, rows=28)
-    assert one_row.verdict().startswith("no better than the linear model (+0.036 accuracy, less than 0.071)")
+    assert one_row.verdict().startswith("no better than the linear model (+0.0357 accuracy, less than 0.0714)")
+    # with 201 rows two rows are less than 0.01: the figures say so without reading alike
+    rows_201 = Baselines("validation", "accuracy", "majority class", 0.5, 0.8, 100, 0.8 + 2 / 201, rows=201)
+    assert rows_201.verdict().startswith("no better than the linear model (+0.00995 accuracy, less than 0.01)")
 
 
 def test_the_text_shows_both_figures_and_the_flag_or_key_turns_them_off(tmp_path):
@@ -117,7 +129,9 @@ def test_evaluate_scores_the_baselines_on_its_rows_from_the_runs_training_rows(t
     found = document["baselines"]
     assert found["on"] == "evaluated" and found["network"] == document["metrics"]["accuracy"]
     assert found["majority_class"] == pytest.approx(0.5) and found["linear_model"] < 0.7
-    assert found["verdict"].startswith("the hidden layers earned their place: +")
+    gain, over = found["network"] - found["linear_model"], found["network"] - found["majority_class"]
+    assert found["verdict"] == f"on the evaluated rows: {gain:+.3f} accuracy over the linear model, {over:+.3f} " \
+                               "over the majority class"  # held-out rows: the differences, no advice
     shown = runner.invoke(app, ["evaluate", str(out), str(data)], terminal_width=200).stdout
     assert "baselines (accuracy on the evaluated rows): majority class 0.5000, linear model" in shown
     assert "baselines" not in json.loads(runner.invoke(app, ["evaluate", str(out), str(data), "--json",

@@ -115,6 +115,7 @@ def test_gradcheck_holds_a_mask_fixed_and_passes(tmp_path):
                          ["model.hidden=[7,5]", "model.activation=relu", "model.dropout=[0.5,0.3]"])
     result = gradcheck(config, rows=8)
     assert result.passed, [(c.name, c.max_rel_error) for c in result.arrays]
+    assert result.kept_back >= 1  # the check did keep a unit back here
 
 
 # --- training ----------------------------------------------------------------------------------
@@ -238,7 +239,7 @@ def _config(tmp_path: Path, model: dict) -> dict:
     ({"hidden": [8, 4], "dropout": [0.2]},
      "model.dropout: must be one number or a list of 2 rates (one per layer of model.hidden [8, 4]), got [0.2]"),
     ({"hidden": [], "dropout": [0.3]},
-     "model.dropout: must be one number or a list of 0 rates (one per layer of model.hidden []), got [0.3]"),
+     "model.dropout: must be one number: model.hidden [] has no layer to give a rate, got [0.3]"),
     ({"dropout": 1.0}, "model.dropout: must be a number from 0 to 0.99 (the share of hidden units dropped)"),
     ({"dropout": 0.99999999999}, "model.dropout: must be a number from 0 to 0.99"),
     ({"dropout": -0.1}, "model.dropout: must be a number from 0 to 0.99"),

@@ -107,13 +107,14 @@ def classification_metrics_of_rows(y_true: Array, y_pred: Array) -> list[dict[st
 def regression_metrics(y_true: Array, y_pred: Array, scale: Sequence[float] | None = None) -> dict[str, float]:
     """MSE, RMSE, MAE and R^2; with ``scale`` (per target), of ``y * scale`` and ``y_hat * scale``:
     the figures in the target's own units for a network trained on z-scored targets."""
-    r2 = r2_score(y_true, y_pred)  # the same in any units: taken before scaling, so a constant y stays constant
-    if scale is not None:
-        y_true, y_pred = _columns(y_true, y_pred)
-        y_true, y_pred = y_true * np.asarray(scale), y_pred * np.asarray(scale)
-    return {
-        "mse": mean_squared_error(y_true, y_pred),
-        "rmse": root_mean_squared_error(y_true, y_pred),
-        "mae": mean_absolute_error(y_true, y_pred),
-        "r2": r2,
-    }
+    with np.errstate(over="ignore", invalid="ignore"):  # errors beyond float64 (a target near 1e300) read inf
+        r2 = r2_score(y_true, y_pred)  # the same in any units: taken before scaling, so a constant y stays constant
+        if scale is not None:
+            y_true, y_pred = _columns(y_true, y_pred)
+            y_true, y_pred = y_true * np.asarray(scale), y_pred * np.asarray(scale)
+        return {
+            "mse": mean_squared_error(y_true, y_pred),
+            "rmse": root_mean_squared_error(y_true, y_pred),
+            "mae": mean_absolute_error(y_true, y_pred),
+            "r2": r2,
+        }

@@ -43,7 +43,10 @@ def gradcheck_view(result: GradcheckResult) -> Group:
     ]
     if result.dropout:
         lines.append(Text(f"dropout {_names(fmt(p) for p in result.dropout)} (per hidden layer): one set of masks, "
-                          f"seeded, held fixed in both gradients; it drops {result.dropped} hidden outputs"))
+                          f"seeded, held fixed in both gradients; it drops {result.dropped} hidden output"
+                          f"{'s' if result.dropped != 1 else ''}"
+                          + (f" ({result.kept_back} more kept, in rows whose kept units all output 0, which would "
+                             "leave the next sums at the zero biases)" if result.kept_back else "")))
     if result.sampled:
         lines.append(Text(f"arrays larger than {result.max_params} entries: a seeded sample of {result.max_params}"))
     verdict = [Text(f"all {len(result.arrays)} arrays pass ({result.checked} entries)", style="bold green")
@@ -65,7 +68,7 @@ def gradcheck_to_dict(result: GradcheckResult) -> dict[str, Any]:
         "rows": result.rows, "objective": result.objective,
         "eps": result.eps, "tolerance": result.tolerance, "floor": result.floor,
         "max_params": result.max_params, "checked": result.checked, "near_kinks": result.near_kinks,
-        "dropout": list(result.dropout), "dropped": result.dropped,
+        "dropout": list(result.dropout), "dropped": result.dropped, "kept_back": result.kept_back,
         "arrays": [{"layer": c.layer, "kind": c.kind, "name": c.name, "shape": list(c.shape), "size": c.size,
                     "checked": c.checked, "max_abs_error": c.max_abs_error, "max_rel_error": c.max_rel_error,
                     "worst": list(c.worst), "passed": c.passed} for c in result.arrays],

@@ -9,8 +9,11 @@ from rich.text import Text
 
 
 def fixed(value: float | None, digits: int = 4) -> str:
-    """A figure with ``digits`` decimals ('0.9825'); '-' when there is none."""
-    return "-" if value is None else f"{value:.{digits}f}"
+    """A figure with ``digits`` decimals ('0.9825'); '-' when there is none; from 1e15 on, in
+    powers of ten ('5e+299'), not three hundred digits."""
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}" if not abs(value) >= 1e15 else f"{value:.{digits}g}"
 
 
 def significant(value: float | None, digits: int = 4) -> str:
@@ -39,7 +42,7 @@ def plain(value: Any) -> Text:
 def metrics_table(values: dict[str, float], title: str = "metrics") -> Table:
     table = Table("metric", "value", title=title, title_justify="left")
     for name, value in values.items():
-        table.add_row(name, f"{value:.4f}")
+        table.add_row(name, fixed(value))
     return table
 
 
