@@ -451,7 +451,7 @@ def _run_sweep(cfg, candidates, kind: str, seeds: int, folds: Optional[int], job
         console.print(note_text(note), soft_wrap=True)
     if not overwrite:
         free = files.free_directory(directory, sweep.holds_sweep)
-        if free != directory:
+        if free != Path(directory).resolve():  # (a relative -o is the same directory)
             console.print(note_text(f"{display_path(directory)} holds an earlier sweep (or a run), kept; "
                                            f"this one goes to {display_path(free)} (--overwrite replaces an "
                                            "earlier sweep instead)"), soft_wrap=True)

@@ -464,7 +464,7 @@ def claim_output(config: Config, overwrite: bool = False) -> tuple[Config, str |
         refuse_sweep_directory(config)
         return config, None
     free = free_directory(config.output, holds_run)
-    if free == config.output:
+    if free == Path(config.output).resolve():
         return config, None
     note = (f"{display_path(config.output)} holds an earlier run, kept; this one goes to {display_path(free)} "
             "(--overwrite replaces it instead)")

@@ -151,6 +151,19 @@ def test_cli_sweep_prints_runs_table_and_verdict(tmp_path):
     assert bad.exit_code == 1 and "'x' is not a size" in bad.stderr and "Traceback" not in bad.output
 
 
+def test_a_relative_output_is_taken_as_is_and_a_second_sweep_goes_beside_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    command = ["sweep-hidden", str(ROOT / "configs" / "circles.yaml"), "--sizes", "2", "--jobs", "1",
+               "--set", "optimizer.epochs=2", "-o", "out/sw"]
+    first = runner.invoke(app, command)
+    assert first.exit_code == 0, first.output
+    assert "holds an earlier sweep" not in first.stdout and (tmp_path / "out" / "sw" / "runs.csv").is_file()
+    second = runner.invoke(app, command)
+    assert second.exit_code == 0, second.output
+    assert "note: out/sw holds an earlier sweep (or a run), kept; this one goes to out/sw-2" in second.stdout
+    assert (tmp_path / "out" / "sw-2" / "runs.csv").is_file()
+
+
 def test_a_list_of_different_activations_cannot_be_swept(tmp_path):
     config = _config(tmp_path, "moons", ["model.activation=[relu, tanh]"])
     with pytest.raises(ConfigError, match="one activation for all of them"):
