@@ -106,7 +106,7 @@ def read_run(path: Path, name: str) -> RunRecord:
         network = "-".join(map(str, sizes)) if isinstance(sizes, list) else ""
         rates = dropout_rates(config, len(sizes) - 2) if isinstance(sizes, list) and len(sizes) > 2 else []
         if any(rates):
-            network += f" dropout {','.join(f'{p:g}' for p in (rates[:1] if len(set(rates)) == 1 else rates))}"
+            network += f" dropout {','.join(f'{p:g}' for p in _rates_shown(rates))}"
         converged = summary.get("converged")
         return RunRecord(path, name, when, network, str(config.get("loss", "")), str(summary.get("stop_reason", "")),
                          _int(summary.get("best_epoch")), _int(summary.get("epochs_run")),
@@ -129,7 +129,34 @@ def _unfinished(path: Path, name: str) -> RunRecord:
     except (OSError, ValueError, UnicodeDecodeError, yaml.YAMLError) as error:
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
         return RunRecord(path, name, "", "", "", "", None, None, None, problem=f"unreadable: {reason}")
-    return RunRecord(path, name, when, "", str(config.get("loss", "")), UNFINISHED, None, epochs, None)
+    best_epoch, network, figures = _kept_so_far(path / "best.npz", config)
+    return RunRecord(path, name, when, network, str(config.get("loss", "")), UNFINISHED, best_epoch, epochs, None,
+                     figures)
+
+
+def _kept_so_far(path: Path, config: dict) -> tuple[int | None, str, dict[str, float]]:
+    """The best epoch, the network and the best epoch's figures of a run still going (or killed),
+    from the best checkpoint it has written; nothing when it has written none that reads."""
+    from nnctl.checkpoint import load_checkpoint  # numpy and the schema: only for runs without a summary
+
+    if not path.is_file():
+        return None, "", {}
+    try:
+        meta = load_checkpoint(path).meta
+    except NnctlError:
+        return None, "", {}
+    sizes = meta["layer_sizes"]
+    rates = dropout_rates(config, len(sizes) - 2)
+    network = "-".join(map(str, sizes)) + (f" dropout {','.join(f'{p:g}' for p in _rates_shown(rates))}"
+                                           if any(rates) else "")
+    figures = {key: float(value) for key, value in (meta.get("metrics") or {}).items()
+               if isinstance(value, (int, float)) and not isinstance(value, bool)}
+    return meta.get("epoch"), network, figures
+
+
+def _rates_shown(rates: list[float]) -> list[float]:
+    """One rate when the layers share it, else one per layer."""
+    return rates[:1] if len(set(rates)) == 1 else rates
 
 
 def _mapping(summary: dict, key: str) -> dict:

@@ -215,8 +215,12 @@ def test_a_run_stopped_before_its_end_is_plotted_and_listed_from_the_history_it_
     (record,) = json.loads(listed.stdout)["runs"]
     assert record["name"] == "killed" and record["epochs_run"] == 3 and record["loss"] == "softmax_cross_entropy"
     assert record["stop_reason"].startswith("not finished") and not record["problem"]
+    # what the run kept so far, from its best checkpoint: the epoch, the network, that epoch's figures
+    meta = load_checkpoint(out / "best.npz").meta
+    assert record["best_epoch"] == best and record["network"] == "2-8-2"
+    assert record["figures"]["val_accuracy"] == meta["metrics"]["val_accuracy"]
     table = runner.invoke(app, ["runs", str(tmp_path)], terminal_width=200)
-    assert "not finished" in table.output
+    assert "not finished" in table.output and f"{best}/3" in table.output
 
 
 def test_sweep_hidden_png_without_matplotlib_is_refused_before_any_run(tmp_path, no_matplotlib):
