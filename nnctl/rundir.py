@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from nnctl.errors import OutputError
 from nnctl.files import ensure_directory
@@ -48,8 +50,8 @@ def _lock(directory: Path) -> tuple[int, Path] | None:
         except OSError:
             holder = os.pread(handle, 32, 0).decode("ascii", "replace").strip() or "unknown"
             os.close(handle)
-            raise OutputError(f"{directory}: another nnctl run is writing here (PID {holder}); wait for it to "
-                              "end, or give this run another output") from None
+            raise OutputError(f"{directory}: another nnctl run or sweep is writing here (PID {holder}); wait for "
+                              "it to end, or give this one another output") from None
         try:
             same = os.stat(path, follow_symlinks=False).st_ino == os.fstat(handle).st_ino
         except FileNotFoundError:
@@ -70,6 +72,17 @@ def _unlock(lock: tuple[int, Path] | None) -> None:
         except OSError:
             pass  # the directory is gone: nothing to tidy
         os.close(handle)  # closing the descriptor drops the flock
+
+
+@contextmanager
+def held(directory: Path) -> Iterator[None]:
+    """``directory`` locked while the block runs: a sweep's directory, while its runs write into it
+    and its results are written (a second sweep into it fails at once, naming the first's PID)."""
+    lock = _lock(directory)
+    try:
+        yield
+    finally:
+        _unlock(lock)
 
 
 class RunDirectory:

@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from nnctl import run
+from nnctl import run, rundir
 from nnctl.prep import prepare
 from nnctl.boundary import BoundaryGrid, check_drawable, load_points, points_source, predict_grid
 from nnctl.checkpoint import BEST, load_checkpoint
@@ -394,8 +394,16 @@ def search(
     if run.holds_run(directory) and not any((directory / name).exists() for name in SWEEP_FILES):
         raise OutputError(f"{directory}: holds a run of nnctl train, not a sweep; give the sweep a directory of its "
                           "own (-o)")
-    earlier = earlier_runs(directory)  # an earlier sweep's runs, replaced with --overwrite
     ensure_directory(directory)
+    with rundir.held(directory):  # one sweep at a time writes here
+        return _search(config, candidates, seed_lists, datasets, directory, jobs, on_run, executor, folds, kind)
+
+
+def _search(config: Config, candidates: Sequence[Candidate], seed_lists: dict, datasets: dict, directory: Path,
+            jobs: int, on_run: Callable[[RunOutcome], None] | None, executor: Executor | None, folds: int | None,
+            kind: str) -> SweepResult:
+    """``search`` once its data are prepared and its directory is locked."""
+    earlier = earlier_runs(directory)  # an earlier sweep's runs, replaced with --overwrite
     workers = getattr(executor, "workers", None) or jobs
     units = work_units(candidates, seed_lists, directory, folds, workers)
     parameters = {c.label: _parameters(c.config, datasets[data_key(c.config)][0]) for c in candidates}

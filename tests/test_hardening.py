@@ -160,12 +160,12 @@ def test_a_second_run_into_a_directory_being_written_fails_at_once_naming_the_fi
         while not (out / "history.csv").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         line = _error(["train", CIRCLES, "--set", f"output={out}", "--set", "optimizer.epochs=2", "--overwrite"])
-        assert line == (f"error: {out}: another nnctl run is writing here (PID {first.pid}); wait for it to end, "
-                        f"or give this run another output (output from --set, relative to the working directory "
-                        f"{Path.cwd()})")
+        assert line == (f"error: {out}: another nnctl run or sweep is writing here (PID {first.pid}); wait for it "
+                        f"to end, or give this one another output (output from --set, relative to the working "
+                        f"directory {Path.cwd()})")
         line = _error(["train", CIRCLES, "--set", f"output={out}", "--set", "optimizer.epochs=2000000", "--resume",
                        str(out)])
-        assert f"another nnctl run is writing here (PID {first.pid})" in line
+        assert f"another nnctl run or sweep is writing here (PID {first.pid})" in line
         # Without --overwrite a new run goes beside the first, as always.
         beside = runner.invoke(app, ["train", CIRCLES, "--set", f"output={out}", "--set", "optimizer.epochs=2"])
         assert beside.exit_code == 0 and (tmp_path / "run-2" / "summary.json").exists()

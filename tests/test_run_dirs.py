@@ -184,7 +184,7 @@ def test_a_second_writer_into_a_run_directory_fails_at_once_naming_the_first(tmp
     out = tmp_path / "run"
     first = RunDirectory.claim(out, fresh=True, names=())
     try:
-        with pytest.raises(OutputError, match=rf"{out}: another nnctl run is writing here \(PID {os.getpid()}\)"):
+        with pytest.raises(OutputError, match=rf"{out}: another nnctl run or sweep is writing here \(PID {os.getpid()}\)"):
             RunDirectory.claim(out, fresh=True, names=())
     finally:
         first.release()

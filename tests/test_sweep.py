@@ -164,6 +164,26 @@ def test_a_relative_output_is_taken_as_is_and_a_second_sweep_goes_beside_it(tmp_
     assert (tmp_path / "out" / "sw-2" / "runs.csv").is_file()
 
 
+def test_one_sweep_at_a_time_writes_a_directory(tmp_path):
+    import os
+
+    from nnctl.rundir import held
+
+    out = tmp_path / "sw"
+    out.mkdir()
+    command = ["sweep-hidden", str(ROOT / "configs" / "circles.yaml"), "--sizes", "2", "--jobs", "1",
+               "--set", "optimizer.epochs=2", "-o", str(out), "--overwrite"]
+    with held(out):  # as a sweep running there holds it
+        busy = runner.invoke(app, command)
+        assert busy.exit_code == 1 and busy.stderr.strip() == (
+            f"error: {out}: another nnctl run or sweep is writing here (PID {os.getpid()}); wait for it to end, "
+            "or give this one another output")
+        assert not (out / "runs").exists()
+    done = runner.invoke(app, command)
+    assert done.exit_code == 0, done.output
+    assert (out / "runs.csv").is_file() and not (out / ".nnctl.lock").exists()
+
+
 def test_a_list_of_different_activations_cannot_be_swept(tmp_path):
     config = _config(tmp_path, "moons", ["model.activation=[relu, tanh]"])
     with pytest.raises(ConfigError, match="one activation for all of them"):
