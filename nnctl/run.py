@@ -105,10 +105,15 @@ def generators(config: Config) -> tuple[np.random.Generator, np.random.Generator
     return np.random.default_rng(split), np.random.default_rng(init), np.random.default_rng(shuffle)
 
 
+def network_sizes(config: Config, data: PreparedData) -> list[int]:
+    """[inputs, *hidden, outputs]: inputs = features, outputs from the loss."""
+    return [data.X_train.shape[1], *config.model.hidden, LOSSES[config.loss].n_outputs(data.n_classes_or_targets)]
+
+
 def build_network(config: Config, data: PreparedData, init_rng: np.random.Generator) -> list[Layer]:
     """Random layers sized from the data: inputs = features, outputs from the loss."""
     loss = LOSSES[config.loss]
-    sizes = [data.X_train.shape[1], *config.model.hidden, loss.n_outputs(data.n_classes_or_targets)]
+    sizes = network_sizes(config, data)
     _check_memory(config, sizes)
     try:
         return init_network(
@@ -122,10 +127,11 @@ def build_network(config: Config, data: PreparedData, init_rng: np.random.Genera
                             f"fewer units in model.hidden{in_file(config, 'model.hidden')}") from None
 
 
-def _check_memory(config: Config, sizes: list[int]) -> None:
+def _check_memory(config: Config, sizes: list[int], networks: int = 1) -> None:
     """Refuse, before any array is made, a network whose training cannot fit in the memory available:
     the weights, their gradients, the best and last snapshots, the optimizer's scratch and state
-    arrays (in the config's dtype), and the largest layer drawn in float64 once."""
+    arrays (in the config's dtype), times the ``networks`` trained stacked, and the largest layer
+    drawn in float64 once."""
     available = available_memory()
     if available is None:
         return  # unknown here: a MemoryError is still one line (build_network)
@@ -134,12 +140,14 @@ def _check_memory(config: Config, sizes: list[int]) -> None:
     largest = max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     optimizer = OPTIMIZERS[config.optimizer.name]
     kept = sum(isinstance(value, list) for value in optimizer.init([np.zeros(1)]).values())  # arrays per weight array
-    needed = parameters * itemsize * (4 + optimizer.scratch + kept) + 8 * largest
+    needed = networks * parameters * itemsize * (4 + optimizer.scratch + kept) + 8 * largest
     if needed > available:  # a ConfigError: the config must change (a sweep stops on it, not calls it diverged)
-        raise ConfigError(f"the network {' -> '.join(map(str, sizes))} has {parameters:,} parameters: training "
-                            f"it needs about {_size(needed)} (weights, gradients, optimizer state and "
-                            f"checkpoints), more than the {_size(available)} available; fewer units in "
-                            f"model.hidden{in_file(config, 'model.hidden')}")
+        stacked = f" {networks} seeds of it together" if networks > 1 else " it"
+        raise ConfigError(f"the network {' -> '.join(map(str, sizes))} has {parameters:,} parameters: training"
+                            f"{stacked} needs about {_size(needed)} (weights, gradients, optimizer state and "
+                            f"checkpoints), more than the {_size(available)} available; "
+                            + ("fewer --seeds, or " if networks > 1 else "")
+                            + f"fewer units in model.hidden{in_file(config, 'model.hidden')}")
 
 
 def _size(count: float) -> str:
@@ -275,6 +283,7 @@ def train_seeds(configs: Sequence[Config], data: PreparedData, write_files: bool
     its share of the stacked computation (the whole time over the number of runs)."""
     if not configs or any(_but_seed(c) != _but_seed(configs[0]) for c in configs):
         raise ValueError("train_seeds needs configs that differ only in seed and output")
+    _check_memory(configs[0], network_sizes(configs[0], data), len(configs))
     started = time.perf_counter()
     recordings: list[_Recording] = []
     try:

@@ -190,6 +190,25 @@ def test_a_network_that_cannot_fit_in_memory_is_refused_before_any_array_with_th
     assert run.available_memory() is None or run.available_memory() > 2**20  # this machine's own figure
 
 
+def test_seeds_trained_stacked_are_counted_in_the_memory_check(monkeypatch, tmp_path):
+    from nnctl import run
+
+    from nnctl.core.optimizers import OPTIMIZERS
+
+    # 2 -> 256 -> 256 -> 2 with sgd: 4 + its scratch copies of 67,074 float32 parameters per network, and
+    # the largest layer drawn in float64 once: about 1.9 MiB for one network, 4.3 MiB for three
+    parameters = 2 * 256 + 256 + 256 * 256 + 256 + 256 * 2 + 2
+    needed = (3 * parameters * 4 * (4 + OPTIMIZERS["sgd"].scratch) + 8 * 256 * 256) / 2**20
+    monkeypatch.setattr(run, "available_memory", lambda: 3 * 2**20)
+    sweep = ["sweep-hidden", CIRCLES, "--sizes", "256x256", "--jobs", "1", "--set", "optimizer.epochs=1",
+             "-o", str(tmp_path / "s")]
+    assert runner.invoke(app, [*sweep[:-2], "--seeds", "1", "-o", str(tmp_path / "one")]).exit_code == 0
+    line = _error([*sweep, "--seeds", "3"])
+    assert line == (f"error: the network 2 -> 256 -> 256 -> 2 has {parameters:,} parameters: training 3 seeds of it "
+                    f"together needs about {needed:.1f} MiB (weights, gradients, optimizer state and checkpoints), "
+                    f"more than the 3.0 MiB available; fewer --seeds, or fewer units in model.hidden in {CIRCLES}")
+
+
 def test_a_sweep_of_more_runs_than_a_sweep_does_is_refused_before_it_starts(tmp_path):
     line = _error(["sweep", CIRCLES, "--grid", "optimizer.learning_rate=" + ",".join(str(0.01 * k) for k in range(1, 301)),
                    "--seeds", "100", "-o", str(tmp_path / "s")])
