@@ -442,6 +442,8 @@ def _search(config: Config, candidates: Sequence[Candidate], seed_lists: dict, d
     by_label = {c.label: c for c in candidates}
     if folds:  # each fold's model saw (K-1)/K of the rows: the chosen candidate is trained again on them all
         result.refit = refit(by_label[best], seed_lists[best][0], directory)
+    else:
+        result.runs = score_chosen(result, by_label[best].config, datasets[data_key(by_label[best].config)][0])
     result.files = write_results(directory, result, by_label)
     prune_other_runs(earlier, runs)
     return result
@@ -499,7 +501,9 @@ def train_groups(executor: Executor, units: Sequence[Unit], datasets: dict[str, 
     ``executor`` is any ``concurrent.futures``-style executor.  One with a
     ``share(value)`` method (cluster.ClusterExecutor) sends each prepared data set to
     its workers once that way, and its tasks get a handle in its place."""
-    shared = {key: [share(executor, data) for data in folds] for key, folds in datasets.items()}
+    # the runs train without data.test's rows: they are scored for the chosen run alone (score_chosen)
+    shared = {key: [share(executor, replace(data, X_test=None, y_test=None)) for data in folds]
+              for key, folds in datasets.items()}
     futures = {executor.submit(train_group, unit, shared[unit.data_key][unit.fold or 0]): unit for unit in units}
     try:
         for future in as_completed(futures):
@@ -628,6 +632,21 @@ def write_runs_csv(path: Path, runs: Sequence[RunOutcome]) -> None:
     """One row per run: its figures at its best epoch."""
     rows = [asdict(r) for r in runs]
     write_csv(path, list(rows[0]), [list(r.values()) for r in rows])
+
+
+def score_chosen(result: SweepResult, config: Config, data: prepare.PreparedData) -> list[RunOutcome]:
+    """The runs, the chosen one (the best seed of the best candidate) with its figures on
+    data.test's rows, also added to its own summary.json: the one run the test rows see."""
+    if data.X_test is None or result.best is None:
+        return result.runs
+    top = best_run(result.runs, result.best, result.task)
+    ckpt = load_checkpoint(Path(top.output) / BEST)
+    test = run.test_figures(ckpt.layers, config, data)
+    summary_path = Path(top.output) / run.SUMMARY_FILE
+    write_json(summary_path, {**json.loads(summary_path.read_text(encoding="utf-8")), "test": test})
+    metric = f"test_{'accuracy' if result.task == 'classification' else 'r2'}"
+    chosen = replace(top, test_loss=test["test_loss"], test_metric=test[metric])
+    return [chosen if r is top else r for r in result.runs]
 
 
 def best_run(runs: Sequence[RunOutcome], candidate: str, task: str) -> RunOutcome:

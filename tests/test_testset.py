@@ -79,5 +79,11 @@ def test_a_sweep_reports_the_chosen_runs_test_figures_and_chooses_without_them(t
     assert tested["test"] == {"candidate": tested["best"], "seed": chosen["seed"], "test_loss": chosen["test_loss"],
                               "test_accuracy": chosen["test_metric"]}
     assert evaluate_file(chosen["output"], test_file).metrics["accuracy"] == pytest.approx(chosen["test_metric"])
+    # the test rows see the chosen run alone: no other run has test figures, in the results or its summary
+    others = [r for r in tested["runs"] if r["output"] != chosen["output"]]
+    assert others and all(r["test_loss"] is None and r["test_metric"] is None for r in others)
+    assert all("test" not in json.loads((Path(r["output"]) / "summary.json").read_text()) for r in others)
+    kept = json.loads((Path(chosen["output"]) / "summary.json").read_text())["test"]
+    assert kept["test_loss"] == chosen["test_loss"] and kept["test_accuracy"] == chosen["test_metric"]
     assert f"test (data.test, never used for choosing), hidden {tested['best']} seed={chosen['seed']}: " \
            f"loss {chosen['test_loss']:.4f}, accuracy {chosen['test_metric']:.4f}" in result.stdout
