@@ -436,7 +436,7 @@ def sweep_hidden(
 def _run_sweep(cfg, candidates, kind: str, seeds: int, folds: Optional[int], jobs: Optional[int],
                cluster: Optional[str], output: Optional[Path], overwrite: bool, as_json: bool, notes=()):
     """What sweep and sweep-hidden share: the directory, the executor, the display, the results."""
-    from nnctl import config as configs, files, sweep
+    from nnctl import config as configs, files, run, sweep
     from nnctl.files import display_path
     from nnctl.views.sweep import SweepDisplay, candidate_name, sweep_table, sweep_verdict
     from nnctl.views.text import note_text
@@ -447,6 +447,8 @@ def _run_sweep(cfg, candidates, kind: str, seeds: int, folds: Optional[int], job
     console = quiet_console() if as_json else out_console()
     if not console.is_terminal:  # a log or a pipe: the table's rows whole, however long the candidates' names
         console.width = max(console.width, 200)
+    unused = [(c.label, run.unused_dropout(c.config)) for c in candidates]
+    notes = [*notes, *(f"candidate {label}: {note}" for label, note in unused if note)]
     for note in notes:
         console.print(note_text(note), soft_wrap=True)
     if not overwrite:
@@ -481,7 +483,8 @@ def _run_sweep(cfg, candidates, kind: str, seeds: int, folds: Optional[int], job
     for name, path in result.files.items():
         console.print(f"{name}: {display_path(path)}", markup=False, soft_wrap=True)
     if as_json:
-        print_json({**sweep.results_document(result), "files": {k: str(v) for k, v in result.files.items()}})
+        print_json({**sweep.results_document(result), "files": {k: str(v) for k, v in result.files.items()},
+                    "notes": list(notes)})
     return console, result
 
 

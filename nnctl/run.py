@@ -185,13 +185,19 @@ def settings_of(config: Config) -> Settings:
     )
 
 
+def unused_dropout(config: Config) -> str | None:
+    """A note when the config sets a dropout rate but has no hidden layer to drop units of."""
+    if config.model.hidden or not config.model.dropout:
+        return None
+    return f"model.dropout {config.model.dropout} drops nothing: dropout switches off hidden units, and model.hidden is []"
+
+
 def config_notes(config: Config) -> list[str]:
     """What a run of this config should say about its settings before it starts."""
     notes = []
-    dropout = config.model.dropout
-    if not config.model.hidden and dropout:
-        notes.append(f"model.dropout {dropout} drops nothing: dropout switches off hidden units, and model.hidden "
-                     "is []")
+    unused = unused_dropout(config)
+    if unused:
+        notes.append(unused)
     elif any(config.model.hidden_dropout) and uses_batch_figures(config):
         notes.append("with dropout, each epoch's train figures are those of the thinned networks its batches "
                      "trained (units dropped); the validation figures and the summary use every unit")

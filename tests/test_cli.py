@@ -269,7 +269,8 @@ def test_json_output_of_train_predict_and_sweep(tmp_path):
                                 "-o", str(tmp_path / "s")])
     document = json.loads(swept.stdout)
     assert [c["candidate"] for c in document["candidates"]] == ["0", "2"] and len(document["runs"]) == 2
-    assert document == {**json.loads((tmp_path / "s" / "results.json").read_text()), "files": document["files"]}
+    assert document == {**json.loads((tmp_path / "s" / "results.json").read_text()), "files": document["files"],
+                        "notes": []}
 
 
 def test_help_needs_no_numpy_and_the_help_constants_match():

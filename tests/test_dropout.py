@@ -273,6 +273,18 @@ def test_one_rate_without_hidden_layers_drops_nothing_and_says_so(tmp_path):
         json.loads(done.stdout)["notes"]
 
 
+def test_a_sweep_says_which_candidate_drops_nothing(tmp_path):
+    from typer.testing import CliRunner
+
+    from nnctl.cli import app
+
+    done = CliRunner().invoke(app, ["sweep-hidden", str(ROOT / "configs" / "dropout.yaml"), "--sizes", "0,4",
+                                    "--jobs", "1", "--set", "optimizer.epochs=2", "-o", str(tmp_path / "s"), "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["notes"] == [
+        "candidate 0: model.dropout 0.5 drops nothing: dropout switches off hidden units, and model.hidden is []"]
+
+
 def test_sweep_hidden_keeps_one_rate_and_refuses_differing_ones(tmp_path):
     from nnctl.sweep import with_hidden
 
