@@ -94,6 +94,9 @@ def evaluate_file(checkpoint: str | Path, data: str | Path, with_baselines: bool
     else:
         result = _regression(ckpt.preprocessor.outputs(Z).astype(np.float64), y, targets, common)
     result.notes[:0] = found.notes
+    seen = _seen_rows(meta.get("config") or {}, Path(data))
+    if seen:
+        result.notes.append(seen)
     training = (meta.get("config") or {}).get("training") or {}
     if with_baselines and training.get("baselines", True):
         from nnctl.baselines import on_rows
@@ -105,6 +108,25 @@ def evaluate_file(checkpoint: str | Path, data: str | Path, with_baselines: bool
             result.notes.append(f"no baselines: they are learned from the run's training rows, which cannot be "
                                 f"read ({error})")
     return result
+
+
+def _seen_rows(config: dict, data: Path) -> str | None:
+    """A note when ``data`` is the run's own training (or validation) file: its figures flatter the model."""
+    files = (config.get("data") or {}) if isinstance(config.get("data"), dict) else {}
+    try:
+        same = lambda key: isinstance(files.get(key), str) and Path(files[key]).resolve() == data.resolve()  # noqa: E731
+        if same("train"):
+            share = files.get("validation")
+            how = ("trained on most of them and chose its epoch on the rest" if isinstance(share, float) and share > 0
+                   else "trained on them")
+            return (f"these are the rows of the run's own training file: it {how}, so these figures flatter it; a "
+                    "file it never saw (data.test) judges it")
+        if same("validation"):
+            return ("these are the run's validation rows: it chose its epoch on them, so these figures flatter it; "
+                    "a file it never saw (data.test) judges it")
+    except OSError:
+        return None
+    return None
 
 
 def _missing_target(data: str | Path, targets: list[str]) -> None:

@@ -187,3 +187,29 @@ def test_rendered_tables_and_json(three_classes, two_targets):
     assert "per target" in out and "y1" in out and "y2" in out and "all targets" in out and "0.6667" in out
     document = json.loads(json.dumps(evaluation_to_dict(reg), allow_nan=False))
     assert [t["name"] for t in document["per_target"]] == ["y1", "y2"] and "confusion_matrix" not in document
+
+
+def test_scoring_the_runs_own_training_or_validation_file_says_the_figures_flatter_it(tmp_path):
+    import shutil
+
+    data, validation = tmp_path / "train.csv", tmp_path / "val.csv"
+    shutil.copy(ROOT / "datasets" / "circles.csv", data)
+    rows = (ROOT / "datasets" / "circles.csv").read_text().splitlines()
+    validation.write_text("\n".join(rows[:101]) + "\n")
+    copy = tmp_path / "fresh.csv"
+    shutil.copy(data, copy)  # the same rows under another name: nnctl cannot know, and says nothing
+    config = load_config(ROOT / "configs" / "circles.yaml", [f"data.train={data}", f"data.validation={validation}",
+                                                             "optimizer.epochs=2", f"output={tmp_path / 'run'}"])
+    train(config)
+    notes = lambda file: [n for n in evaluate_file(tmp_path / "run", file).notes if "flatter" in n]  # noqa: E731
+    assert notes(data) == ["these are the rows of the run's own training file: it trained on them, so these "
+                           "figures flatter it; a file it never saw (data.test) judges it"]
+    assert notes(validation) == ["these are the run's validation rows: it chose its epoch on them, so these figures "
+                                 "flatter it; a file it never saw (data.test) judges it"]
+    assert notes(copy) == []
+    config = load_config(ROOT / "configs" / "circles.yaml", [f"data.train={data}", "optimizer.epochs=2",
+                                                             f"output={tmp_path / 'split'}"])  # validation: 0.2
+    train(config)
+    assert [n for n in evaluate_file(tmp_path / "split", data).notes if "flatter" in n] == [
+        "these are the rows of the run's own training file: it trained on most of them and chose its epoch on the "
+        "rest, so these figures flatter it; a file it never saw (data.test) judges it"]
