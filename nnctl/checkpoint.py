@@ -132,6 +132,22 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(_read_layers(path, arrays, meta), _read_scaler(path, arrays, meta), meta, state)
 
 
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's metadata alone, checked as ``load_checkpoint`` checks it, without reading its
+    arrays (``nnctl runs`` on a large run that is still training)."""
+    path = checkpoint_path(path)
+    problem = input_problem(path, "checkpoint file")
+    if problem is not None:
+        raise CheckpointError(f"{path}: {'no such checkpoint file' if problem == 'no such file' else problem}")
+    try:
+        _check_archive(path)
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {"meta": archive["meta"]} if "meta" in archive.files else {}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, MemoryError) as error:
+        raise CheckpointError(f"{path}: not a readable nnctl checkpoint ({_reason(error)})") from None
+    return _read_meta(path, arrays)
+
+
 def _reason(error: Exception) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     return text[:200]

@@ -436,7 +436,7 @@ def sweep_hidden(
 def _run_sweep(cfg, candidates, kind: str, seeds: int, folds: Optional[int], jobs: Optional[int],
                cluster: Optional[str], output: Optional[Path], overwrite: bool, as_json: bool, notes=()):
     """What sweep and sweep-hidden share: the directory, the executor, the display, the results."""
-    from nnctl import config as configs, files, run, sweep
+    from nnctl import config as configs, files, run, rundir, sweep
     from nnctl.files import display_path
     from nnctl.views.sweep import SweepDisplay, candidate_name, sweep_table, sweep_verdict
     from nnctl.views.text import note_text
@@ -448,27 +448,25 @@ def _run_sweep(cfg, candidates, kind: str, seeds: int, folds: Optional[int], job
     if not console.is_terminal:  # a log or a pipe: the table's rows whole, however long the candidates' names
         console.width = max(console.width, 200)
     unused = [(c.label, run.unused_dropout(c.config)) for c in candidates]
-    notes = [*notes, *(f"candidate {label}: {note}" for label, note in unused if note)]
-    for note in notes:
-        console.print(note_text(note), soft_wrap=True)
+    notes = [*notes, *(f"{candidate_name(kind)} {label}: {note}" for label, note in unused if note)]
     if not overwrite:
-        free = files.free_directory(directory, sweep.holds_sweep)
+        free = files.free_directory(directory, lambda d: sweep.holds_sweep(d) or rundir.is_held(d))  # or one going
         if free != Path(directory).resolve():  # (a relative -o is the same directory)
-            console.print(note_text(f"{display_path(directory)} holds an earlier sweep (or a run), kept; "
-                                           f"this one goes to {display_path(free)} (--overwrite replaces an "
-                                           "earlier sweep instead)"), soft_wrap=True)
+            notes.append(f"{display_path(directory)} holds an earlier sweep (or a run, or a sweep going on), kept; "
+                         f"this one goes to {display_path(free)} (--overwrite replaces an earlier sweep instead)")
             directory = free
     if folds:
         trains = sorted({str(display_path(c.config.data.train)) for c in candidates})
         on = trains[0] if len(trains) == 1 else "each candidate's training file"
-        console.print(note_text(f"{folds}-fold cross-validation on {on}: data.validation is not used; each "
-                                       "run holds out one fold, and the chosen candidate is trained again on every "
-                                       "row (best-run)"), soft_wrap=True)
+        notes.append(f"{folds}-fold cross-validation on {on}: data.validation is not used; each run holds out one "
+                     "fold, and the chosen candidate is trained again on every row (best-run)")
+    for note in notes:
+        console.print(note_text(note), soft_wrap=True)
     total = len(candidates) * seeds * (folds or 1)
     with _sweep_executor(cluster) as executor, \
             SweepDisplay(console, total, configs.task_of_loss(cfg.loss), kind) as display:
         result = sweep.search(cfg, candidates, seeds, jobs or os.cpu_count() or 1, directory, display.on_run,
-                              executor=executor, folds=folds, kind=kind)
+                              executor=executor, folds=folds, kind=kind, fresh=not overwrite)
     console.print(sweep_table(result))
     console.print(sweep_verdict(result), markup=False, soft_wrap=True)
     if result.perceptron_note:

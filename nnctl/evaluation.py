@@ -124,7 +124,7 @@ def _seen_rows(config: dict, data: Path) -> str | None:
         if same("validation"):
             return ("these are the run's validation rows: it chose its epoch on them, so these figures flatter it; "
                     "a file it never saw (data.test) judges it")
-    except OSError:
+    except (OSError, RuntimeError, ValueError):  # a link loop, a NUL byte in the stored path: no note
         return None
     return None
 

@@ -135,22 +135,29 @@ def _check_memory(config: Config, sizes: list[int], networks: int = 1) -> None:
     available = available_memory()
     if available is None:
         return  # unknown here: a MemoryError is still one line (build_network)
-    itemsize = np.dtype(config.model.dtype).itemsize
     parameters = count_parameters(sizes)
-    largest = max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-    optimizer = OPTIMIZERS[config.optimizer.name]
-    kept = sum(isinstance(value, list) for value in optimizer.init([np.zeros(1)]).values())  # arrays per weight array
-    needed = networks * parameters * itemsize * (4 + optimizer.scratch + kept) + 8 * largest
+    needed = training_bytes(config, sizes, networks)
     if needed > available:  # a ConfigError: the config must change (a sweep stops on it, not calls it diverged)
         stacked = f" {networks} seeds of it together" if networks > 1 else " it"
         raise ConfigError(f"the network {' -> '.join(map(str, sizes))} has {parameters:,} parameters: training"
-                            f"{stacked} needs about {_size(needed)} (weights, gradients, optimizer state and "
-                            f"checkpoints), more than the {_size(available)} available; "
+                            f"{stacked} needs about {size_text(needed)} (weights, gradients, optimizer state and "
+                            f"checkpoints), more than the {size_text(available)} available; "
                             + ("fewer --seeds, or " if networks > 1 else "")
                             + f"fewer units in model.hidden{in_file(config, 'model.hidden')}")
 
 
-def _size(count: float) -> str:
+def training_bytes(config: Config, sizes: list[int], networks: int = 1) -> int:
+    """What training ``networks`` networks of ``sizes`` stacked holds: per network the weights, their
+    gradients, the best and last snapshots, the optimizer's scratch and state arrays (in the
+    config's dtype); and the largest layer drawn in float64 once."""
+    itemsize = np.dtype(config.model.dtype).itemsize
+    largest = max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    optimizer = OPTIMIZERS[config.optimizer.name]
+    kept = sum(isinstance(value, list) for value in optimizer.init([np.zeros(1)]).values())  # arrays per weight array
+    return networks * count_parameters(sizes) * itemsize * (4 + optimizer.scratch + kept) + 8 * largest
+
+
+def size_text(count: float) -> str:
     return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.1f} MiB"
 
 

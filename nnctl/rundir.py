@@ -74,6 +74,25 @@ def _unlock(lock: tuple[int, Path] | None) -> None:
         os.close(handle)  # closing the descriptor drops the flock
 
 
+def is_held(directory: Path) -> bool:
+    """Whether a live process holds ``directory``'s lock, by the PID its lock file names (the lock
+    itself is never touched, so a process taking it at this moment is not disturbed)."""
+    try:
+        text = (Path(directory) / LOCK).read_text(encoding="ascii", errors="replace").strip()
+        pid = int(text)
+    except (OSError, ValueError):
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False  # the lock file of a process killed: nobody holds it
+    except PermissionError:
+        return True  # alive, another user's
+    return True
+
+
 @contextmanager
 def held(directory: Path) -> Iterator[None]:
     """``directory`` locked while the block runs: a sweep's directory, while its runs write into it

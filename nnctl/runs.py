@@ -137,12 +137,12 @@ def _unfinished(path: Path, name: str) -> RunRecord:
 def _kept_so_far(path: Path, config: dict) -> tuple[int | None, str, dict[str, float]]:
     """The best epoch, the network and the best epoch's figures of a run still going (or killed),
     from the best checkpoint it has written; nothing when it has written none that reads."""
-    from nnctl.checkpoint import load_checkpoint  # numpy and the schema: only for runs without a summary
+    from nnctl.checkpoint import read_metadata  # numpy and the schema: only for runs without a summary
 
     if not path.is_file():
         return None, "", {}
     try:
-        meta = load_checkpoint(path).meta
+        meta = read_metadata(path)  # the metadata alone: the weights of a large run stay on disk
     except NnctlError:
         return None, "", {}
     sizes = meta["layer_sizes"]

@@ -356,10 +356,11 @@ def sweep(
     on_run: Callable[[RunOutcome], None] | None = None,
     executor: Executor | None = None,
     folds: int | None = None,
+    fresh: bool = False,
 ) -> SweepResult:
     """sweep-hidden: ``search`` over the config at each hidden-layer size."""
     return search(config, hidden_candidates(config, sizes), seeds, jobs, directory, on_run, executor, folds,
-                  kind="hidden")
+                  kind="hidden", fresh=fresh)
 
 
 def search(
@@ -372,9 +373,11 @@ def search(
     executor: Executor | None = None,
     folds: int | None = None,
     kind: str = "grid",
+    fresh: bool = False,
 ) -> SweepResult:
     """Train every candidate with every seed (on every fold, with ``folds``), then compare them
-    and write the results.
+    and write the results.  ``fresh``: the directory was chosen for holding no sweep, and one
+    that does by the time this sweep holds its lock is refused, never replaced.
 
     The runs go to ``executor`` (see ``train_groups``), or to ``jobs`` local processes
     when there is none.  ``on_run`` hears of each run as its unit finishes.  Every
@@ -384,19 +387,31 @@ def search(
         raise ConfigError(f"{len(candidates)} candidates x {seeds} seeds" + (f" x {folds} folds" if folds else "")
                           + f" = {runs:,} runs; a sweep does at most {MAX_RUNS:,} (fewer candidates, seeds or folds)")
     seed_lists = {c.label: run_seeds(c.config.seed, seeds) for c in candidates}  # a grid may set the seed
-    datasets: dict[str, list[prepare.PreparedData]] = {}
-    for candidate in candidates:
-        key = data_key(candidate.config)
-        if key not in datasets:
-            first = run_config(candidate, seed_lists[candidate.label][0], directory)
-            datasets[key] = (prepare.prepare_folds(first, folds) if folds
-                             else [prepare.prepare_data(first, run.generators(first)[0])])
     if run.holds_run(directory) and not any((directory / name).exists() for name in SWEEP_FILES):
         raise OutputError(f"{directory}: holds a run of nnctl train, not a sweep; give the sweep a directory of its "
                           "own (-o)")
+    made = not os.path.lexists(directory)
     ensure_directory(directory)
-    with rundir.held(directory):  # one sweep at a time writes here
-        return _search(config, candidates, seed_lists, datasets, directory, jobs, on_run, executor, folds, kind)
+    try:
+        with rundir.held(directory):  # one sweep at a time writes here, from its first step
+            if fresh and holds_sweep(directory):
+                raise OutputError(f"{directory}: another sweep wrote here while this one started; run this one "
+                                  "again to put it beside (or --overwrite to replace that sweep)")
+            datasets: dict[str, list[prepare.PreparedData]] = {}
+            for candidate in candidates:
+                key = data_key(candidate.config)
+                if key not in datasets:
+                    first = run_config(candidate, seed_lists[candidate.label][0], directory)
+                    datasets[key] = (prepare.prepare_folds(first, folds) if folds
+                                     else [prepare.prepare_data(first, run.generators(first)[0])])
+            return _search(config, candidates, seed_lists, datasets, directory, jobs, on_run, executor, folds, kind)
+    except BaseException:
+        if made:  # a sweep that stopped before writing anything leaves no empty directory behind
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass
+        raise
 
 
 def _search(config: Config, candidates: Sequence[Candidate], seed_lists: dict, datasets: dict, directory: Path,
@@ -406,6 +421,8 @@ def _search(config: Config, candidates: Sequence[Candidate], seed_lists: dict, d
     earlier = earlier_runs(directory)  # an earlier sweep's runs, replaced with --overwrite
     workers = getattr(executor, "workers", None) or jobs
     units = work_units(candidates, seed_lists, directory, folds, workers)
+    if executor is None:  # local processes share this machine's memory (a cluster's workers have their own)
+        _check_memory_at_once(units, datasets, min(workers, len(units)))
     parameters = {c.label: _parameters(c.config, datasets[data_key(c.config)][0]) for c in candidates}
     order = [c.label for c in candidates]
 
@@ -632,6 +649,22 @@ def write_runs_csv(path: Path, runs: Sequence[RunOutcome]) -> None:
     """One row per run: its figures at its best epoch."""
     rows = [asdict(r) for r in runs]
     write_csv(path, list(rows[0]), [list(r.values()) for r in rows])
+
+
+def _check_memory_at_once(units: Sequence[Unit], datasets: dict, processes: int) -> None:
+    """Refuse, before any run, a sweep whose ``processes`` local processes could together need more
+    memory than there is: the heaviest units (a unit trains its seeds stacked) at once."""
+    available = run.available_memory()
+    if available is None or processes < 2:
+        return  # one process: run.train_seeds checks its own stack
+    needs = sorted(((run.training_bytes(u.configs[0], run.network_sizes(u.configs[0], datasets[u.data_key][0]),
+                                        len(u.configs)), u) for u in units), key=lambda pair: -pair[0])[:processes]
+    needed = sum(bytes_ for bytes_, _ in needs)
+    if needed > available:
+        seeds = sum(len(u.configs) for _, u in needs)
+        raise ConfigError(f"{processes} processes training {seeds} networks at once (the largest candidates' seeds) "
+                          f"need about {run.size_text(needed)}, more than the {run.size_text(available)} available; "
+                          "fewer --jobs, fewer --seeds, or smaller networks")
 
 
 def score_chosen(result: SweepResult, config: Config, data: prepare.PreparedData) -> list[RunOutcome]:

@@ -211,7 +211,8 @@ def test_sweep_uses_every_core_by_default(tmp_path, monkeypatch):
 
     seen = {}
 
-    def fake_search(config, candidates, seeds, jobs, directory, on_run=None, executor=None, folds=None, kind=""):
+    def fake_search(config, candidates, seeds, jobs, directory, on_run=None, executor=None, folds=None, kind="",
+                    fresh=False):
         seen["jobs"] = jobs
         raise sweep.TrainingError("stop here")
 

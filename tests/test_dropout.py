@@ -282,7 +282,7 @@ def test_a_sweep_says_which_candidate_drops_nothing(tmp_path):
                                     "--jobs", "1", "--set", "optimizer.epochs=2", "-o", str(tmp_path / "s"), "--json"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["notes"] == [
-        "candidate 0: model.dropout 0.5 drops nothing: dropout switches off hidden units, and model.hidden is []"]
+        "hidden 0: model.dropout 0.5 drops nothing: dropout switches off hidden units, and model.hidden is []"]
 
 
 def test_sweep_hidden_keeps_one_rate_and_refuses_differing_ones(tmp_path):

@@ -209,6 +209,22 @@ def test_seeds_trained_stacked_are_counted_in_the_memory_check(monkeypatch, tmp_
                     f"more than the 3.0 MiB available; fewer --seeds, or fewer units in model.hidden in {CIRCLES}")
 
 
+def test_a_sweeps_processes_together_are_counted_in_the_memory_check(monkeypatch, tmp_path):
+    from nnctl import run
+    from nnctl.core.optimizers import OPTIMIZERS
+
+    # two local processes, each training one 2 -> 256 -> 256 -> 2 network (about 1.9 MiB): 3.8 MiB at once
+    parameters = 2 * 256 + 256 + 256 * 256 + 256 + 256 * 2 + 2
+    one = parameters * 4 * (4 + OPTIMIZERS["sgd"].scratch) + 8 * 256 * 256
+    monkeypatch.setattr(run, "available_memory", lambda: 3 * 2**20)
+    line = _error(["sweep-hidden", CIRCLES, "--sizes", "256x256", "--seeds", "2", "--jobs", "2",
+                   "--set", "optimizer.epochs=1", "-o", str(tmp_path / "s")])
+    assert line == (f"error: 2 processes training 2 networks at once (the largest candidates' seeds) need about "
+                    f"{2 * one / 2**20:.1f} MiB, more than the 3.0 MiB available; fewer --jobs, fewer --seeds, or "
+                    "smaller networks")
+    assert not (tmp_path / "s").exists()
+
+
 def test_a_sweep_of_more_runs_than_a_sweep_does_is_refused_before_it_starts(tmp_path):
     line = _error(["sweep", CIRCLES, "--grid", "optimizer.learning_rate=" + ",".join(str(0.01 * k) for k in range(1, 301)),
                    "--seeds", "100", "-o", str(tmp_path / "s")])

@@ -104,3 +104,32 @@ def test_a_run_named_twice_is_listed_once_and_names_stay_apart(runs_dir, tmp_pat
     (other / "summary.json").write_text((runs_dir / "sweep" / "runs" / "h0-s3757552657" / "summary.json").read_text())
     listed = [name for _, name in select_runs([runs_dir / "sweep", tmp_path / "sweep"])]
     assert len(set(listed)) == len(listed) == 3
+
+
+def test_the_metadata_of_a_checkpoint_is_read_without_its_weights(tmp_path, monkeypatch):
+    import numpy as np
+
+    from nnctl import checkpoint
+    from nnctl.config import load_config
+    from nnctl.run import train
+
+    train(load_config(ROOT / "configs" / "circles.yaml", ["optimizer.epochs=2", f"output={tmp_path / 'run'}"]))
+    read, real_load = [], np.load
+
+    class Counting:
+        def __init__(self, archive):
+            self.archive, self.files = archive, archive.files
+
+        def __getitem__(self, name):
+            read.append(name)
+            return self.archive[name]
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.archive.close()
+
+    monkeypatch.setattr(checkpoint.np, "load", lambda *a, **k: Counting(real_load(*a, **k)))
+    meta = checkpoint.read_metadata(tmp_path / "run" / "best.npz")
+    assert read == ["meta"] and meta["layer_sizes"] == [2, 8, 2]

@@ -13,7 +13,7 @@ from nnctl import sweep
 from nnctl.checkpoint import load_checkpoint
 from nnctl.cli import app
 from nnctl.config import load_config
-from nnctl.errors import ConfigError
+from nnctl.errors import ConfigError, OutputError
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -160,8 +160,15 @@ def test_a_relative_output_is_taken_as_is_and_a_second_sweep_goes_beside_it(tmp_
     assert "holds an earlier sweep" not in first.stdout and (tmp_path / "out" / "sw" / "runs.csv").is_file()
     second = runner.invoke(app, command)
     assert second.exit_code == 0, second.output
-    assert "note: out/sw holds an earlier sweep (or a run), kept; this one goes to out/sw-2" in second.stdout
+    assert "note: out/sw holds an earlier sweep (or a run, or a sweep going on), kept; this one goes to out/sw-2" in \
+        second.stdout
     assert (tmp_path / "out" / "sw-2" / "runs.csv").is_file()
+    third = runner.invoke(app, [*command, "--folds", "2", "--json"])  # --json carries every note the text shows
+    assert third.exit_code == 0, third.output
+    notes = json.loads(third.stdout)["notes"]
+    assert notes[0] == ("out/sw holds an earlier sweep (or a run, or a sweep going on), kept; this one goes to "
+                        "out/sw-3 (--overwrite replaces an earlier sweep instead)")
+    assert notes[1].startswith("2-fold cross-validation on ")
 
 
 def test_one_sweep_at_a_time_writes_a_directory(tmp_path):
@@ -182,6 +189,38 @@ def test_one_sweep_at_a_time_writes_a_directory(tmp_path):
     done = runner.invoke(app, command)
     assert done.exit_code == 0, done.output
     assert (out / "runs.csv").is_file() and not (out / ".nnctl.lock").exists()
+
+
+def test_a_sweep_going_on_is_never_replaced_by_one_without_overwrite(tmp_path):
+    from nnctl.rundir import LOCK, held, is_held
+
+    out = tmp_path / "sw"
+    out.mkdir()
+    command = ["sweep-hidden", str(ROOT / "configs" / "circles.yaml"), "--sizes", "2", "--jobs", "1",
+               "--set", "optimizer.epochs=2", "-o", str(out)]
+    with held(out):  # a sweep that has written nothing yet but its lock
+        assert is_held(out)
+        beside = runner.invoke(app, command)
+        assert beside.exit_code == 0, beside.output
+        assert f"this one goes to {tmp_path / 'sw-2'}" in " ".join(beside.stdout.split())
+        assert (tmp_path / "sw-2" / "runs.csv").is_file() and not (out / "runs").exists()
+    assert not is_held(out)
+    (out / LOCK).write_text("999999999\n")  # the lock file a killed sweep left: nobody holds it
+    assert not is_held(out)
+    # a sweep that chose its directory as free, and found it taken once it held the lock, stops: never replaces
+    earlier = sorted(p.name for p in (tmp_path / "sw-2").rglob("*"))
+    config = _config(tmp_path, extra=["optimizer.epochs=2"])
+    with pytest.raises(OutputError, match=r"sw-2: another sweep wrote here while this one started; run this one "
+                                        r"again to put it beside \(or --overwrite to replace that sweep\)"):
+        sweep.sweep(config, [(2,)], 1, 1, tmp_path / "sw-2", fresh=True)
+    assert sorted(p.name for p in (tmp_path / "sw-2").rglob("*")) == earlier
+
+
+def test_a_sweep_that_stops_before_writing_leaves_no_directory(tmp_path):
+    bad = runner.invoke(app, ["sweep-hidden", str(ROOT / "configs" / "circles.yaml"), "--sizes", "2",
+                              "--set", f"data.train={tmp_path / 'nope.csv'}", "-o", str(tmp_path / "sw")])
+    assert bad.exit_code == 1 and "nope.csv: no such file" in bad.stderr
+    assert not (tmp_path / "sw").exists()
 
 
 def test_a_list_of_different_activations_cannot_be_swept(tmp_path):

@@ -70,6 +70,7 @@ def baselines_lines(found) -> list[str]:
     parts = [f"{found.constant_name} {found.constant:.4f}"]
     if found.hidden:
         linear = "-" if found.linear is None else f"{found.linear:.4f}"
-        parts.append(f"linear model {linear} (model.hidden: [], {found.linear_epochs} epochs)")
+        epochs = f"{found.linear_epochs} epoch{'s' if found.linear_epochs != 1 else ''}"
+        parts.append(f"linear model {linear} (model.hidden: [], {epochs})")
     parts.append(f"this network {found.network:.4f}")
     return [f"baselines ({name} on the {found.on} rows): {', '.join(parts)}", found.verdict()]
