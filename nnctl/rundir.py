@@ -44,7 +44,7 @@ def _lock(directory: Path) -> tuple[int, Path] | None:
         try:
             handle = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
         except OSError as error:
-            raise OutputError(f"{directory}: cannot lock the run directory ({error.strerror or error})") from None
+            raise OutputError(f"{directory}: cannot lock the directory for writing ({error.strerror or error})") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -61,7 +61,7 @@ def _lock(directory: Path) -> tuple[int, Path] | None:
             os.pwrite(handle, f"{os.getpid()}\n".encode(), 0)
             return handle, path
         os.close(handle)
-    raise OutputError(f"{directory}: cannot lock the run directory (its lock file keeps changing)")
+    raise OutputError(f"{directory}: cannot lock the directory for writing (its lock file keeps changing)")
 
 
 def _unlock(lock: tuple[int, Path] | None) -> None:
