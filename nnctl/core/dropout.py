@@ -27,6 +27,7 @@ import numpy as np
 
 Array = np.ndarray
 
+
 def active(rates: Sequence[float]) -> bool:
     """Whether any hidden layer drops units."""
     return any(p > 0 for p in rates)

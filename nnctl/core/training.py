@@ -11,8 +11,9 @@
             move every parameter by the optimizer's rule and the learning rate
         the epoch's training loss and metrics: the row-weighted mean over its batches, from
         the logits each step already computed (as Keras, Lightning and scikit-learn report
-        them; with dropout, those of the thinned network each step trained), or a pass over all the training rows (``evaluate_train="full"``, and by
-        default when a training figure picks the best epoch: ``train_figures_source``)
+        them; with dropout, those of the thinned network each step trained), or a pass over
+        all the training rows (``evaluate_train="full"``, and by default when a training
+        figure picks the best epoch: ``train_figures_source``)
         the loss and metrics on the validation rows, from a pass over them
         keep the best epoch; adjust the learning rate; stop early if asked to
 
